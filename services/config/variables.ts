@@ -1,0 +1,57 @@
+// Connection settings shared by several processes. Component-specific variables live next to
+// their component (services/api/config.ts, services/worker/config.ts, operator/config.ts).
+import type { VarSpec } from './env.js';
+
+export const connectionVars = {
+  REDIS_URL: {
+    type: 'url',
+    protocols: ['redis:', 'rediss:'],
+    description: 'Redis the API gates orders with, e.g. redis://127.0.0.1:6379/0',
+    usedBy: ['api', 'operator'],
+  },
+  DATABASE_URL: {
+    type: 'url',
+    protocols: ['postgres:', 'postgresql:'],
+    description: 'PostgreSQL, the system of record, e.g. postgres://user:pass@127.0.0.1:5432/fluxgate',
+    usedBy: ['api', 'worker', 'operator', 'migrate'],
+    secret: true,
+  },
+  KAFKA_BROKERS: {
+    type: 'brokers',
+    description: 'Comma-separated Kafka bootstrap brokers, host:port (use 127.0.0.1, not localhost)',
+    usedBy: ['api', 'worker', 'operator'],
+  },
+  KAFKA_CLIENT_ID: {
+    type: 'string',
+    default: 'flux-gate',
+    description: 'Kafka client id prefix',
+    usedBy: ['api', 'worker', 'operator'],
+  },
+  ORDERS_TOPIC: {
+    type: 'string',
+    default: 'orders',
+    description: 'Kafka topic accepted orders are written to; the dead-letter topic is "<ORDERS_TOPIC>.dlq"',
+    usedBy: ['api', 'worker', 'operator'],
+  },
+  ORDERS_TOPIC_PARTITIONS: {
+    type: 'int',
+    default: '6',
+    min: 1,
+    max: 1000,
+    description: 'Partitions for the orders topic when Flux-Gate creates it (an existing topic is left as is)',
+    usedBy: ['api', 'worker'],
+  },
+  KAFKA_GROUP_ID: {
+    type: 'string',
+    default: 'flux-gate-worker',
+    description: 'Consumer group of the workers (the operator reads its lag)',
+    usedBy: ['worker', 'operator'],
+  },
+  LOG_LEVEL: {
+    type: 'enum',
+    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    default: 'info',
+    description: 'Log level (JSON logs on stdout)',
+    usedBy: ['api', 'worker', 'operator', 'migrate'],
+  },
+} as const satisfies Record<string, VarSpec>;

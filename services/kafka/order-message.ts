@@ -1,0 +1,64 @@
+// The one codec for messages on the orders topic. Producers call encodeOrder; consumers call
+// decodeOrder, which validates and says exactly what is wrong (the reason goes to the DLQ).
+
+export interface OrderMessage {
+  v: 1;
+  orderId: string;
+  productId: string;
+  userId: string;
+  idempotencyKey: string;
+  quantity: number;
+  /** ISO-8601 time the API accepted the order. */
+  acceptedAt: string;
+  /** The sale's Redis epoch at reservation time. */
+  epoch: number;
+}
+
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const MAX_QUANTITY = 100;
+
+export class InvalidOrderMessage extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'InvalidOrderMessage';
+  }
+}
+
+export function encodeOrder(m: OrderMessage): Buffer {
+  return Buffer.from(JSON.stringify(m));
+}
+
+/** Partition key: all orders of one product go to one partition, in order. */
+export function orderKey(m: Pick<OrderMessage, 'productId'>): string {
+  return m.productId;
+}
+
+const FIELDS = ['v', 'orderId', 'productId', 'userId', 'idempotencyKey', 'quantity', 'acceptedAt', 'epoch'];
+
+export function decodeOrder(value: Buffer | null | undefined): OrderMessage {
+  if (!value || value.length === 0) throw new InvalidOrderMessage('empty message');
+  let o: unknown;
+  try {
+    o = JSON.parse(value.toString('utf8'));
+  } catch {
+    throw new InvalidOrderMessage('not JSON');
+  }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new InvalidOrderMessage('not a JSON object');
+  const m = o as Record<string, unknown>;
+  for (const k of Object.keys(m)) if (!FIELDS.includes(k)) throw new InvalidOrderMessage(`unknown field ${k}`);
+  if (m.v !== 1) throw new InvalidOrderMessage(`unsupported version ${JSON.stringify(m.v)}`);
+  if (typeof m.orderId !== 'string' || !UUID_PATTERN.test(m.orderId))
+    throw new InvalidOrderMessage('orderId must be a lowercase UUID');
+  for (const f of ['productId', 'userId'] as const)
+    if (typeof m[f] !== 'string' || !ID_PATTERN.test(m[f] as string))
+      throw new InvalidOrderMessage(`${f} must match ${ID_PATTERN.source}`);
+  if (typeof m.idempotencyKey !== 'string' || m.idempotencyKey.length < 1 || m.idempotencyKey.length > 128)
+    throw new InvalidOrderMessage('idempotencyKey must be a string of 1..128 characters');
+  if (!Number.isInteger(m.quantity) || (m.quantity as number) < 1 || (m.quantity as number) > MAX_QUANTITY)
+    throw new InvalidOrderMessage(`quantity must be an integer in 1..${MAX_QUANTITY}`);
+  if (typeof m.acceptedAt !== 'string' || Number.isNaN(Date.parse(m.acceptedAt)))
+    throw new InvalidOrderMessage('acceptedAt must be an ISO-8601 time');
+  if (!Number.isInteger(m.epoch) || (m.epoch as number) < 0) throw new InvalidOrderMessage('epoch must be an integer >= 0');
+  return m as unknown as OrderMessage;
+}
