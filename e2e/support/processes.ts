@@ -1,0 +1,71 @@
+// Starts Flux-Gate processes (the built CLI, dist/services/cli.js) for e2e tests and waits until
+// they log their ready line: a JSON log line with "msg":"ready" (and "port" for HTTP servers).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../dist/services/cli.js', import.meta.url));
+
+export interface RunningProcess {
+  child: ChildProcess;
+  port?: number;
+  /** Every stdout/stderr line so far (for assertions and for debugging a failed test). */
+  lines: string[];
+  /** SIGTERM (graceful) and wait for exit; returns the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+export async function startComponent(
+  command: 'api' | 'worker' | 'operator' | 'migrate',
+  env: Record<string, string | undefined>,
+  opts: { readyTimeoutMs?: number; waitReady?: boolean } = {},
+): Promise<RunningProcess> {
+  const child = spawn(process.execPath, [CLI, command], {
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let port: number | undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    const onLine = (line: string) => {
+      lines.push(line);
+      if (process.env.FG_TEST_VERBOSE) process.stderr.write(`[${command}] ${line}\n`);
+      if (line.includes('"msg":"ready"')) {
+        try {
+          const p = JSON.parse(line).port;
+          if (typeof p === 'number') port = p;
+        } catch {
+          /* not JSON: ignore */
+        }
+        resolve();
+      }
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    exited.then((code) => reject(new Error(`${command} exited with ${code} before ready:\n${lines.slice(-30).join('\n')}`)));
+  });
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
+  if (opts.waitReady !== false) {
+    const timeoutMs = opts.readyTimeoutMs ?? 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        ready,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`${command} not ready after ${timeoutMs} ms:\n${lines.slice(-30).join('\n')}`)), timeoutMs);
+        }),
+      ]);
+    } catch (e) {
+      await stop('SIGKILL');
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return { child, get port() { return port; }, lines, stop, exited } as RunningProcess;
+}
