@@ -1,0 +1,27 @@
+import pg from 'pg';
+import type { Logger } from '../logging.js';
+
+export type Pool = pg.Pool;
+
+export interface PoolOptions {
+  max?: number;
+  /** Shown in pg_stat_activity, so a DBA can tell which process holds a connection. */
+  applicationName?: string;
+  logger?: Logger;
+}
+
+/**
+ * A pg pool whose idle-client errors (PostgreSQL restarted, connection cut) are logged instead of
+ * crashing the process: the next query gets a fresh connection, and callers retry their own work.
+ */
+export function createPool(databaseUrl: string, opts: PoolOptions = {}): Pool {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: opts.max ?? 10,
+    application_name: opts.applicationName ?? 'flux-gate',
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  pool.on('error', (err) => opts.logger?.warn({ err: err.message }, 'idle PostgreSQL connection failed'));
+  return pool;
+}
