@@ -1,0 +1,44 @@
+// Kafka client and consumer construction for the worker: kafkajs logs go through pino, and the
+// consumer settings that matter for correctness live here, in one place.
+import { Kafka, logLevel, type Consumer, type LogEntry } from 'kafkajs';
+import type { Logger } from '../logging.js';
+
+/** kafkajs' own logs as pino JSON lines (kafkajs INFO is chatty: it goes to debug). */
+export function kafkaLogCreator(logger: Logger) {
+  return () =>
+    ({ level, log }: LogEntry) => {
+      const { message, timestamp: _t, logger: _l, ...extra } = log;
+      const child = { kafka: extra };
+      if (level === logLevel.ERROR) logger.error(child, message);
+      else if (level === logLevel.WARN) logger.warn(child, message);
+      else logger.debug(child, message);
+    };
+}
+
+export function createKafka(opts: { clientId: string; brokers: string[]; logger: Logger }): Kafka {
+  return new Kafka({
+    clientId: opts.clientId,
+    brokers: opts.brokers,
+    logLevel: logLevel.INFO,
+    logCreator: kafkaLogCreator(opts.logger),
+    retry: { initialRetryTime: 300, retries: 10 },
+  });
+}
+
+export interface OrdersConsumerOptions {
+  groupId: string;
+  maxBytesPerPartition: number;
+}
+
+export function createOrdersConsumer(kafka: Kafka, opts: OrdersConsumerOptions): Consumer {
+  return kafka.consumer({
+    groupId: opts.groupId,
+    maxBytesPerPartition: opts.maxBytesPerPartition,
+    maxBytes: Math.max(10 * 1024 * 1024, opts.maxBytesPerPartition * 4),
+    // Wait a little for a fuller batch: fewer, bigger PostgreSQL transactions.
+    maxWaitTimeInMs: 200,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    allowAutoTopicCreation: false,
+  });
+}
