@@ -1,0 +1,106 @@
+// Turns the measured cases into the comparison table (targets from issue #2) and the JSON file.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { HttpCaseResult } from './http-case.js';
+import type { WorkerCaseResult } from './worker-case.js';
+
+export interface Comparison {
+  name: string;
+  ours: string;
+  baseline: string;
+  /** ours / baseline, or the absolute figure for an absolute target. */
+  value: number;
+  shown: string;
+  target: string;
+  pass: boolean;
+  note?: string;
+}
+
+export interface BenchReport {
+  startedAt: string;
+  finishedAt: string;
+  machine: { cpus: number; cpuModel: string; node: string };
+  settings: Record<string, unknown>;
+  http: HttpCaseResult[];
+  worker: WorkerCaseResult[];
+  comparisons: Comparison[];
+  notes: string[];
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const lat = (c: HttpCaseResult) => `${fmt(c.requestsPerSecond)} req/s (p50 ${c.p50Ms.toFixed(2)} ms, p99 ${c.p99Ms.toFixed(2)} ms)`;
+
+export function ratio(name: string, ours: HttpCaseResult, base: HttpCaseResult, min: number, asPercent: boolean): Comparison {
+  const value = ours.requestsPerSecond / base.requestsPerSecond;
+  return {
+    name,
+    ours: lat(ours),
+    baseline: `${base.name}: ${lat(base)}`,
+    value,
+    shown: asPercent ? `${(value * 100).toFixed(0)}%` : `${value.toFixed(2)}x`,
+    target: asPercent ? `>= ${(min * 100).toFixed(0)}%` : `>= ${min}x`,
+    pass: value >= min,
+  };
+}
+
+export function workerRatio(ours: WorkerCaseResult, base: WorkerCaseResult, min: number): Comparison {
+  const value = ours.ordersPerSecond / base.ordersPerSecond;
+  return {
+    name: 'worker: batched vs one transaction per message',
+    ours: `${fmt(ours.ordersPerSecond)} orders/s`,
+    baseline: `${base.name}: ${fmt(base.ordersPerSecond)} orders/s`,
+    value,
+    shown: `${value.toFixed(1)}x`,
+    target: `>= ${min}x`,
+    pass: value >= min,
+  };
+}
+
+export function workerAbsolute(ours: WorkerCaseResult, min: number): Comparison {
+  return {
+    name: 'worker: orders persisted per second',
+    ours: `${fmt(ours.ordersPerSecond)} orders/s (${fmt(ours.persisted)} in ${ours.steadySeconds} s)`,
+    baseline: '-',
+    value: ours.ordersPerSecond,
+    shown: fmt(ours.ordersPerSecond),
+    target: `>= ${fmt(min)}/s`,
+    pass: ours.ordersPerSecond >= min,
+  };
+}
+
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+export function renderTable(r: BenchReport): string {
+  const httpRows = r.http.map((c) => [c.name, fmt(c.requestsPerSecond), c.p50Ms.toFixed(2), c.p99Ms.toFixed(2), fmt(c.wrk.requests), fmt(c.non2xx), fmt(c.socketErrors)]);
+  const workerRows = r.worker.map((c) => [c.name, fmt(c.ordersPerSecond), `${fmt(c.persisted)}/${fmt(c.of)}`, c.steadySeconds.toFixed(2), c.startupSeconds.toFixed(2)]);
+  const cmpRows = r.comparisons.map((c) => [c.name, c.ours, c.baseline, c.shown, c.target, c.pass ? 'PASS' : 'MISS']);
+  return [
+    table(['HTTP case', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'non-2xx', 'socket errors'], httpRows),
+    '',
+    table(['worker case', 'orders/s', 'persisted', 'measured s', 'startup s'], workerRows),
+    '',
+    table(['comparison', 'ours', 'baseline', 'ratio', 'target', 'result'], cmpRows),
+    ...(r.notes.length ? ['', ...r.notes.map((n) => `note: ${n}`)] : []),
+  ].join('\n');
+}
+
+export function machine(): BenchReport['machine'] {
+  const c = cpus();
+  return { cpus: c.length, cpuModel: c[0]?.model ?? 'unknown', node: process.version };
+}
+
+/** Writes results/<timestamp>.json and results/latest.json; returns the timestamped path. */
+export function writeReport(r: BenchReport): string {
+  const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const path = `${dir}${r.startedAt.replace(/[:.]/g, '-')}.json`;
+  const json = `${JSON.stringify(r, null, 2)}\n`;
+  writeFileSync(path, json);
+  writeFileSync(`${dir}latest.json`, json);
+  return path;
+}

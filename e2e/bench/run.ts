@@ -1,0 +1,213 @@
+// npm run bench (via scripts/bench.sh): every case side by side in one run on this machine,
+// a table on stdout and the JSON in e2e/bench/results/. Needs REDIS_URL, DATABASE_URL and
+// KAFKA_BROKERS (eval "$(npm run -s stack:env)") and the built CLI (npm run build).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { startComponent, type RunningProcess } from '../support/processes.js';
+import { measureHttp, type HttpCaseResult } from './http-case.js';
+import { pinProcess, startBenchScript } from './processes.js';
+import { machine, ratio, renderTable, workerAbsolute, workerRatio, writeReport, type BenchReport } from './report.js';
+import { loadSettings } from './settings.js';
+import { countOrders, measureWorker, prefillTopic, type WorkerCaseResult } from './worker-case.js';
+
+const TARGET = { acceptVsNaive: 3, soldOutVsBare: 0.7, workerVsPerMessage: 10, workerPerSecond: 20_000 };
+const ADMIN_TOKEN = 'bench-admin-token-not-secret';
+const BIG_STOCK = 10_000_000;
+
+function required(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`bench: ${name} is not set; run eval "$(npm run -s stack:env)" first (scripts/bench.sh does)`);
+  return v;
+}
+const built = (rel: string) => existsSync(fileURLToPath(new URL(`../../dist/services/${rel}`, import.meta.url)));
+
+const s = loadSettings();
+const services = { REDIS_URL: required('REDIS_URL'), DATABASE_URL: required('DATABASE_URL'), KAFKA_BROKERS: required('KAFKA_BROKERS') };
+const nonce = Date.now().toString(36);
+const startedAt = new Date().toISOString();
+const kafka = new Kafka({ clientId: 'flux-gate-bench', brokers: services.KAFKA_BROKERS.split(','), logLevel: logLevel.WARN });
+const admin = kafka.admin();
+const redis = new Redis(services.REDIS_URL);
+const db = new pg.Pool({ connectionString: services.DATABASE_URL, max: 2 });
+const topics: string[] = [];
+const products: string[] = [];
+const http: HttpCaseResult[] = [];
+const worker: WorkerCaseResult[] = [];
+const comparisons: BenchReport['comparisons'] = [];
+const notes: string[] = [];
+const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
+
+async function createTopic(suffix: string): Promise<string> {
+  const topic = `bench.${nonce}.${suffix}`;
+  await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
+  topics.push(topic);
+  return topic;
+}
+
+function product(suffix: string): string {
+  const id = `bench-${nonce}-${suffix}`;
+  products.push(id);
+  return id;
+}
+
+async function measureServer(name: string, start: () => Promise<RunningProcess>, productId: string): Promise<HttpCaseResult> {
+  log(`${name}: starting`);
+  const proc = await start();
+  pinProcess(proc.child.pid, s.serverCpus);
+  try {
+    const r = await measureHttp(name, `http://127.0.0.1:${proc.port}`, productId, s);
+    log(`${name}: ${r.requestsPerSecond} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, non-2xx ${r.non2xx}`);
+    http.push(r);
+    return r;
+  } finally {
+    await proc.stop();
+  }
+}
+
+async function startOurApi(topic: string, init: Array<{ productId: string; quantity: number }>): Promise<RunningProcess> {
+  const api = await startComponent('api', { ...services, PORT: '0', ADMIN_TOKEN, ORDERS_TOPIC: topic, METRICS_PORT: '0' });
+  for (const body of init) {
+    const res = await fetch(`http://127.0.0.1:${api.port}/init`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) {
+      await api.stop();
+      throw new Error(`POST /init ${JSON.stringify(body)} answered ${res.status}: ${await res.text()}`);
+    }
+  }
+  return api;
+}
+
+function expectAllAccepted(r: HttpCaseResult): void {
+  if (r.non2xx > 0 || r.socketErrors > 0)
+    notes.push(`${r.name}: ${r.non2xx} non-2xx answers and ${r.socketErrors} socket errors out of ${r.wrk.requests}: not every request was an accept`);
+}
+
+async function runCeiling(): Promise<void> {
+  await measureServer('static node:http (generator ceiling)', () => startBenchScript('./static-http.ts', {}), 'none');
+}
+
+async function runSoldOut(): Promise<void> {
+  const bare = await measureServer('bare Fastify hello-world', () => startBenchScript('./bare-fastify.ts', {}), 'none');
+  if (!built('api/main.js')) return void notes.push('sold-out path: dist/services/api/main.js missing, our API not measured');
+  const topic = await createTopic('soldout');
+  const p = product('soldout');
+  const ours = await measureServer('our API, sold out', () => startOurApi(topic, [{ productId: p, quantity: 0 }]), p);
+  if (ours.non2xx !== ours.wrk.requests) notes.push(`our API, sold out: ${ours.wrk.requests - ours.non2xx} of ${ours.wrk.requests} answers were 2xx/3xx, expected all 409`);
+  comparisons.push(ratio('sold-out path: our API vs bare Fastify', ours, bare, TARGET.soldOutVsBare, true));
+}
+
+async function runAccept(): Promise<void> {
+  const naiveTopic = await createTopic('naive');
+  const naiveProduct = product('naive');
+  await redis.set(`naive:{${naiveProduct}}:stock`, BIG_STOCK);
+  const naive = await measureServer('naive API, accept', () => startBenchScript('./naive-api.ts', { ...services, NAIVE_TOPIC: naiveTopic }), naiveProduct);
+  expectAllAccepted(naive);
+  if (!built('api/main.js')) return void notes.push('accept path: dist/services/api/main.js missing, our API not measured');
+  const topic = await createTopic('accept');
+  const p = product('accept');
+  const ours = await measureServer('our API, accept', () => startOurApi(topic, [{ productId: p, quantity: BIG_STOCK }]), p);
+  expectAllAccepted(ours);
+  comparisons.push(ratio('accept path: our API vs naive', ours, naive, TARGET.acceptVsNaive, false));
+}
+
+async function resetProduct(productId: string): Promise<void> {
+  await db.query('DELETE FROM orders WHERE product_id = $1', [productId]);
+  await db.query('VACUUM ANALYZE orders');
+  await db.query('UPDATE products SET stock = initial_stock WHERE id = $1', [productId]);
+}
+
+async function runWorker(): Promise<void> {
+  const topic = await createTopic('worker');
+  const p = product('worker');
+  await db.query(
+    `INSERT INTO products (id, stock, initial_stock) VALUES ($1, $2, $2)
+     ON CONFLICT (id) DO UPDATE SET stock = EXCLUDED.stock, initial_stock = EXCLUDED.initial_stock`,
+    [p, BIG_STOCK],
+  );
+  log(`worker: pre-filling ${topic} with ${s.workerOrders} orders`);
+  await prefillTopic(kafka, topic, p, s.workerOrders, nonce);
+  const env = { ...services, ORDERS_TOPIC: topic };
+
+  log('worker: one transaction per message');
+  const perMessage = await measureWorker(
+    'per-message worker (eachMessage, 1 tx/msg)',
+    () => startBenchScript('./per-message-worker.ts', { ...env, KAFKA_GROUP_ID: `bench.${nonce}.per-message` }),
+    db, p, s.workerOrders, s.perMessageMaxS,
+  );
+  worker.push(perMessage);
+  log(`worker: per-message ${perMessage.ordersPerSecond} orders/s`);
+  if (!built('worker/main.js')) return void notes.push('worker: dist/services/worker/main.js missing, our worker not measured');
+
+  await resetProduct(p);
+  log('worker: our batched worker');
+  const ours = await measureWorker(
+    'our worker (batched)',
+    () => startComponent('worker', { ...env, KAFKA_GROUP_ID: `bench.${nonce}.batched`, METRICS_PORT: '0' }),
+    db, p, s.workerOrders, 120,
+  );
+  worker.push(ours);
+  log(`worker: batched ${ours.ordersPerSecond} orders/s`);
+  if (!ours.finished) notes.push(`our worker persisted ${ours.persisted} of ${ours.of} orders within the time cap`);
+  const confirmed = await countOrders(db, p);
+  if (confirmed !== s.workerOrders) notes.push(`worker: ${confirmed} orders in PostgreSQL, expected ${s.workerOrders}`);
+  comparisons.push(workerRatio(ours, perMessage, TARGET.workerVsPerMessage));
+  comparisons.push(workerAbsolute(ours, TARGET.workerPerSecond));
+}
+
+async function cleanUp(): Promise<void> {
+  for (const p of products) {
+    await db.query('DELETE FROM orders WHERE product_id = $1', [p]).catch(() => undefined);
+    await db.query('DELETE FROM products WHERE id = $1', [p]).catch(() => undefined);
+    for (const pattern of [`fg:{${p}}:*`, `naive:{${p}}:*`]) {
+      const stream = redis.scanStream({ match: pattern, count: 1000 });
+      for await (const keys of stream) if ((keys as string[]).length) await redis.unlink(...(keys as string[]));
+    }
+  }
+  if (topics.length) {
+    const all = await admin.listTopics();
+    await admin.deleteTopics({ topics: all.filter((t) => topics.some((b) => t === b || t.startsWith(`${b}.`))) }).catch(() => undefined);
+  }
+}
+
+let failed = false;
+try {
+  await admin.connect();
+  if (built('postgres/migrate-main.js')) {
+    const code = await (await startComponent('migrate', services, { waitReady: false })).exited;
+    if (code !== 0) throw new Error(`flux-gate migrate exited with ${code}`);
+  }
+  if (s.serverCpus !== undefined) notes.push(`servers pinned to CPU ${s.serverCpus}, wrk to CPU ${s.wrkCpus} (Redis, Kafka, PostgreSQL unpinned)`);
+  if (s.cases.has('ceiling')) await runCeiling();
+  if (s.cases.has('soldout')) await runSoldOut();
+  if (s.cases.has('accept')) await runAccept();
+  if (s.cases.has('worker')) await runWorker();
+} catch (err) {
+  failed = true;
+  notes.push(`bench aborted: ${err instanceof Error ? err.message : String(err)}`);
+} finally {
+  await cleanUp().catch((e) => notes.push(`clean-up failed: ${String(e)}`));
+  await admin.disconnect();
+  redis.disconnect();
+  await db.end();
+}
+
+const report: BenchReport = {
+  startedAt,
+  finishedAt: new Date().toISOString(),
+  machine: machine(),
+  settings: { ...s, cases: [...s.cases], generator: 'wrk (e2e/bench/order.lua: unique idempotency key and user id per request)' },
+  http,
+  worker,
+  comparisons,
+  notes,
+};
+console.log(renderTable(report));
+const path = writeReport(report);
+console.log(`\nresults written to ${path} and ${fileURLToPath(new URL('./results/latest.json', import.meta.url))}`);
+if (failed) process.exitCode = 1;

@@ -1,0 +1,49 @@
+// Bench knobs, from the environment (all optional), validated with a message naming the variable.
+export interface BenchSettings {
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  threads: number;
+  /** CPU lists for taskset, or undefined when not pinning (BENCH_PIN=off). */
+  serverCpus?: string;
+  wrkCpus?: string;
+  workerOrders: number;
+  /** Cap on the measured window of the per-message worker (it would take minutes for all orders). */
+  perMessageMaxS: number;
+  cases: Set<string>;
+}
+
+export const CASES = ['ceiling', 'soldout', 'accept', 'worker'] as const;
+
+function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in ${min}..${max}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
+  const pin = env.BENCH_PIN ?? '1:0';
+  let serverCpus: string | undefined;
+  let wrkCpus: string | undefined;
+  if (pin !== 'off') {
+    const m = /^([0-9,-]+):([0-9,-]+)$/.exec(pin);
+    if (!m) throw new Error(`BENCH_PIN must be "off" or "<server cpus>:<wrk cpus>" (e.g. "1:0"), got ${JSON.stringify(pin)}`);
+    [serverCpus, wrkCpus] = [m[1], m[2]];
+  }
+  const only = (env.BENCH_ONLY ?? CASES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const c of only)
+    if (!(CASES as readonly string[]).includes(c)) throw new Error(`BENCH_ONLY: unknown case ${JSON.stringify(c)}; cases are ${CASES.join(', ')}`);
+  return {
+    durationS: int(env, 'BENCH_DURATION_S', 10, 1, 600),
+    warmupS: int(env, 'BENCH_WARMUP_S', 2, 0, 60),
+    connections: int(env, 'BENCH_CONNECTIONS', 64, 1, 10_000),
+    threads: int(env, 'BENCH_WRK_THREADS', 1, 1, 64),
+    serverCpus,
+    wrkCpus,
+    workerOrders: int(env, 'BENCH_WORKER_ORDERS', 100_000, 1_000, 10_000_000),
+    perMessageMaxS: int(env, 'BENCH_PER_MESSAGE_MAX_S', 10, 1, 600),
+    cases: new Set(only),
+  };
+}

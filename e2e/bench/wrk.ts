@@ -1,0 +1,41 @@
+// Runs wrk (Debian package) with order.lua and parses the one JSON line the script prints.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const SCRIPT = fileURLToPath(new URL('./order.lua', import.meta.url));
+
+export interface WrkResult {
+  requests: number;
+  durationUs: number;
+  bytes: number;
+  errors: { connect: number; read: number; write: number; status: number; timeout: number };
+  latencyUs: { min: number; mean: number; max: number; p50: number; p90: number; p99: number; p999: number };
+}
+
+export interface WrkOptions {
+  url: string;
+  productId: string;
+  durationS: number;
+  connections: number;
+  threads: number;
+  /** CPU list for taskset, e.g. "0"; undefined = not pinned. */
+  cpus?: string;
+  /** Unique per run, so idempotency keys never repeat across runs on the same Redis. */
+  nonce: string;
+}
+
+export async function runWrk(o: WrkOptions): Promise<WrkResult> {
+  const wrkArgs = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.durationS}s`, '--timeout', '5s',
+    '-s', SCRIPT, o.url, '--', o.productId, o.nonce];
+  const [cmd, args] = o.cpus === undefined ? ['wrk', wrkArgs] : ['taskset', ['-c', o.cpus, 'wrk', ...wrkArgs]];
+  const { stdout } = await run(cmd, args, { maxBuffer: 1 << 20 });
+  const line = stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '));
+  if (!line) throw new Error(`wrk printed no BENCH_JSON line:\n${stdout}`);
+  return JSON.parse(line.slice('BENCH_JSON '.length)) as WrkResult;
+}
+
+export function requestsPerSecond(r: WrkResult): number {
+  return r.requests / (r.durationUs / 1e6);
+}

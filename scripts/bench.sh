@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# npm run bench: builds, brings the local stack up (without Kubernetes), runs every benchmark
+# side by side (e2e/bench/run.ts), prints the table, writes e2e/bench/results/, and leaves the
+# stack as it found it (stopped again if this script started it).
+# Knobs (env): BENCH_DURATION_S=10 BENCH_WARMUP_S=2 BENCH_CONNECTIONS=64 BENCH_PIN=1:0|off
+#              BENCH_WORKER_ORDERS=100000 BENCH_PER_MESSAGE_MAX_S=10 BENCH_ONLY=ceiling,soldout,accept,worker
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "bench: installing wrk (Debian package)" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q >/dev/null
+  $SUDO apt-get install -y -q wrk >/dev/null
+fi
+if [ "${BENCH_PIN:-1:0}" != "off" ] && ! command -v taskset >/dev/null 2>&1; then
+  echo "bench: taskset not found (util-linux); running unpinned" >&2
+  export BENCH_PIN=off
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+npm run -s build
+
+if npm run -s stack:status >/dev/null 2>&1; then
+  stack_was_up=1
+else
+  stack_was_up=0
+fi
+stop_stack() {
+  if [ "$stack_was_up" = 0 ]; then npm run -s stack:down >&2 || true; fi
+}
+trap stop_stack EXIT
+
+npm run -s stack:up -- --no-k8s >&2
+eval "$(npm run -s stack:env)"
+npx tsx e2e/bench/run.ts
