@@ -1,0 +1,26 @@
+--[[
+  release: undo a reservation whose Kafka produce failed, so the client's retry can succeed.
+  Fenced twice: only the reservation named by ARGV[1] is touched (the idempotency record must still
+  carry that orderId), and stock goes back only if the sale's epoch is the one recorded at
+  reservation (a reseed since then already counted from PostgreSQL, which never saw this order).
+
+  KEYS[1] stock  fg:{p}:stock
+  KEYS[2] epoch  fg:{p}:epoch
+  KEYS[3] idem   fg:{p}:idem:<key>
+  KEYS[4] user   fg:{p}:user:<userId>
+  KEYS[5] order  fg:order:{<orderId>}
+  ARGV[1] orderId
+
+  Returns {'released'} | {'fenced'} (epoch changed: record cleared, stock left alone) | {'not_ours'}
+]]
+local record = redis.call('GET', KEYS[3])
+if not record then return {'not_ours'} end
+local state, orderId, qty, epoch, userCounted =
+  string.match(record, '^(%a)|([^|]+)|%-?%d+|(%d+)|(%d+)|(%d)|%d+$')
+if orderId ~= ARGV[1] or state ~= 'p' then return {'not_ours'} end
+
+redis.call('DEL', KEYS[3], KEYS[5])
+if (redis.call('GET', KEYS[2]) or '0') ~= epoch then return {'fenced'} end
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('INCRBY', KEYS[1], qty) end
+if userCounted == '1' and redis.call('EXISTS', KEYS[4]) == 1 then redis.call('DECRBY', KEYS[4], qty) end
+return {'released'}

@@ -1,0 +1,75 @@
+--[[
+  reserve: the whole admission decision for one order, in one round trip.
+  Order of checks: idempotency, gate, sale window, stock, admission rate, per-user limit, then reserve.
+
+  KEYS[1] stock   fg:{p}:stock          integer units left (missing = not seeded)
+  KEYS[2] meta    fg:{p}:meta           hash: state, startsAt, endsAt, rateLimit, perUserLimit
+  KEYS[3] epoch   fg:{p}:epoch          integer, bumped by each seed
+  KEYS[4] idem    fg:{p}:idem:<key>     idempotency record (see below)
+  KEYS[5] user    fg:{p}:user:<userId>  units this user reserved (only kept when perUserLimit > 0)
+  KEYS[6] rate    fg:{p}:rate           hash: s = unix second, n = admissions in that second
+  KEYS[7] order   fg:order:{<orderId>}  accepted-order record, "<productId>|<userId>|<qty>|<acceptedAtMs>"
+  ARGV[1] orderId  ARGV[2] userId  ARGV[3] quantity  ARGV[4] productId
+  ARGV[5] idempotency record TTL (s)  ARGV[6] order record TTL (s)
+  ARGV[7] ms after which a still-pending record is abandoned (its API pod died before producing)
+
+  Idempotency record: "<p|d>|<orderId>|<remaining>|<qty>|<epoch>|<userCounted 0|1>|<acceptedAtMs>"
+  (p = reserved, produce in progress; d = durable in Kafka, answer final).
+
+  Returns one of:
+    {'replay', record}
+    {'ok', remaining, epoch, acceptedAtMs}
+    {'not_seeded'} {'recovering'} {'paused'} {'not_started', msUntilStart} {'ended'}
+    {'sold_out', stockLeft} {'rate_limited', msUntilNextSecond} {'limit_reached'}
+]]
+local t = redis.call('TIME')
+local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local record = redis.call('GET', KEYS[4])
+if record then
+  local state, acceptedAt = string.match(record, '^(%a)|.*|(%d+)$')
+  if state ~= 'p' or nowMs - tonumber(acceptedAt) < tonumber(ARGV[7]) then
+    return {'replay', record}
+  end
+  -- abandoned reservation: take the key over (the unit it held is found by the stock audit)
+end
+
+local meta = redis.call('HMGET', KEYS[2], 'state', 'startsAt', 'endsAt', 'rateLimit', 'perUserLimit')
+if meta[1] and meta[1] ~= 'open' then return {meta[1]} end
+local stock = redis.call('GET', KEYS[1])
+if not stock or not meta[1] then return {'not_seeded'} end
+
+local startsAt = tonumber(meta[2]) or 0
+if startsAt > 0 and nowMs < startsAt then return {'not_started', startsAt - nowMs} end
+local endsAt = tonumber(meta[3]) or 0
+if endsAt > 0 and nowMs >= endsAt then return {'ended'} end
+
+stock = tonumber(stock)
+local qty = tonumber(ARGV[3])
+if stock < qty then return {'sold_out', stock} end
+
+local rateLimit = tonumber(meta[4]) or 0
+if rateLimit > 0 then
+  local r = redis.call('HMGET', KEYS[6], 's', 'n')
+  local n = 1
+  if r[1] == t[1] then n = tonumber(r[2]) + 1 end
+  if n > rateLimit then return {'rate_limited', 1000 - math.floor(tonumber(t[2]) / 1000)} end
+  redis.call('HSET', KEYS[6], 's', t[1], 'n', n)
+end
+
+local userCounted = 0
+local perUserLimit = tonumber(meta[5]) or 0
+if perUserLimit > 0 then
+  local bought = tonumber(redis.call('GET', KEYS[5]) or '0')
+  if bought + qty > perUserLimit then return {'limit_reached'} end
+  redis.call('INCRBY', KEYS[5], qty)
+  userCounted = 1
+end
+
+local remaining = redis.call('DECRBY', KEYS[1], qty)
+local epoch = redis.call('GET', KEYS[3]) or '0'
+redis.call('SET', KEYS[4],
+  'p|' .. ARGV[1] .. '|' .. remaining .. '|' .. qty .. '|' .. epoch .. '|' .. userCounted .. '|' .. nowMs,
+  'EX', ARGV[5])
+redis.call('SET', KEYS[7], ARGV[4] .. '|' .. ARGV[2] .. '|' .. qty .. '|' .. nowMs, 'EX', ARGV[6])
+return {'ok', remaining, tonumber(epoch), nowMs}

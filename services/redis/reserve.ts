@@ -1,0 +1,119 @@
+// Typed wrapper of the order-path scripts: reserve, confirm, release.
+import type { FluxRedis } from './client.js';
+import { orderStatusKey, saleKeys } from './keys.js';
+
+export interface ReserveRequest {
+  orderId: string;
+  productId: string;
+  userId: string;
+  idempotencyKey: string;
+  quantity: number;
+  idempotencyTtlSec: number;
+  orderStatusTtlSec: number;
+  pendingStaleMs: number;
+}
+
+export interface IdempotencyRecord {
+  /** pending = reserved, Kafka produce still in progress (or its pod died); done = durable. */
+  state: 'pending' | 'done';
+  orderId: string;
+  remaining: number;
+  quantity: number;
+  epoch: number;
+  acceptedAtMs: number;
+}
+
+export type ReserveResult =
+  | { kind: 'ok'; remaining: number; epoch: number; acceptedAtMs: number }
+  | { kind: 'replay'; record: IdempotencyRecord }
+  | { kind: 'not_seeded' | 'recovering' | 'paused' | 'ended' | 'limit_reached' }
+  | { kind: 'not_started'; msUntilStart: number }
+  | { kind: 'sold_out'; stockLeft: number }
+  | { kind: 'rate_limited'; msUntilNextSecond: number }
+  /** A gate state this version does not know (written by a newer operator?): treat as closed. */
+  | { kind: 'unknown_state'; state: string };
+
+export function parseIdempotencyRecord(raw: string): IdempotencyRecord {
+  const f = raw.split('|');
+  if (f.length !== 7 || (f[0] !== 'p' && f[0] !== 'd')) throw new Error(`malformed idempotency record ${JSON.stringify(raw)}`);
+  return {
+    state: f[0] === 'p' ? 'pending' : 'done',
+    orderId: f[1]!,
+    remaining: Number(f[2]),
+    quantity: Number(f[3]),
+    epoch: Number(f[4]),
+    acceptedAtMs: Number(f[6]),
+  };
+}
+
+export function parseReserveReply(reply: unknown[]): ReserveResult {
+  const [code, a, b, c] = reply as [string, unknown, unknown, unknown];
+  switch (code) {
+    case 'ok':
+      return { kind: 'ok', remaining: Number(a), epoch: Number(b), acceptedAtMs: Number(c) };
+    case 'replay':
+      return { kind: 'replay', record: parseIdempotencyRecord(String(a)) };
+    case 'not_seeded':
+    case 'recovering':
+    case 'paused':
+    case 'ended':
+    case 'limit_reached':
+      return { kind: code };
+    case 'not_started':
+      return { kind: 'not_started', msUntilStart: Number(a) };
+    case 'sold_out':
+      return { kind: 'sold_out', stockLeft: Number(a) };
+    case 'rate_limited':
+      return { kind: 'rate_limited', msUntilNextSecond: Number(a) };
+    default:
+      return { kind: 'unknown_state', state: String(code) };
+  }
+}
+
+export async function reserve(redis: FluxRedis, r: ReserveRequest): Promise<ReserveResult> {
+  const k = saleKeys(r.productId);
+  const reply = await redis.fgReserve(
+    k.stock, k.meta, k.epoch, k.idem(r.idempotencyKey), k.user(r.userId), k.rate, orderStatusKey(r.orderId),
+    r.orderId, r.userId, r.quantity, r.productId, r.idempotencyTtlSec, r.orderStatusTtlSec, r.pendingStaleMs,
+  );
+  return parseReserveReply(reply);
+}
+
+/** Marks the reservation durable (Kafka acked). */
+export async function confirmReservation(redis: FluxRedis, productId: string, idempotencyKey: string, orderId: string): Promise<boolean> {
+  return (await redis.fgConfirm(saleKeys(productId).idem(idempotencyKey), orderId)) === 1;
+}
+
+export type ReleaseResult = 'released' | 'fenced' | 'not_ours';
+
+/** Gives the reservation back after a failed produce (see release.lua for the fencing). */
+export async function releaseReservation(
+  redis: FluxRedis,
+  r: { productId: string; idempotencyKey: string; userId: string; orderId: string },
+): Promise<ReleaseResult> {
+  const k = saleKeys(r.productId);
+  const reply = await redis.fgRelease(k.stock, k.epoch, k.idem(r.idempotencyKey), k.user(r.userId), orderStatusKey(r.orderId), r.orderId);
+  return String(reply[0]) as ReleaseResult;
+}
+
+/** Reads an idempotency record without side effects (duplicates wait on a pending one). */
+export async function readIdempotencyRecord(redis: FluxRedis, productId: string, idempotencyKey: string): Promise<IdempotencyRecord | null> {
+  const raw = await redis.get(saleKeys(productId).idem(idempotencyKey));
+  return raw === null ? null : parseIdempotencyRecord(raw);
+}
+
+export interface AcceptedOrderRecord {
+  orderId: string;
+  productId: string;
+  userId: string;
+  quantity: number;
+  acceptedAtMs: number;
+}
+
+/** The accepted-order record the reserve script wrote (until its TTL; null once unknown). */
+export async function readAcceptedOrder(redis: FluxRedis, orderId: string): Promise<AcceptedOrderRecord | null> {
+  const raw = await redis.get(orderStatusKey(orderId));
+  if (raw === null) return null;
+  const [productId, userId, quantity, acceptedAtMs] = raw.split('|');
+  return { orderId, productId: productId!, userId: userId!, quantity: Number(quantity), acceptedAtMs: Number(acceptedAtMs) };
+}

@@ -1,0 +1,114 @@
+// Sale lifecycle in Redis, shared by the API (/init, /inventory) and the operator:
+// seed from PostgreSQL's figures, close/open the gate, read the state, remove the keys.
+import type { FluxRedis } from './client.js';
+import { GATE_STATES, saleKeys, type GateState } from './keys.js';
+
+/** What Redis needs to know about a sale; PostgreSQL's products row is the source of these figures. */
+export interface SaleSeed {
+  productId: string;
+  /** Units still sellable according to PostgreSQL. */
+  stock: number;
+  initialStock: number;
+  rateLimitPerSecond?: number | null;
+  perUserLimit?: number | null;
+  startsAt?: Date | null;
+  endsAt?: Date | null;
+}
+
+const ms = (d: Date | null | undefined) => (d ? d.getTime() : 0);
+
+/**
+ * Sets stock and config, bumps the epoch and sets the gate (open by default). Returns the new epoch.
+ * Only call it when no accepted order is still on its way to PostgreSQL (topic drained), or the
+ * seeded stock counts those orders twice.
+ */
+export async function seedSale(redis: FluxRedis, sale: SaleSeed, opts: { gate?: 'open' | 'paused' } = {}): Promise<number> {
+  if (!Number.isInteger(sale.stock) || sale.stock < 0) throw new RangeError(`stock must be an integer >= 0, got ${sale.stock}`);
+  const k = saleKeys(sale.productId);
+  return Number(
+    await redis.fgSeed(
+      k.stock, k.meta, k.epoch,
+      sale.stock, ms(sale.startsAt), ms(sale.endsAt), sale.rateLimitPerSecond ?? 0, sale.perUserLimit ?? 0,
+      sale.initialStock, opts.gate ?? 'open',
+    ),
+  );
+}
+
+/** Closes the gate: the API answers 503 (recovering / paused) until openGate or seedSale. */
+export async function closeGate(redis: FluxRedis, productId: string, state: Exclude<GateState, 'open'> = 'recovering'): Promise<void> {
+  await redis.hset(saleKeys(productId).meta, 'state', state);
+}
+
+/** Reopens a seeded sale; returns false (and changes nothing) when it is not seeded. */
+export async function openGate(redis: FluxRedis, productId: string): Promise<boolean> {
+  const k = saleKeys(productId);
+  return (await redis.fgOpenGate(k.stock, k.meta)) === 1;
+}
+
+export interface SaleState {
+  productId: string;
+  /** Stock key present. A sale that is not seeded has lost its data or was never loaded. */
+  seeded: boolean;
+  stock: number | null;
+  /** Gate; null when the meta hash is missing. Unknown values are reported as they are. */
+  state: GateState | string | null;
+  epoch: number;
+  initialStock: number | null;
+  rateLimitPerSecond: number | null;
+  perUserLimit: number | null;
+  startsAt: Date | null;
+  endsAt: Date | null;
+  seededAt: Date | null;
+}
+
+const num = (v: string | undefined) => (v === undefined || v === '' ? null : Number(v));
+const positive = (v: string | undefined) => {
+  const n = num(v);
+  return n && n > 0 ? n : null;
+};
+const time = (v: string | undefined) => {
+  const n = positive(v);
+  return n ? new Date(n) : null;
+};
+
+/** One round trip (pipeline). */
+export async function readSaleState(redis: FluxRedis, productId: string): Promise<SaleState> {
+  const k = saleKeys(productId);
+  const res = await redis.multi().get(k.stock).hgetall(k.meta).get(k.epoch).exec();
+  if (!res) throw new Error('readSaleState: transaction aborted');
+  for (const [err] of res) if (err) throw err;
+  const stock = res[0]![1] as string | null;
+  const meta = res[1]![1] as Record<string, string>;
+  const epoch = res[2]![1] as string | null;
+  return {
+    productId,
+    seeded: stock !== null,
+    stock: stock === null ? null : Number(stock),
+    state: meta.state ?? null,
+    epoch: epoch === null ? 0 : Number(epoch),
+    initialStock: num(meta.initialStock),
+    rateLimitPerSecond: positive(meta.rateLimit),
+    perUserLimit: positive(meta.perUserLimit),
+    startsAt: time(meta.startsAt),
+    endsAt: time(meta.endsAt),
+    seededAt: time(meta.seededAt),
+  };
+}
+
+export function isGateState(s: unknown): s is GateState {
+  return (GATE_STATES as readonly unknown[]).includes(s);
+}
+
+/**
+ * Removes every key of the sale (operator finalizer). Keeps nothing: idempotency records and
+ * per-user counters go too. Accepted-order records (fg:order:{id}) expire by TTL.
+ * Returns the number of keys removed.
+ */
+export async function deleteSaleKeys(redis: FluxRedis, productId: string): Promise<number> {
+  let removed = 0;
+  const stream = redis.scanStream({ match: saleKeys(productId).pattern, count: 500 });
+  for await (const batch of stream as AsyncIterable<string[]>) {
+    if (batch.length) removed += await redis.unlink(...batch);
+  }
+  return removed;
+}
