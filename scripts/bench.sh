@@ -23,7 +23,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 npm run -s build
 
-if npm run -s stack:status >/dev/null 2>&1; then
+# "up" = all three services of this stack already running; then they stay running afterwards.
+status="$(npm run -s stack:status 2>/dev/null || true)"
+if grep -Eq '^kafka +running' <<<"$status" && grep -Eq '^postgres +running' <<<"$status" \
+  && grep -Eq '^redis +running' <<<"$status"; then
   stack_was_up=1
 else
   stack_was_up=0

@@ -1,12 +1,14 @@
 // npm run bench (via scripts/bench.sh): every case side by side in one run on this machine,
 // a table on stdout and the JSON in e2e/bench/results/. Needs REDIS_URL, DATABASE_URL and
 // KAFKA_BROKERS (eval "$(npm run -s stack:env)") and the built CLI (npm run build).
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { startComponent, type RunningProcess } from '../support/processes.js';
+import { CLI, startComponent, type RunningProcess } from '../support/processes.js';
 import { measureHttp, type HttpCaseResult } from './http-case.js';
 import { pinProcess, startBenchScript } from './processes.js';
 import { machine, ratio, renderTable, workerAbsolute, workerRatio, writeReport, type BenchReport } from './report.js';
@@ -178,10 +180,7 @@ async function cleanUp(): Promise<void> {
 let failed = false;
 try {
   await admin.connect();
-  if (built('postgres/migrate-main.js')) {
-    const code = await (await startComponent('migrate', services, { waitReady: false })).exited;
-    if (code !== 0) throw new Error(`flux-gate migrate exited with ${code}`);
-  }
+  if (built('postgres/migrate-main.js')) await promisify(execFile)(process.execPath, [CLI, 'migrate'], { env: { ...process.env, ...services } });
   if (s.serverCpus !== undefined) notes.push(`servers pinned to CPU ${s.serverCpus}, wrk to CPU ${s.wrkCpus} (Redis, Kafka, PostgreSQL unpinned)`);
   if (s.cases.has('ceiling')) await runCeiling();
   if (s.cases.has('soldout')) await runSoldOut();
