@@ -1,0 +1,405 @@
+import { describe, expect, it } from 'vitest';
+import { decide, phaseOf } from './decide.js';
+import { FINALIZER, type Action, type FlashSale, type FlashSaleStatus, type Observed, type ProductRow, type RedisSale, type Settings } from './types.js';
+
+const NOW = new Date('2030-01-01T10:30:00Z');
+const settings: Settings = { auditConfirmMs: 10_000, lagPollMs: 1_000, retryMs: 5_000 };
+
+function sale(spec: Partial<FlashSale['spec']> = {}, status?: FlashSaleStatus, meta: Partial<FlashSale['metadata']> = {}): FlashSale {
+  return {
+    metadata: { name: 'drop', namespace: 'shop', generation: 2, finalizers: [FINALIZER], ...meta },
+    spec: { productId: 'p1', stock: 100, limits: { perUser: 1 }, ...spec },
+    ...(status ? { status } : {}),
+  };
+}
+
+const product = (o: Partial<ProductRow> = {}): ProductRow => ({
+  stock: 100, initialStock: 100, perUserLimit: 1, rateLimitPerSecond: null, startsAt: null, endsAt: null, ...o,
+});
+
+const redisSale = (o: Partial<RedisSale> = {}): RedisSale => ({
+  stock: 100, epoch: 3, gate: 'open', initialStock: 100, perUserLimit: 1, rateLimitPerSecond: null, startsAtMs: null, endsAtMs: null, ...o,
+});
+const EMPTY_REDIS: RedisSale = {
+  stock: null, epoch: null, gate: null, initialStock: null, perUserLimit: null, rateLimitPerSecond: null, startsAtMs: null, endsAtMs: null,
+};
+
+/** A healthy, seeded sale as last written by the operator. */
+const seededStatus = (o: Partial<FlashSaleStatus> = {}): FlashSaleStatus => ({
+  observedGeneration: 2,
+  phase: 'Active',
+  redis: { runId: 'run-a', epoch: 3 },
+  ...o,
+});
+
+function observed(o: Partial<Observed> = {}): Observed {
+  return {
+    now: NOW,
+    sale: sale({}, seededStatus()),
+    postgres: { ok: true, value: product() },
+    redis: { ok: true, value: { runId: 'run-a', sale: redisSale() } },
+    lag: { ok: true, value: { total: 0, partitions: 6, partitionsWithLag: 0 } },
+    ...o,
+  };
+}
+
+const kinds = (actions: Action[]) => actions.map((a) => (a.kind === 'event' ? `event:${a.reason}` : a.kind));
+const cond = (st: FlashSaleStatus, type: string) => st.conditions?.find((c) => c.type === type);
+
+describe('decide: lifecycle', () => {
+  it('adds the finalizer first and keeps going', () => {
+    const d = decide(observed({ sale: sale({}, seededStatus(), { finalizers: [] }) }), settings);
+    expect(kinds(d.actions)[0]).toBe('addFinalizer');
+    expect(d.status.phase).toBe('Active');
+  });
+
+  it('creates the product row with the allocation, then requeues at once', () => {
+    const d = decide(observed({ sale: sale({ stock: 50 }), postgres: { ok: true, value: null }, redis: { ok: true, value: { runId: 'r', sale: EMPTY_REDIS } } }), settings);
+    expect(d.actions).toContainEqual({ kind: 'ensureProduct', productId: 'p1', allocation: 50, perUserLimit: 1, rateLimitPerSecond: null, startsAt: null, endsAt: null });
+    expect(d.requeueAfterMs).toBe(0);
+  });
+
+  it('first seed of a fresh product happens at once, gate open, epoch 1', () => {
+    const d = decide(observed({ sale: sale(), redis: { ok: true, value: { runId: 'r', sale: EMPTY_REDIS } } }), settings);
+    const seed = d.actions.find((a) => a.kind === 'seed');
+    expect(seed).toMatchObject({ seed: { productId: 'p1', stock: 100, initialStock: 100, gate: 'open', minEpoch: 1, perUserLimit: 1 } });
+    expect(d.status).toMatchObject({ phase: 'Active', redis: { runId: 'r', epoch: 1 }, stock: { allocated: 100, postgres: 100, redis: 100, remaining: 100, sold: 0 } });
+    expect(cond(d.status, 'StockSeeded')?.status).toBe('True');
+    expect(cond(d.status, 'Ready')).toMatchObject({ status: 'True', reason: 'Active', lastTransitionTime: '2030-01-01T10:30:00Z', observedGeneration: 2 });
+  });
+
+  it('a paused sale is seeded with the gate paused', () => {
+    const d = decide(observed({ sale: sale({ paused: true }), redis: { ok: true, value: { runId: 'r', sale: EMPTY_REDIS } } }), settings);
+    expect(d.actions.find((a) => a.kind === 'seed')).toMatchObject({ seed: { gate: 'paused' } });
+    expect(d.status.phase).toBe('Paused');
+  });
+
+  it('steady state does nothing but write the status', () => {
+    const d = decide(observed(), settings);
+    expect(d.actions).toEqual([]);
+    expect(d.status).toMatchObject({ phase: 'Active', stock: { redis: 100, remaining: 100, sold: 0 }, redis: { runId: 'run-a', epoch: 3 } });
+  });
+
+  it('is idempotent: deciding again on its own status yields the same status and no actions', () => {
+    const first = decide(observed(), settings);
+    const again = decide(observed({ sale: sale({}, first.status) }), settings);
+    expect(again.actions).toEqual([]);
+    expect(again.status).toEqual(first.status);
+  });
+});
+
+describe('decide: deletion', () => {
+  const deleting = (status = seededStatus()) => sale({}, status, { deletionTimestamp: '2030-01-01T10:29:00Z' });
+
+  it('deletes the Redis keys, then removes the finalizer', () => {
+    const d = decide(observed({ sale: deleting() }), settings);
+    expect(kinds(d.actions)).toEqual(['deleteRedisKeys', 'clearDrainBarrier', 'event:RedisKeysDeleted', 'removeFinalizer']);
+  });
+
+  it('keeps the finalizer while Redis is unreachable, and retries', () => {
+    const d = decide(observed({ sale: deleting(), redis: { ok: false, error: 'ECONNREFUSED' } }), settings);
+    expect(d.actions).toEqual([]);
+    expect(d.requeueAfterMs).toBe(5_000);
+  });
+
+  it('does nothing once the finalizer is gone', () => {
+    const d = decide(observed({ sale: sale({}, seededStatus(), { deletionTimestamp: 'x', finalizers: [] }) }), settings);
+    expect(d.actions).toEqual([]);
+  });
+
+  it('a sale whose product is claimed by another never deletes that product’s keys', () => {
+    const d = decide(observed({ sale: deleting(), productClaimedBy: 'shop/older' }), settings);
+    expect(kinds(d.actions)).toEqual(['removeFinalizer']);
+  });
+});
+
+describe('decide: dependencies down', () => {
+  it('PostgreSQL down: Ready=False, retry, no Redis action', () => {
+    const d = decide(observed({ postgres: { ok: false, error: 'connection refused' } }), settings);
+    expect(d.actions).toEqual([]);
+    expect(cond(d.status, 'Ready')).toMatchObject({ status: 'False', reason: 'PostgresUnavailable' });
+    expect(d.requeueAfterMs).toBe(5_000);
+  });
+
+  it('Redis down: Ready=False, StockSeeded Unknown, retry', () => {
+    const d = decide(observed({ redis: { ok: false, error: 'ECONNREFUSED' } }), settings);
+    expect(cond(d.status, 'Ready')).toMatchObject({ status: 'False', reason: 'RedisUnavailable' });
+    expect(cond(d.status, 'StockSeeded')).toMatchObject({ status: 'Unknown' });
+  });
+
+  it('a failed lag read sets MetricsAvailable=False', () => {
+    const d = decide(observed({ lag: { ok: false, error: 'broker down' } }), settings);
+    expect(cond(d.status, 'MetricsAvailable')).toMatchObject({ status: 'False', reason: 'LagReadFailed' });
+  });
+
+  it('claimed product: Ready=False ProductClaimed with a Warning once', () => {
+    const d = decide(observed({ productClaimedBy: 'shop/older' }), settings);
+    expect(cond(d.status, 'Ready')).toMatchObject({ status: 'False', reason: 'ProductClaimed' });
+    expect(kinds(d.actions)).toEqual(['event:ProductClaimed']);
+    const again = decide(observed({ productClaimedBy: 'shop/older', sale: sale({}, d.status) }), settings);
+    expect(again.actions).toEqual([]);
+  });
+});
+
+describe('decide: recovery protocol', () => {
+  const flushed = { ok: true as const, value: { runId: 'run-a', sale: EMPTY_REDIS } };
+  const recoveringStatus = (o: Partial<FlashSaleStatus> = {}) =>
+    seededStatus({ phase: 'Recovering', recovery: { reason: 'RedisKeysMissing', startedAt: '2030-01-01T10:29:50Z' }, ...o });
+
+  const detections: Array<[string, Partial<Observed>, string]> = [
+    ['keys missing (FLUSHALL)', { redis: flushed }, 'RedisKeysMissing'],
+    ['run_id changed (restart, data kept)', { redis: { ok: true, value: { runId: 'run-b', sale: redisSale() } } }, 'RedisRestarted'],
+    ['epoch changed (someone else seeded)', { redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ epoch: 4 }) } } }, 'EpochMismatch'],
+    ['gate found recovering without a recovery in status', { redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ gate: 'recovering' }) } } }, 'InterruptedRecovery'],
+    ['keys present but never seeded by the operator', { sale: sale({}, { observedGeneration: 1 }) }, 'NotSeededByUs'],
+    ['keys missing after sales happened, never seeded by us', { sale: sale({}, undefined), postgres: { ok: true, value: product({ stock: 90 }) }, redis: flushed }, 'RedisKeysMissing'],
+    ['Redis allocation above PostgreSQL', { redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ initialStock: 120 }) } } }, 'AllocationMismatch'],
+  ];
+  it.each(detections)('detects %s: closes the gate, captures the drain barrier, waits', (_n, o, reason) => {
+    const d = decide(observed(o), settings);
+    expect(d.status.phase).toBe('Recovering');
+    expect(d.status.recovery).toMatchObject({ reason, startedAt: '2030-01-01T10:30:00Z' });
+    const gateAlreadyClosed = reason === 'InterruptedRecovery';
+    expect(kinds(d.actions)).toEqual(['event:RecoveryStarted', ...(gateAlreadyClosed ? [] : ['closeGate']), 'captureDrainBarrier']);
+    expect(d.actions.find((a) => a.kind === 'seed')).toBeUndefined();
+    expect(cond(d.status, 'Ready')).toMatchObject({ status: 'False', reason: 'Recovering' });
+    expect(cond(d.status, 'StockSeeded')).toMatchObject({ status: 'False', reason: 'Recovering' });
+    expect(d.requeueAfterMs).toBe(1_000);
+  });
+
+  it('does not close an already closed gate nor announce the recovery twice', () => {
+    const d = decide(observed({ sale: sale({}, recoveringStatus()), redis: { ok: true, value: { runId: 'run-a', sale: { ...EMPTY_REDIS, gate: 'recovering' } } }, drained: false, drainRemaining: 7 }), settings);
+    expect(kinds(d.actions)).toEqual([]);
+    expect(d.status.message).toBe('waiting for the workers to persist 7 orders accepted before the recovery began');
+  });
+
+  it('re-closes the gate if Redis lost it again mid-recovery', () => {
+    const d = decide(observed({ sale: sale({}, recoveringStatus()), redis: flushed, drained: false }), settings);
+    expect(kinds(d.actions)).toEqual(['closeGate']);
+  });
+
+  it('never seeds while the lag cannot be read', () => {
+    const d = decide(observed({ sale: sale({}, recoveringStatus()), redis: flushed, lag: { ok: false, error: 'timeout' }, drained: false }), settings);
+    expect(d.actions.find((a) => a.kind === 'seed')).toBeUndefined();
+    expect(d.status.message).toBe('waiting for a lag reading (timeout)');
+  });
+
+  it('once drained: seeds from PostgreSQL at a higher epoch than ever, reopens, records the duration', () => {
+    const d = decide(
+      observed({ sale: sale({}, recoveringStatus()), postgres: { ok: true, value: product({ stock: 58 }) }, redis: { ok: true, value: { runId: 'run-b', sale: EMPTY_REDIS } }, drained: true }),
+      settings,
+    );
+    expect(d.actions.find((a) => a.kind === 'seed')).toMatchObject({ seed: { stock: 58, initialStock: 100, gate: 'open', minEpoch: 4 } });
+    expect(kinds(d.actions)).toEqual(['closeGate', 'seed', 'clearDrainBarrier', 'auditPending', 'recoveryFinished', 'event:Recovered']);
+    expect(d.actions).toContainEqual({ kind: 'recoveryFinished', reason: 'RedisKeysMissing', seconds: 10 });
+    expect(d.status).toMatchObject({
+      phase: 'Active',
+      redis: { runId: 'run-b', epoch: 4 },
+      stock: { postgres: 58, redis: 58, remaining: 58, sold: 42 },
+      recovery: { count: 1, finishedAt: '2030-01-01T10:30:00Z', lastDurationSeconds: 10 },
+    });
+    expect(cond(d.status, 'Ready')).toMatchObject({ status: 'True', reason: 'Active' });
+  });
+
+  it('a recovery of a sold-out sale ends in SoldOut, never earlier', () => {
+    const d = decide(observed({ sale: sale({}, recoveringStatus()), postgres: { ok: true, value: product({ stock: 0 }) }, redis: flushed, drained: true }), settings);
+    expect(d.status.phase).toBe('SoldOut');
+  });
+
+  it('a recovery of a paused sale reseeds with the gate paused', () => {
+    const d = decide(observed({ sale: sale({ paused: true }, recoveringStatus()), redis: flushed, drained: true }), settings);
+    expect(d.actions.find((a) => a.kind === 'seed')).toMatchObject({ seed: { gate: 'paused' } });
+    expect(d.status.phase).toBe('Paused');
+  });
+});
+
+describe('decide: stock changes', () => {
+  it('raising spec.stock adds the difference in PostgreSQL first (keyed on the old allocation)', () => {
+    const d = decide(observed({ sale: sale({ stock: 150 }, seededStatus()) }), settings);
+    expect(d.actions).toContainEqual({ kind: 'raiseStockInPostgres', productId: 'p1', from: 100, to: 150 });
+    expect(kinds(d.actions)).toContain('event:Restocked');
+    expect(d.requeueAfterMs).toBe(0);
+  });
+
+  it('then reflects the raise into Redis, keyed on the allocation Redis holds', () => {
+    const d = decide(
+      observed({ sale: sale({ stock: 150 }, seededStatus()), postgres: { ok: true, value: product({ stock: 130, initialStock: 150 }) }, redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ stock: 75 }) } } }),
+      settings,
+    );
+    expect(d.actions).toEqual([{ kind: 'raiseStockInRedis', productId: 'p1', from: 100, to: 150 }]);
+    expect(d.status.stock).toMatchObject({ redis: 125, allocated: 150 });
+  });
+
+  it('a raise already applied everywhere does nothing (operator restart)', () => {
+    const d = decide(
+      observed({ sale: sale({ stock: 150 }, seededStatus()), postgres: { ok: true, value: product({ stock: 150, initialStock: 150 }) }, redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ stock: 150, initialStock: 150 }) } } }),
+      settings,
+    );
+    expect(d.actions).toEqual([]);
+  });
+
+  it('lowering below what is sold (in flight included) is refused with Ready=False and a Warning', () => {
+    const d = decide(
+      observed({ sale: sale({ stock: 30 }, seededStatus()), postgres: { ok: true, value: product({ stock: 75 }) }, redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ stock: 60 }) } } }),
+      settings,
+    );
+    expect(cond(d.status, 'Ready')).toMatchObject({ status: 'False', reason: 'StockBelowSold' });
+    expect(kinds(d.actions)).toContain('event:StockBelowSold');
+    expect(d.actions.find((a) => a.kind === 'lowerStockInPostgres')).toBeUndefined();
+    expect(d.status.phase).toBe('Active');
+  });
+
+  it('lowering above what is sold goes through gate and drain, then lowers PostgreSQL', () => {
+    const start = decide(observed({ sale: sale({ stock: 80 }, seededStatus()), postgres: { ok: true, value: product({ stock: 90 }) }, redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ stock: 90 }) } } }), settings);
+    expect(start.status.recovery?.reason).toBe('StockLowered');
+    expect(kinds(start.actions)).toEqual(expect.arrayContaining(['closeGate', 'captureDrainBarrier']));
+    const drained = decide(
+      observed({ sale: sale({ stock: 80 }, start.status), postgres: { ok: true, value: product({ stock: 90 }) }, redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ stock: 90, gate: 'recovering' }) } }, drained: true }),
+      settings,
+    );
+    expect(drained.actions).toContainEqual({ kind: 'lowerStockInPostgres', productId: 'p1', from: 100, to: 80 });
+    const seeded = decide(
+      observed({ sale: sale({ stock: 80 }, drained.status), postgres: { ok: true, value: product({ stock: 70, initialStock: 80 }) }, redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ stock: 90, gate: 'recovering' }) } }, drained: true }),
+      settings,
+    );
+    expect(seeded.actions.find((a) => a.kind === 'seed')).toMatchObject({ seed: { stock: 70, initialStock: 80 } });
+    expect(seeded.status.phase).toBe('Active');
+  });
+});
+
+describe('decide: audit', () => {
+  const mismatch = (o: Partial<Observed> = {}) =>
+    observed({ redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ stock: 97 }) } }, ...o });
+
+  it('in sync at lag 0: Consistent=True', () => {
+    expect(cond(decide(observed(), settings).status, 'Consistent')).toMatchObject({ status: 'True', reason: 'InSync' });
+  });
+
+  it('not audited while orders are in flight', () => {
+    const d = decide(mismatch({ lag: { ok: true, value: { total: 3, partitions: 6, partitionsWithLag: 1 } } }), settings);
+    expect(cond(d.status, 'Consistent')).toMatchObject({ status: 'Unknown', reason: 'NotAudited' });
+    expect(d.actions).toEqual([]);
+  });
+
+  it('first mismatch at lag 0: Consistent=False with both numbers, a Warning, and a pending second read', () => {
+    const d = decide(mismatch(), settings);
+    expect(cond(d.status, 'Consistent')).toMatchObject({ status: 'False', reason: 'StockMismatch', message: 'Redis holds 97 units but PostgreSQL 100, with no order in flight' });
+    expect(d.actions).toEqual([
+      { kind: 'event', type: 'Warning', reason: 'Inconsistent', message: 'Redis holds 97 units but PostgreSQL 100, with no order in flight' },
+      { kind: 'auditPending', value: { redis: 97, postgres: 100, sinceMs: NOW.getTime() } },
+    ]);
+    expect(d.requeueAfterMs).toBe(10_000);
+  });
+
+  it('a second read too soon does not repair', () => {
+    const first = decide(mismatch(), settings);
+    const d = decide(mismatch({ sale: sale({}, first.status), auditPending: { redis: 97, postgres: 100, sinceMs: NOW.getTime() - 9_999 } }), settings);
+    expect(d.status.phase).toBe('Active');
+    expect(d.actions).toEqual([]);
+  });
+
+  it('two agreeing reads far enough apart start the repair through the recovery protocol', () => {
+    const first = decide(mismatch(), settings);
+    const d = decide(mismatch({ sale: sale({}, first.status), auditPending: { redis: 97, postgres: 100, sinceMs: NOW.getTime() - 10_000 } }), settings);
+    expect(d.status).toMatchObject({ phase: 'Recovering', recovery: { reason: 'AuditMismatch' } });
+  });
+
+  it('reads that disagree restart the confirmation', () => {
+    const d = decide(mismatch({ auditPending: { redis: 98, postgres: 100, sinceMs: 0 } }), settings);
+    expect(d.actions).toContainEqual({ kind: 'auditPending', value: { redis: 97, postgres: 100, sinceMs: NOW.getTime() } });
+    expect(d.status.phase).toBe('Active');
+  });
+
+  it('back in sync clears the pending mismatch', () => {
+    const d = decide(observed({ auditPending: { redis: 97, postgres: 100, sinceMs: 0 } }), settings);
+    expect(d.actions).toEqual([{ kind: 'auditPending', value: undefined }]);
+  });
+});
+
+describe('decide: gate, settings and phases', () => {
+  it('pausing closes the gate with state paused', () => {
+    const d = decide(observed({ sale: sale({ paused: true }, seededStatus()) }), settings);
+    expect(d.actions).toContainEqual({ kind: 'closeGate', productId: 'p1', state: 'paused' });
+    expect(d.status.phase).toBe('Paused');
+  });
+
+  it('unpausing reopens the gate', () => {
+    const d = decide(observed({ sale: sale({}, seededStatus({ phase: 'Paused' })), redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ gate: 'paused' }) } } }), settings);
+    expect(kinds(d.actions)).toEqual(['openGate', 'event:Resumed', 'event:Active']);
+  });
+
+  it('changed limits go to PostgreSQL and to Redis without touching the stock', () => {
+    const d = decide(observed({ sale: sale({ limits: { perUser: 2, rateLimitPerSecond: 500 } }, seededStatus()) }), settings);
+    expect(kinds(d.actions)).toEqual(['ensureProduct', 'configureRedis']);
+    expect(d.actions[1]).toEqual({ kind: 'configureRedis', productId: 'p1', perUserLimit: 2, rateLimitPerSecond: 500, startsAtMs: null, endsAtMs: null });
+  });
+
+  const windows: Array<[string, Partial<FlashSale['spec']>, number, string]> = [
+    ['before startsAt', { startsAt: '2030-01-01T11:00:00Z' }, 100, 'Pending'],
+    ['inside the window', { startsAt: '2030-01-01T10:00:00Z', endsAt: '2030-01-01T11:00:00Z' }, 100, 'Active'],
+    ['at endsAt exactly', { endsAt: '2030-01-01T10:30:00Z' }, 100, 'Ended'],
+    ['sold out', {}, 0, 'SoldOut'],
+    ['ended beats sold out', { endsAt: '2030-01-01T10:00:00Z' }, 0, 'Ended'],
+    ['paused beats everything', { paused: true, endsAt: '2030-01-01T10:00:00Z' }, 0, 'Paused'],
+  ];
+  it.each(windows)('phase %s', (_n, spec, remaining, phase) => {
+    expect(phaseOf(observed({ sale: sale(spec) }), remaining)).toBe(phase);
+  });
+
+  it('requeues exactly at the next boundary', () => {
+    const spec = { startsAt: '2030-01-01T10:31:00Z', endsAt: '2030-01-01T11:00:00Z' };
+    const d = decide(
+      observed({ sale: sale(spec, seededStatus()), postgres: { ok: true, value: product({ startsAt: spec.startsAt, endsAt: spec.endsAt }) }, redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ startsAtMs: Date.parse(spec.startsAt), endsAtMs: Date.parse(spec.endsAt) }) } } }),
+      settings,
+    );
+    expect(d.status.phase).toBe('Pending');
+    expect(d.requeueAfterMs).toBe(60_050);
+  });
+
+  it('emits an Event when the phase changes (sold out)', () => {
+    const d = decide(observed({ postgres: { ok: true, value: product({ stock: 0 }) }, redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ stock: 0 }) } } }), settings);
+    expect(d.actions).toContainEqual({ kind: 'event', type: 'Normal', reason: 'SoldOut', message: 'every unit is reserved' });
+  });
+
+  it('lastTransitionTime only moves when the status changes', () => {
+    const first = decide(observed(), settings);
+    const later = decide(observed({ now: new Date('2030-01-01T10:40:00Z'), sale: sale({}, first.status) }), settings);
+    expect(cond(later.status, 'Ready')?.lastTransitionTime).toBe('2030-01-01T10:30:00Z');
+    const down = decide(observed({ now: new Date('2030-01-01T10:41:00Z'), sale: sale({}, later.status), redis: { ok: false, error: 'x' } }), settings);
+    expect(cond(down.status, 'Ready')?.lastTransitionTime).toBe('2030-01-01T10:41:00Z');
+  });
+});
+
+describe('decide: workers status', () => {
+  const withWorkers = (status = seededStatus()) =>
+    sale({ workers: { deployment: 'w', minReplicas: 1, maxReplicas: 10, lagPerReplica: 100, activationLag: 0, scaleDownStabilizationSeconds: 60 } }, status);
+
+  const cases: Array<[string, Observed['workers'], string, string]> = [
+    ['not read yet', undefined, 'Unknown', 'Pending'],
+    ['as desired', { deployment: 'w', replicas: 6, desired: 6, cap: 'partitions' }, 'True', 'AsDesired'],
+    ['holding for the window', { deployment: 'w', replicas: 4, desired: 2, cap: 'stabilization' }, 'True', 'StabilizationWindow'],
+    ['metrics unavailable', { deployment: 'w', replicas: 4, desired: 4, cap: 'metricsUnavailable' }, 'False', 'MetricsUnavailable'],
+    ['deployment missing', { deployment: 'w', error: { reason: 'DeploymentNotFound', message: 'no Deployment shop/w' } }, 'False', 'DeploymentNotFound'],
+  ];
+  it.each(cases)('%s', (_n, workers, status, reason) => {
+    const d = decide(observed({ sale: withWorkers(), workers }), settings);
+    expect(cond(d.status, 'WorkersScaled')).toMatchObject({ status, reason });
+  });
+
+  it('status shows the binding cap and the lag', () => {
+    const d = decide(
+      observed({ sale: withWorkers(), lag: { ok: true, value: { total: 900, partitions: 6, partitionsWithLag: 4 } }, workers: { deployment: 'w', replicas: 6, desired: 6, cap: 'partitions' } }),
+      settings,
+    );
+    expect(d.status.workers).toEqual({ deployment: 'w', replicas: 6, desired: 6, cap: 'partitions', lag: 900, partitions: 6, partitionsWithLag: 4 });
+  });
+
+  it('keeps the last good lag in the status when the read fails', () => {
+    const d = decide(observed({ sale: withWorkers(seededStatus({ workers: { lag: 321 } })), lag: { ok: false, error: 'x' } }), settings);
+    expect(d.status.workers?.lag).toBe(321);
+  });
+
+  it('a sale without spec.workers reports NotConfigured', () => {
+    expect(cond(decide(observed(), settings).status, 'WorkersScaled')).toMatchObject({ status: 'True', reason: 'NotConfigured' });
+  });
+});

@@ -1,0 +1,191 @@
+// The FlashSale resource as the operator sees it, and the plain "observed world" object that
+// decide() turns into actions. Nothing here does I/O.
+import type { Binding, Hold, WorkersSpec } from '../scaling/lag-scaler.js';
+
+export const GROUP = 'fluxgate.io';
+export const VERSION = 'v1alpha1';
+export const PLURAL = 'flashsales';
+export const KIND = 'FlashSale';
+export const FINALIZER = 'fluxgate.io/redis-keys';
+
+export type Phase = 'Pending' | 'Active' | 'Recovering' | 'SoldOut' | 'Ended' | 'Paused';
+export type ConditionType = 'Ready' | 'StockSeeded' | 'WorkersScaled' | 'Consistent' | 'MetricsAvailable';
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface Condition {
+  type: ConditionType;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export interface FlashSaleSpec {
+  productId: string;
+  stock: number;
+  startsAt?: string;
+  endsAt?: string;
+  limits?: { perUser?: number; rateLimitPerSecond?: number };
+  workers?: WorkersSpec;
+  paused?: boolean;
+}
+
+export type RecoveryReason =
+  | 'RedisRestarted'
+  | 'RedisKeysMissing'
+  | 'EpochMismatch'
+  | 'AuditMismatch'
+  | 'StockLowered'
+  | 'NotSeededByUs'
+  | 'InterruptedRecovery'
+  | 'AllocationMismatch';
+
+export interface FlashSaleStatus {
+  observedGeneration?: number;
+  phase?: Phase;
+  message?: string;
+  stock?: { allocated?: number; postgres?: number; redis?: number; remaining?: number; sold?: number };
+  workers?: {
+    deployment?: string;
+    replicas?: number;
+    desired?: number;
+    lag?: number;
+    partitions?: number;
+    partitionsWithLag?: number;
+    cap?: Binding | Hold;
+    lastScaleTime?: string;
+  };
+  redis?: { runId?: string; epoch?: number };
+  recovery?: { count?: number; startedAt?: string; finishedAt?: string; lastDurationSeconds?: number; reason?: RecoveryReason };
+  conditions?: Condition[];
+}
+
+export interface FlashSale {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace: string;
+    uid?: string;
+    generation?: number;
+    resourceVersion?: string;
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+    finalizers?: string[];
+  };
+  spec: FlashSaleSpec;
+  status?: FlashSaleStatus;
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** The product row in PostgreSQL (the truth). */
+export interface ProductRow {
+  stock: number;
+  initialStock: number;
+  perUserLimit: number | null;
+  rateLimitPerSecond: number | null;
+  startsAt: string | null;
+  endsAt: string | null;
+}
+
+/** The sale in Redis; every field null when its key is missing. */
+export interface RedisSale {
+  stock: number | null;
+  epoch: number | null;
+  gate: 'open' | 'recovering' | 'paused' | null;
+  /** The allocation (products.initial_stock) the Redis stock reflects. */
+  initialStock: number | null;
+  perUserLimit: number | null;
+  rateLimitPerSecond: number | null;
+  startsAtMs: number | null;
+  endsAtMs: number | null;
+}
+
+export interface LagView {
+  total: number;
+  partitions: number;
+  partitionsWithLag: number;
+}
+
+/** What the per-Deployment scaler last did for this sale's Deployment. */
+export interface WorkersView {
+  deployment: string;
+  replicas?: number;
+  desired?: number;
+  cap?: Binding | Hold;
+  lastScaleTime?: string;
+  /** Set when the Deployment could not be read or scaled. */
+  error?: { reason: string; message: string };
+}
+
+export interface Observed {
+  now: Date;
+  sale: FlashSale;
+  postgres: Result<ProductRow | null>;
+  redis: Result<{ runId: string; sale: RedisSale }>;
+  /** Latest lag read of the orders topic for the worker group. */
+  lag: Result<LagView>;
+  /**
+   * Whether the workers have persisted every order accepted before this sale's recovery began
+   * (committed offsets past the log end offsets captured then). undefined = no barrier captured yet.
+   */
+  drained?: boolean;
+  /** Orders still to persist before the barrier, for the status message. */
+  drainRemaining?: number;
+  workers?: WorkersView;
+  /** An older FlashSale that already sells this productId (namespace/name), if any. */
+  productClaimedBy?: string;
+  /** A Redis/PostgreSQL mismatch seen earlier at lag 0, waiting for a second, agreeing read. */
+  auditPending?: { redis: number; postgres: number; sinceMs: number };
+}
+
+export interface Settings {
+  /** How long a mismatch must hold (same numbers, lag 0) before the operator repairs it. */
+  auditConfirmMs: number;
+  /** Requeue while waiting on lag (recovery drain). */
+  lagPollMs: number;
+  /** Backoff after a dependency failure. */
+  retryMs: number;
+}
+
+export interface SeedSettings {
+  productId: string;
+  stock: number;
+  initialStock: number;
+  perUserLimit: number | null;
+  rateLimitPerSecond: number | null;
+  startsAtMs: number | null;
+  endsAtMs: number | null;
+  /** Gate state after seeding. */
+  gate: 'open' | 'paused';
+  /** The new epoch must be at least this (an epoch key lost with Redis must not restart at 1). */
+  minEpoch: number;
+}
+
+export type Action =
+  | { kind: 'addFinalizer' }
+  | { kind: 'removeFinalizer' }
+  | { kind: 'deleteRedisKeys'; productId: string }
+  | { kind: 'ensureProduct'; productId: string; allocation: number; perUserLimit: number | null; rateLimitPerSecond: number | null; startsAt: string | null; endsAt: string | null }
+  | { kind: 'raiseStockInPostgres'; productId: string; from: number; to: number }
+  | { kind: 'raiseStockInRedis'; productId: string; from: number; to: number }
+  | { kind: 'lowerStockInPostgres'; productId: string; from: number; to: number }
+  | { kind: 'closeGate'; productId: string; state: 'recovering' | 'paused' }
+  | { kind: 'openGate'; productId: string }
+  | { kind: 'configureRedis'; productId: string; perUserLimit: number | null; rateLimitPerSecond: number | null; startsAtMs: number | null; endsAtMs: number | null }
+  | { kind: 'captureDrainBarrier' }
+  | { kind: 'clearDrainBarrier' }
+  | { kind: 'seed'; seed: SeedSettings }
+  | { kind: 'auditPending'; value: { redis: number; postgres: number; sinceMs: number } | undefined }
+  | { kind: 'recoveryFinished'; reason: RecoveryReason; seconds: number }
+  | { kind: 'event'; type: 'Normal' | 'Warning'; reason: string; message: string };
+
+export interface Decision {
+  actions: Action[];
+  /** The status to write (written only when it differs from the current one). */
+  status: FlashSaleStatus;
+  /** Reconcile again after this many ms (undefined = at the periodic resync). */
+  requeueAfterMs?: number;
+}
