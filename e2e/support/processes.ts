@@ -46,6 +46,8 @@ export async function startComponent(
     createInterface({ input: child.stderr! }).on('line', onLine);
     exited.then((code) => reject(new Error(`${command} exited with ${code} before ready:\n${lines.slice(-30).join('\n')}`)));
   });
+  // With waitReady: false nobody awaits `ready`; its rejection on exit must not become unhandled.
+  ready.catch(() => undefined);
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     return exited;
