@@ -34,7 +34,8 @@ interface Generation {
 }
 
 export class OrderProducer {
-  private readonly kafka: Kafka;
+  /** The client, for admin work on the same brokers (ensureTopics). */
+  readonly kafka: Kafka;
   private gen: Generation;
   private queue: Pending[] = [];
   private inFlight = false;
@@ -43,7 +44,7 @@ export class OrderProducer {
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly opts: OrderProducerOptions) {
-    const base = kafkaLogCreator(opts.logger.child({ kafka: 'producer' }))();
+    const base = kafkaLogCreator(opts.logger.child({ kafkaClient: 'api-producer' }))();
     this.kafka = new Kafka({
       clientId: `${opts.clientId}-api`,
       brokers: opts.brokers,
