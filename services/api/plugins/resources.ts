@@ -1,7 +1,7 @@
 // One plugin per external resource: each creates its client (unless the caller injected one),
-// (buildApp registers redis, postgres, kafka; Fastify runs same-level onClose hooks in reverse, so the
-// producer flushes, and failed sends release their stock in Redis, before Redis and PostgreSQL go.)
 // decorates the app with it and closes it in onClose, which runs after in-flight requests ended.
+// buildApp registers redis, postgres, kafka; Fastify runs same-level onClose hooks in reverse, so the
+// producer flushes (and failed sends release their stock in Redis) before Redis and PostgreSQL go.
 import type { Pool } from 'pg';
 import { ensureTopics } from '../../kafka/admin.js';
 import { OrderProducer } from '../../kafka/producer.js';
