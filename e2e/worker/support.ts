@@ -34,8 +34,10 @@ export async function setUp(prefix: string, partitions = 3): Promise<TestSetup> 
   const topic = uniqueName(`e2e-${prefix}`);
   const groupId = `${topic}-group`;
   await ensureTopics(kafka(), { ordersTopic: topic, partitions });
+  const pool = new pg.Pool({ connectionString: databaseUrl(), max: 3 });
+  pool.on('error', () => undefined); // idle connections die when a test stops PostgreSQL
   return {
-    pool: new pg.Pool({ connectionString: databaseUrl(), max: 3 }),
+    pool,
     topic,
     groupId,
     workerEnv: {
@@ -75,19 +77,23 @@ export function makeOrder(productId: string, p: Partial<OrderMessage> = {}): Ord
 }
 
 /** Produces raw messages (acks=all) in chunks; key = productId, as the API does. */
-export async function produceRaw(topic: string, messages: Array<{ key: string; value: Buffer | string }>): Promise<void> {
+export async function produceRaw(
+  topic: string,
+  messages: Array<{ key: string; value: Buffer | string }>,
+  chunk = 1000,
+): Promise<void> {
   const producer = kafka().producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
-    for (let i = 0; i < messages.length; i += 1000)
-      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 1000) });
+    for (let i = 0; i < messages.length; i += chunk)
+      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + chunk) });
   } finally {
     await producer.disconnect();
   }
 }
 
-export function produceOrders(topic: string, orders: OrderMessage[]): Promise<void> {
-  return produceRaw(topic, orders.map((o) => ({ key: orderKey(o), value: encodeOrder(o) })));
+export function produceOrders(topic: string, orders: OrderMessage[], chunk?: number): Promise<void> {
+  return produceRaw(topic, orders.map((o) => ({ key: orderKey(o), value: encodeOrder(o) })), chunk);
 }
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {

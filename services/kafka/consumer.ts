@@ -28,6 +28,7 @@ export function createKafka(opts: { clientId: string; brokers: string[]; logger:
 export interface OrdersConsumerOptions {
   groupId: string;
   maxBytesPerPartition: number;
+  sessionTimeoutMs: number;
 }
 
 export function createOrdersConsumer(kafka: Kafka, opts: OrdersConsumerOptions): Consumer {
@@ -37,7 +38,7 @@ export function createOrdersConsumer(kafka: Kafka, opts: OrdersConsumerOptions):
     maxBytes: Math.max(10 * 1024 * 1024, opts.maxBytesPerPartition * 4),
     // Wait a little for a fuller batch: fewer, bigger PostgreSQL transactions.
     maxWaitTimeInMs: 200,
-    sessionTimeout: 30_000,
+    sessionTimeout: opts.sessionTimeoutMs,
     heartbeatInterval: 3_000,
     allowAutoTopicCreation: false,
   });

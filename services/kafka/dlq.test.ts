@@ -10,7 +10,6 @@ describe('toDlqMessage', () => {
       offset: '42',
       timestamp: '0',
       attributes: 0,
-      size: 0,
     };
     const m = toDlqMessage({ topic: 'orders', partition: 3, message, reason: 'not JSON' }, new Date('2026-11-29T00:00:00Z'));
     expect(m.key).toBe(message.key);

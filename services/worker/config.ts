@@ -28,6 +28,14 @@ export const workerOwnVars = {
     description: 'Kafka fetch size per partition; bounds the batch (about 250 bytes per order, so 1 MiB ≈ 4,000 orders)',
     usedBy: ['worker'],
   },
+  WORKER_SESSION_TIMEOUT_MS: {
+    type: 'int',
+    default: '10000',
+    min: 6000,
+    max: 300000,
+    description: 'Kafka session timeout: how soon the group hands a dead worker\'s partitions to the others (the worker heartbeats every 3 s, also while retrying)',
+    usedBy: ['worker'],
+  },
   WORKER_RETRY_MIN_MS: {
     type: 'int',
     default: '100',

@@ -28,6 +28,7 @@ export async function main(): Promise<void> {
   const consumer = createOrdersConsumer(kafka, {
     groupId: config.KAFKA_GROUP_ID,
     maxBytesPerPartition: config.WORKER_MAX_BYTES_PER_PARTITION,
+    sessionTimeoutMs: config.WORKER_SESSION_TIMEOUT_MS,
   });
 
   const state = { joined: false, stopping: false, crashed: false };
