@@ -113,8 +113,9 @@ export function http(
   });
 }
 
-export function order(base: string, body: unknown, key: string | undefined = randomUUID(), headers: Record<string, string> = {}): Promise<Res> {
-  return http(base, 'POST', '/order', { body, headers: { ...(key === undefined ? {} : { 'x-idempotency-key': key }), ...headers } });
+/** POST /order with a fresh idempotency key, or the given one; `null` sends none. */
+export function order(base: string, body: unknown, key: string | null = randomUUID(), headers: Record<string, string> = {}): Promise<Res> {
+  return http(base, 'POST', '/order', { body, headers: { ...(key === null ? {} : { 'x-idempotency-key': key }), ...headers } });
 }
 
 export async function initSale(

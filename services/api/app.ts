@@ -20,6 +20,7 @@ import { healthRoutes } from './routes/health.js';
 import { inventoryRoutes } from './routes/inventory.js';
 import { orderRoutes } from './routes/order.js';
 import { waitingRoomRoutes } from './routes/waiting-room.js';
+import { parseJsonBody } from './json-body.js';
 import { formatValidationErrors } from './validation.js';
 
 declare module 'fastify' {
@@ -70,7 +71,14 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<F
   app.decorate('lifecycle', { shuttingDown: false });
   app.decorate('apiMetrics', metrics);
   // JSON only: text/plain (a Fastify default) would reach validation as a string.
-  app.removeContentTypeParser('text/plain');
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
   app.setErrorHandler(errorHandler(logger));
   app.setNotFoundHandler((request, reply) => reject(reply, 'not_found', { message: `no route ${request.method} ${request.url.split('?')[0]}` }));
 
