@@ -4,6 +4,7 @@
 # stack as it found it (stopped again if this script started it).
 # Knobs (env): BENCH_DURATION_S=10 BENCH_WARMUP_S=2 BENCH_CONNECTIONS=64 BENCH_PIN=1:0|off
 #              BENCH_WORKER_ORDERS=100000 BENCH_PER_MESSAGE_MAX_S=10 BENCH_ONLY=ceiling,soldout,accept,worker
+#              BENCH_CPU_PROF=<dir> (V8 CPU profile of our API per case)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -8,13 +8,18 @@ import type { RunningProcess } from '../support/processes.js';
 const TSX_LOADER = 'tsx';
 
 /** Runs `node --import tsx <file>` from e2e/bench and waits for its {"msg":"ready"} line. */
-export async function startBenchScript(
+export function startBenchScript(file: string, env: Record<string, string | undefined>): Promise<RunningProcess> {
+  return startNode(file, ['--import', TSX_LOADER, fileURLToPath(new URL(file, import.meta.url))], env);
+}
+
+/** Runs node with the given arguments (e.g. --cpu-prof before the script) and waits for its ready line. */
+export async function startNode(
   file: string,
+  nodeArgs: string[],
   env: Record<string, string | undefined>,
   readyTimeoutMs = 60_000,
 ): Promise<RunningProcess> {
-  const path = fileURLToPath(new URL(file, import.meta.url));
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, path], {
+  const child = spawn(process.execPath, nodeArgs, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -76,11 +76,11 @@ function table(headers: string[], rows: string[][]): string {
 }
 
 export function renderTable(r: BenchReport): string {
-  const httpRows = r.http.map((c) => [c.name, fmt(c.requestsPerSecond), c.p50Ms.toFixed(2), c.p99Ms.toFixed(2), fmt(c.wrk.requests), fmt(c.non2xx), fmt(c.socketErrors)]);
+  const httpRows = r.http.map((c) => [c.name, fmt(c.requestsPerSecond), c.p50Ms.toFixed(2), c.p99Ms.toFixed(2), fmt(c.wrk.requests), String(c.probeStatus), fmt(c.non2xx), fmt(c.socketErrors)]);
   const workerRows = r.worker.map((c) => [c.name, fmt(c.ordersPerSecond), `${fmt(c.persisted)}/${fmt(c.of)}`, c.steadySeconds.toFixed(2), c.startupSeconds.toFixed(2)]);
   const cmpRows = r.comparisons.map((c) => [c.name, c.ours, c.baseline, c.shown, c.target, c.pass ? 'PASS' : 'MISS']);
   return [
-    table(['HTTP case', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'non-2xx', 'socket errors'], httpRows),
+    table(['HTTP case', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'answer', 'non-2xx', 'socket errors'], httpRows),
     '',
     table(['worker case', 'orders/s', 'persisted', 'measured s', 'startup s'], workerRows),
     '',

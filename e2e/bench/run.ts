@@ -10,7 +10,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { CLI, startComponent, type RunningProcess } from '../support/processes.js';
 import { measureHttp, type HttpCaseResult } from './http-case.js';
-import { pinProcess, startBenchScript } from './processes.js';
+import { pinProcess, startBenchScript, startNode } from './processes.js';
 import { machine, ratio, renderTable, workerAbsolute, workerRatio, writeReport, type BenchReport } from './report.js';
 import { loadSettings } from './settings.js';
 import { countOrders, measureWorker, prefillTopic, type WorkerCaseResult } from './worker-case.js';
@@ -70,7 +70,12 @@ async function measureServer(name: string, start: () => Promise<RunningProcess>,
 }
 
 async function startOurApi(topic: string, init: Array<{ productId: string; quantity: number }>): Promise<RunningProcess> {
-  const api = await startComponent('api', { ...services, PORT: '0', ADMIN_TOKEN, ORDERS_TOPIC: topic, METRICS_PORT: '0' });
+  const env = { ...services, PORT: '0', ADMIN_TOKEN, ORDERS_TOPIC: topic };
+  // BENCH_CPU_PROF=<dir>: our API writes a V8 CPU profile there on exit (open it in Chrome DevTools).
+  const profDir = process.env.BENCH_CPU_PROF;
+  const api = profDir
+    ? await startNode('api', ['--cpu-prof', `--cpu-prof-dir=${profDir}`, CLI, 'api'], { LOG_LEVEL: 'info', ...env })
+    : await startComponent('api', env);
   for (const body of init) {
     const res = await fetch(`http://127.0.0.1:${api.port}/init`, {
       method: 'POST',
@@ -86,6 +91,7 @@ async function startOurApi(topic: string, init: Array<{ productId: string; quant
 }
 
 function expectAllAccepted(r: HttpCaseResult): void {
+  if (r.probeStatus !== 200) notes.push(`${r.name}: a fresh order got ${r.probeStatus}, expected 200`);
   if (r.non2xx > 0 || r.socketErrors > 0)
     notes.push(`${r.name}: ${r.non2xx} non-2xx answers and ${r.socketErrors} socket errors out of ${r.wrk.requests}: not every request was an accept`);
 }
@@ -100,6 +106,7 @@ async function runSoldOut(): Promise<void> {
   const topic = await createTopic('soldout');
   const p = product('soldout');
   const ours = await measureServer('our API, sold out', () => startOurApi(topic, [{ productId: p, quantity: 0 }]), p);
+  if (ours.probeStatus !== 409) notes.push(`our API, sold out: a fresh order got ${ours.probeStatus}, expected 409`);
   if (ours.non2xx !== ours.wrk.requests) notes.push(`our API, sold out: ${ours.wrk.requests - ours.non2xx} of ${ours.wrk.requests} answers were 2xx/3xx, expected all 409`);
   comparisons.push(ratio('sold-out path: our API vs bare Fastify', ours, bare, TARGET.soldOutVsBare, true));
 }
