@@ -1,0 +1,132 @@
+// The Lua scripts against a real Redis: reservation, confirmation, compensation fenced by orderId
+// and epoch, gate and seeding, abandoned reservations, cleanup.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis, type FluxRedis } from '../../services/redis/client.js';
+import { orderStatusKey, saleKeys } from '../../services/redis/keys.js';
+import { confirmReservation, readAcceptedOrder, readIdempotencyRecord, releaseReservation, reserve, type ReserveRequest } from '../../services/redis/reserve.js';
+import { closeGate, deleteSaleKeys, openGate, readSaleState, seedSale } from '../../services/redis/sale.js';
+import { requireEnv, uniqueName } from './support.js';
+
+let redis: FluxRedis;
+
+beforeAll(async () => {
+  redis = createRedis(requireEnv('REDIS_URL'));
+  await redis.connect();
+});
+
+afterAll(() => redis?.disconnect());
+
+const request = (productId: string, p: Partial<ReserveRequest> = {}): ReserveRequest => ({
+  orderId: randomUUID(),
+  productId,
+  userId: 'u1',
+  idempotencyKey: randomUUID(),
+  quantity: 1,
+  idempotencyTtlSec: 600,
+  orderStatusTtlSec: 600,
+  pendingStaleMs: 60_000,
+  ...p,
+});
+
+async function seeded(stock: number, extra: { perUserLimit?: number } = {}) {
+  const productId = uniqueName('lua');
+  await seedSale(redis, { productId, stock, initialStock: stock, ...extra });
+  return productId;
+}
+
+describe('Redis scripts', () => {
+  it('seed sets stock and config, bumps the epoch, opens the gate', async () => {
+    const productId = await seeded(7, { perUserLimit: 3 });
+    expect(await readSaleState(redis, productId)).toMatchObject({ seeded: true, stock: 7, state: 'open', epoch: 1, initialStock: 7, perUserLimit: 3, rateLimitPerSecond: null });
+    expect(await seedSale(redis, { productId, stock: 4, initialStock: 7 })).toBe(2);
+    expect(await readSaleState(redis, productId)).toMatchObject({ stock: 4, epoch: 2, perUserLimit: null });
+  });
+
+  it('reserve → pending record and accepted-order record; confirm → done; a repeat replays it', async () => {
+    const productId = await seeded(5);
+    const r = request(productId);
+    expect(await reserve(redis, r)).toMatchObject({ kind: 'ok', remaining: 4, epoch: 1 });
+    expect(await readIdempotencyRecord(redis, productId, r.idempotencyKey)).toMatchObject({ state: 'pending', orderId: r.orderId, remaining: 4, quantity: 1, epoch: 1 });
+    expect(await readAcceptedOrder(redis, r.orderId)).toMatchObject({ orderId: r.orderId, productId, userId: 'u1', quantity: 1 });
+    expect(await confirmReservation(redis, productId, r.idempotencyKey, r.orderId)).toBe(true);
+    const again = await reserve(redis, { ...r, orderId: randomUUID() });
+    expect(again).toMatchObject({ kind: 'replay', record: { state: 'done', orderId: r.orderId, remaining: 4 } });
+    expect(await redis.get(saleKeys(productId).stock)).toBe('4');
+  });
+
+  it('release gives the stock and the per-user unit back and frees the key, only for its own order', async () => {
+    const productId = await seeded(5, { perUserLimit: 2 });
+    const r = request(productId, { quantity: 2 });
+    expect(await reserve(redis, r)).toMatchObject({ kind: 'ok', remaining: 3 });
+    expect(await releaseReservation(redis, { ...r, orderId: randomUUID() })).toBe('not_ours');
+    expect(await redis.get(saleKeys(productId).stock)).toBe('3');
+    expect(await releaseReservation(redis, r)).toBe('released');
+    expect(await redis.get(saleKeys(productId).stock)).toBe('5');
+    expect(await redis.get(saleKeys(productId).user('u1'))).toBe('0');
+    expect(await redis.exists(saleKeys(productId).idem(r.idempotencyKey), orderStatusKey(r.orderId))).toBe(0);
+    expect(await releaseReservation(redis, r)).toBe('not_ours'); // twice is harmless
+    expect(await reserve(redis, { ...r, orderId: randomUUID() })).toMatchObject({ kind: 'ok', remaining: 3 });
+  });
+
+  it('release after a reseed (epoch changed) leaves the stock alone but frees the key', async () => {
+    const productId = await seeded(5);
+    const r = request(productId);
+    await reserve(redis, r);
+    await seedSale(redis, { productId, stock: 5, initialStock: 5 }); // PostgreSQL never saw the order
+    expect(await releaseReservation(redis, r)).toBe('fenced');
+    expect(await redis.get(saleKeys(productId).stock)).toBe('5');
+    expect(await redis.exists(saleKeys(productId).idem(r.idempotencyKey))).toBe(0);
+  });
+
+  it('a confirmed order is never released', async () => {
+    const productId = await seeded(5);
+    const r = request(productId);
+    await reserve(redis, r);
+    await confirmReservation(redis, productId, r.idempotencyKey, r.orderId);
+    expect(await releaseReservation(redis, r)).toBe('not_ours');
+    expect(await redis.get(saleKeys(productId).stock)).toBe('4');
+  });
+
+  it('gate: closed → recovering/paused; open only when seeded; missing keys → not_seeded', async () => {
+    const productId = await seeded(5);
+    await closeGate(redis, productId, 'recovering');
+    expect(await reserve(redis, request(productId))).toEqual({ kind: 'recovering' });
+    await closeGate(redis, productId, 'paused');
+    expect(await reserve(redis, request(productId))).toEqual({ kind: 'paused' });
+    expect(await openGate(redis, productId)).toBe(true);
+    expect(await reserve(redis, request(productId))).toMatchObject({ kind: 'ok', remaining: 4 });
+
+    await redis.del(saleKeys(productId).stock, saleKeys(productId).meta);
+    expect(await reserve(redis, request(productId))).toEqual({ kind: 'not_seeded' });
+    expect(await openGate(redis, productId)).toBe(false);
+    await closeGate(redis, productId, 'recovering'); // the operator closes a sale that lost its data
+    expect(await reserve(redis, request(productId))).toEqual({ kind: 'recovering' });
+  });
+
+  it('sold out when fewer units are left than asked; nothing changes', async () => {
+    const productId = await seeded(2);
+    expect(await reserve(redis, request(productId, { quantity: 3 }))).toEqual({ kind: 'sold_out', stockLeft: 2 });
+    expect(await redis.get(saleKeys(productId).stock)).toBe('2');
+  });
+
+  it('an abandoned pending reservation (its pod died) lets the key reserve again after pendingStaleMs', async () => {
+    const productId = await seeded(5);
+    const r = request(productId, { pendingStaleMs: 50 });
+    await reserve(redis, r);
+    expect(await reserve(redis, { ...r, orderId: randomUUID() })).toMatchObject({ kind: 'replay', record: { state: 'pending', orderId: r.orderId } });
+    await new Promise((res) => setTimeout(res, 80));
+    const takeover = { ...r, orderId: randomUUID() };
+    expect(await reserve(redis, takeover)).toMatchObject({ kind: 'ok', remaining: 3 });
+    expect(await readIdempotencyRecord(redis, productId, r.idempotencyKey)).toMatchObject({ orderId: takeover.orderId });
+  });
+
+  it('deleteSaleKeys removes every key of the sale and no other', async () => {
+    const productId = await seeded(5, { perUserLimit: 2 });
+    const other = await seeded(5);
+    await reserve(redis, request(productId));
+    expect(await deleteSaleKeys(redis, productId)).toBe(5); // stock, meta, epoch, idem, user
+    expect(await redis.keys(`fg:{${productId}}:*`)).toEqual([]);
+    expect(await redis.get(saleKeys(other).stock)).toBe('5');
+  });
+});
