@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { cacheDirFor, stackIdFor, stackPaths } from './paths.js';
+import { renderServerProperties } from './services/kafka.js';
+import { PORT_RANGE, pickPorts, type StackState } from './state.js';
+import { toShellExports } from './stack.js';
+
+describe('stack paths', () => {
+  it('derives a stable id from the repo path, different for two clones', () => {
+    const a = stackIdFor({}, '/home/me/flux-gate');
+    expect(a).toMatch(/^r[0-9a-f]{10}$/);
+    expect(stackIdFor({}, '/home/me/flux-gate')).toBe(a);
+    expect(stackIdFor({}, '/home/me/flux-gate-2')).not.toBe(a);
+  });
+
+  it('takes FLUXGATE_STACK_ID and rejects one that is not a safe folder name', () => {
+    expect(stackIdFor({ FLUXGATE_STACK_ID: 'worker' }, '/x')).toBe('worker');
+    expect(() => stackIdFor({ FLUXGATE_STACK_ID: '../etc' }, '/x')).toThrow('FLUXGATE_STACK_ID="../etc" is not a valid stack id');
+  });
+
+  it('keeps state per stack under the cache folder', () => {
+    expect(cacheDirFor({ FLUXGATE_CACHE_DIR: '/c' })).toBe('/c');
+    expect(stackPaths({ FLUXGATE_CACHE_DIR: '/c', FLUXGATE_STACK_ID: 's1' }, '/repo')).toEqual({
+      repoRoot: '/repo',
+      cacheDir: '/c',
+      stackId: 's1',
+      stateDir: '/c/stacks/s1',
+    });
+  });
+});
+
+describe('pickPorts', () => {
+  it('returns distinct free ports inside the range, skipping excluded and busy ones', async () => {
+    const sequence = [0, 0, 0.5, 0.5, 0.25, 0.75];
+    let i = 0;
+    const random = () => sequence[i++]!;
+    const span = PORT_RANGE.max - PORT_RANGE.min;
+    const busy = PORT_RANGE.min + Math.floor(0.25 * span);
+    const ports = await pickPorts(2, new Set([PORT_RANGE.min]), async (p) => p !== busy, random);
+    expect(ports).toEqual([PORT_RANGE.min + Math.floor(0.5 * span), PORT_RANGE.min + Math.floor(0.75 * span)]);
+  });
+});
+
+describe('renderServerProperties', () => {
+  it('fills in ports and the data dir', () => {
+    const state = { stateDir: '/s', ports: { kafka: 21001, kafkaController: 21002 } } as StackState;
+    expect(renderServerProperties('l=PLAINTEXT://127.0.0.1:@PORT@,CONTROLLER://127.0.0.1:@CONTROLLER_PORT@\nv=1@127.0.0.1:@CONTROLLER_PORT@\nd=@DATA_DIR@', state)).toBe(
+      'l=PLAINTEXT://127.0.0.1:21001,CONTROLLER://127.0.0.1:21002\nv=1@127.0.0.1:21002\nd=/s/kafka/data',
+    );
+  });
+});
+
+describe('toShellExports', () => {
+  it('quotes values and prepends PATH', () => {
+    expect(toShellExports({ vars: { A: "it's", B: 'x y' }, pathPrepend: '/bin dir' })).toBe(
+      `export A='it'\\''s'\nexport B='x y'\nexport PATH='/bin dir':"$PATH"\n`,
+    );
+  });
+});
