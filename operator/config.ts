@@ -1,0 +1,120 @@
+// The operator's configuration: shared connection settings plus its own knobs.
+import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../services/config/env.js';
+import { connectionVars } from '../services/config/variables.js';
+import { metricsServerVars } from '../services/metrics/server.js';
+
+export const operatorOwnVars = {
+  KUBECONFIG: {
+    type: 'string',
+    optional: true,
+    description: 'Kubeconfig file of the cluster to watch; absent = in-cluster ServiceAccount credentials',
+    usedBy: ['operator'],
+  },
+  WATCH_NAMESPACE: {
+    type: 'string',
+    optional: true,
+    description: 'Reconcile FlashSales of this namespace only; absent = every namespace (needs the ClusterRole)',
+    usedBy: ['operator'],
+  },
+  OPERATOR_NAMESPACE: {
+    type: 'string',
+    default: 'default',
+    description: 'Namespace of the leader-election Lease (the operator pod namespace; the chart sets it from the downward API)',
+    usedBy: ['operator'],
+  },
+  OPERATOR_IDENTITY: {
+    type: 'string',
+    optional: true,
+    description: 'Lease holder identity; absent = <hostname>-<pid> (the pod name in a cluster)',
+    usedBy: ['operator'],
+  },
+  LEASE_NAME: {
+    type: 'string',
+    default: 'flux-gate-operator',
+    description: 'Name of the coordination.k8s.io/v1 Lease the operator replicas elect a leader with',
+    usedBy: ['operator'],
+  },
+  LEASE_DURATION_SECONDS: {
+    type: 'int',
+    default: '15',
+    min: 2,
+    max: 600,
+    description: 'How long a leader keeps the Lease without renewing; a standby takes over after that',
+    usedBy: ['operator'],
+  },
+  LEASE_RENEW_DEADLINE_SECONDS: {
+    type: 'int',
+    default: '10',
+    min: 1,
+    max: 600,
+    description: 'A leader that could not renew for this long stops acting at once (must be < LEASE_DURATION_SECONDS)',
+    usedBy: ['operator'],
+  },
+  LEASE_RETRY_PERIOD_SECONDS: {
+    type: 'number',
+    default: '2',
+    min: 0.1,
+    max: 60,
+    description: 'How often the Lease is renewed by the leader and tried by the standbys',
+    usedBy: ['operator'],
+  },
+  RESYNC_SECONDS: {
+    type: 'int',
+    default: '30',
+    min: 1,
+    max: 3600,
+    description: 'Every FlashSale is reconciled at least this often, even without a change (Redis audit, time boundaries)',
+    usedBy: ['operator'],
+  },
+  LAG_POLL_SECONDS: {
+    type: 'number',
+    default: '2',
+    min: 0.1,
+    max: 5,
+    description: 'How often the consumer lag is read (worker scaling, recovery drain, Redis restart detection)',
+    usedBy: ['operator'],
+  },
+  AUDIT_CONFIRM_SECONDS: {
+    type: 'number',
+    default: '10',
+    min: 0,
+    max: 3600,
+    description: 'A Redis/PostgreSQL stock mismatch at lag 0 is repaired only if a second read this much later agrees',
+    usedBy: ['operator'],
+  },
+  RECONCILE_RETRY_MAX_SECONDS: {
+    type: 'number',
+    default: '60',
+    min: 0.1,
+    max: 3600,
+    description: 'Longest backoff between retries of a FlashSale whose reconcile failed (doubles from 0.5 s)',
+    usedBy: ['operator'],
+  },
+  WATCH_SILENCE_SECONDS: {
+    type: 'int',
+    default: '300',
+    min: 5,
+    max: 3600,
+    description: 'Restart the FlashSale watch when it delivered nothing for this long (client-node watches can go silent)',
+    usedBy: ['operator'],
+  },
+} as const satisfies Record<string, VarSpec>;
+
+export const operatorVars = {
+  ...pick(connectionVars, 'REDIS_URL', 'DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'ORDERS_TOPIC', 'KAFKA_GROUP_ID', 'LOG_LEVEL'),
+  ...metricsServerVars,
+  ...operatorOwnVars,
+} as const satisfies Record<string, VarSpec>;
+
+export type OperatorConfig = ConfigOf<typeof operatorVars>;
+
+export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
+  const c = loadConfig(operatorVars, env);
+  const problems: string[] = [];
+  if (c.LEASE_RENEW_DEADLINE_SECONDS >= c.LEASE_DURATION_SECONDS)
+    problems.push(`LEASE_RENEW_DEADLINE_SECONDS (${c.LEASE_RENEW_DEADLINE_SECONDS}) must be < LEASE_DURATION_SECONDS (${c.LEASE_DURATION_SECONDS})`);
+  if (c.LEASE_RETRY_PERIOD_SECONDS >= c.LEASE_RENEW_DEADLINE_SECONDS)
+    problems.push(`LEASE_RETRY_PERIOD_SECONDS (${c.LEASE_RETRY_PERIOD_SECONDS}) must be < LEASE_RENEW_DEADLINE_SECONDS (${c.LEASE_RENEW_DEADLINE_SECONDS})`);
+  if (problems.length) throw new ConfigError(problems);
+  return c;
+}

@@ -1,0 +1,36 @@
+// The latest consumer-lag reading, shared by the scaler and the reconciler. A failed read is
+// remembered as a failure (never as 0); the last good reading is kept next to it.
+import type { Logger } from '../services/logging.js';
+import { LagReader, type LagReading } from './adapters/lag-reader.js';
+import { describeError } from './kube/client.js';
+import type { OperatorMetrics } from './metrics.js';
+
+export class LagMonitor {
+  latest: { ok: true; reading: LagReading; atMs: number } | { ok: false; error: string; atMs: number } | undefined;
+  lastGood: LagReading | undefined;
+
+  constructor(
+    private readonly reader: LagReader,
+    private readonly metrics: OperatorMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  async poll(): Promise<void> {
+    try {
+      const reading = await this.reader.read();
+      if (this.latest && !this.latest.ok) this.logger.info({ lag: reading.lag.total }, 'consumer lag readable again');
+      this.latest = { ok: true, reading, atMs: Date.now() };
+      this.lastGood = reading;
+    } catch (e) {
+      const error = describeError(e);
+      this.metrics.lagReadErrors.inc();
+      if (!this.latest || this.latest.ok) this.logger.warn({ err: error }, 'cannot read the consumer lag (keeping the last good value, no scale-down)');
+      this.latest = { ok: false, error, atMs: Date.now() };
+    }
+  }
+
+  /** A fresh read, for decisions that must not use a cached value (recovery barrier and drain). */
+  readNow(): Promise<LagReading> {
+    return this.reader.read();
+  }
+}

@@ -1,0 +1,203 @@
+// `flux-gate operator`: watches FlashSales, and while it holds the leader Lease reconciles them,
+// watches Redis for restarts, and scales the worker Deployments on the consumer lag.
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import { createKafka } from '../services/kafka/consumer.js';
+import { createLogger } from '../services/logging.js';
+import { startMetricsServer } from '../services/metrics/server.js';
+import { createPool } from '../services/postgres/pool.js';
+import { createRedis } from '../services/redis/client.js';
+import { LagReader } from './adapters/lag-reader.js';
+import { Products } from './adapters/products.js';
+import { RedisSales } from './adapters/redis-sales.js';
+import { loadOperatorConfig } from './config.js';
+import { Kube, describeError, loadKubeConfig } from './kube/client.js';
+import { EventRecorder } from './kube/events.js';
+import { FlashSaleInformer } from './kube/informer.js';
+import { LeaderElector } from './kube/leader.js';
+import { LagMonitor } from './lag-monitor.js';
+import { createOperatorMetrics } from './metrics.js';
+import { NotLeader, Reconciler } from './reconciler.js';
+import { ScalerLoop } from './scaling/scaler-loop.js';
+import { WorkQueue } from './work-queue.js';
+import type { FlashSale } from './model/types.js';
+
+const keyOf = (s: FlashSale) => `${s.metadata.namespace}/${s.metadata.name}`;
+
+export async function main(): Promise<void> {
+  const cfg = loadOperatorConfig();
+  const logger = createLogger('operator', cfg.LOG_LEVEL);
+  const identity = cfg.OPERATOR_IDENTITY ?? `${hostname()}-${process.pid}`;
+  const metrics = createOperatorMetrics();
+
+  const kube = new Kube(loadKubeConfig(cfg.KUBECONFIG));
+  const redis = createRedis(cfg.REDIS_URL, { connectionName: 'flux-gate-operator', commandTimeoutMs: 3_000 });
+  const redisTx = new Redis(cfg.REDIS_URL, {
+    lazyConnect: true, enableAutoPipelining: false, maxRetriesPerRequest: 1, commandTimeout: 3_000, connectionName: 'flux-gate-operator-tx',
+  });
+  redis.on('error', (e) => logger.debug({ err: e.message }, 'redis connection error'));
+  redisTx.on('error', (e) => logger.debug({ err: e.message }, 'redis tx connection error'));
+  await Promise.all([redis.connect(), redisTx.connect()]).catch((e: Error) =>
+    logger.warn({ err: e.message }, 'Redis not reachable yet; retrying in the background'),
+  );
+  const pool = createPool(cfg.DATABASE_URL, { max: 4, applicationName: 'flux-gate-operator', logger });
+  const kafka = createKafka({ clientId: `${cfg.KAFKA_CLIENT_ID}-operator`, brokers: cfg.KAFKA_BROKERS, logger });
+  const lagReader = new LagReader(kafka.admin(), cfg.KAFKA_GROUP_ID, cfg.ORDERS_TOPIC);
+  const lag = new LagMonitor(lagReader, metrics, logger);
+  const redisSales = new RedisSales(redis, redisTx);
+  const events = new EventRecorder(kube, identity, logger);
+
+  let elector: LeaderElector | undefined;
+  const isLeader = () => elector?.isLeader() ?? false;
+  const scaler = new ScalerLoop(kube, lag, events, metrics, logger, isLeader);
+  let informer: FlashSaleInformer | undefined;
+  const reconciler = new Reconciler({
+    kube, products: new Products(pool), redis: redisSales, lag, scaler, events, metrics, logger, isLeader,
+    allSales: () => informer?.list() ?? [],
+    settings: { auditConfirmMs: cfg.AUDIT_CONFIRM_SECONDS * 1000, lagPollMs: cfg.LAG_POLL_SECONDS * 1000, retryMs: 2_000 },
+  });
+  const queue = new WorkQueue(
+    async (key) => {
+      const [namespace, name] = key.split('/') as [string, string];
+      const end = metrics.reconcileDuration.startTimer();
+      try {
+        const after = await reconciler.reconcile(namespace, name);
+        metrics.reconciles.inc({ result: 'success' });
+        return after;
+      } catch (e) {
+        metrics.reconciles.inc({ result: e instanceof NotLeader ? 'not_leader' : (e as { code?: number }).code === 409 ? 'conflict' : 'error' });
+        throw e;
+      } finally {
+        end();
+      }
+    },
+    {
+      concurrency: 4,
+      baseBackoffMs: 500,
+      maxBackoffMs: cfg.RECONCILE_RETRY_MAX_SECONDS * 1000,
+      onError: (key, err, retryInMs) => {
+        if (err instanceof NotLeader) return;
+        const level = (err as { code?: number }).code === 409 ? 'debug' : 'warn';
+        logger[level]({ flashsale: key, err: describeError(err), retryInMs }, 'reconcile failed; retrying');
+      },
+    },
+  );
+
+  informer = new FlashSaleInformer(kube, {
+    namespace: cfg.WATCH_NAMESPACE,
+    silenceMs: cfg.WATCH_SILENCE_SECONDS * 1000,
+    logger,
+    onChange: (s) => queue.add(keyOf(s)),
+    onDelete: (s) => reconciler.forget(s.metadata.uid),
+  });
+
+  // --- The poll loop (leader only): lag, Redis restart detection, worker scaling. ---
+  let pollTimer: NodeJS.Timeout | undefined;
+  let lastRunId: string | undefined;
+  let lastLagTotal: number | undefined;
+  let lastLagRefreshMs = 0;
+  const poll = async () => {
+    await lag.poll();
+    const sales = informer!.list();
+    try {
+      const runId = await redisSales.runId();
+      const seeded = sales.filter((s) => s.status?.redis?.epoch !== undefined && !s.metadata.deletionTimestamp);
+      const missing = await redisSales.missingStock(seeded.map((s) => s.spec.productId));
+      if (lastRunId && runId !== lastRunId) logger.warn({ from: lastRunId, to: runId }, 'Redis run_id changed: restart or failover; recovering every sale');
+      lastRunId = runId;
+      for (const s of seeded) {
+        if (s.status?.redis?.runId !== runId || missing.has(s.spec.productId)) queue.add(keyOf(s));
+      }
+    } catch (e) {
+      logger.debug({ err: describeError(e) }, 'Redis check failed (reconciles report it)');
+    }
+    const changed = await scaler.run(sales);
+    const total = lag.latest?.ok ? lag.latest.reading.lag.total : undefined;
+    const lagMoved = total !== lastLagTotal && Date.now() - lastLagRefreshMs >= 5_000;
+    for (const s of sales) {
+      const dep = s.spec.workers ? `${s.metadata.namespace}/${s.spec.workers.deployment}` : undefined;
+      if (lagMoved || (dep && changed.has(dep))) queue.add(keyOf(s));
+    }
+    if (lagMoved) {
+      lastLagTotal = total;
+      lastLagRefreshMs = Date.now();
+    }
+  };
+  const schedulePoll = () => {
+    pollTimer = setTimeout(() => {
+      poll()
+        .catch((e) => logger.warn({ err: describeError(e) }, 'poll failed'))
+        .finally(() => {
+          if (isLeader()) schedulePoll();
+        });
+    }, cfg.LAG_POLL_SECONDS * 1000);
+  };
+  const resync = setInterval(() => {
+    if (isLeader()) for (const s of informer!.list()) queue.add(keyOf(s));
+  }, cfg.RESYNC_SECONDS * 1000);
+
+  elector = new LeaderElector(
+    kube,
+    cfg.OPERATOR_NAMESPACE,
+    cfg.LEASE_NAME,
+    identity,
+    {
+      leaseDurationMs: cfg.LEASE_DURATION_SECONDS * 1000,
+      renewDeadlineMs: cfg.LEASE_RENEW_DEADLINE_SECONDS * 1000,
+      retryPeriodMs: cfg.LEASE_RETRY_PERIOD_SECONDS * 1000,
+    },
+    {
+      onStartedLeading: () => {
+        metrics.leader.set(1);
+        queue.start();
+        void lag.poll().finally(() => {
+          for (const s of informer!.list()) queue.add(keyOf(s));
+          schedulePoll();
+        });
+      },
+      onStoppedLeading: () => {
+        metrics.leader.set(0);
+        clearTimeout(pollTimer);
+        void queue.stop();
+        scaler.reset();
+        lastRunId = undefined;
+      },
+    },
+    logger,
+  );
+
+  const server = await startMetricsServer({
+    port: cfg.METRICS_PORT,
+    host: cfg.METRICS_HOST,
+    registry: metrics.registry,
+    logger,
+    isReady: () => ({
+      ready: informer!.hasSynced(),
+      detail: { leader: isLeader(), identity, informerSynced: informer!.hasSynced() },
+    }),
+  });
+
+  await informer.start();
+  elector.start();
+  logger.info(
+    { port: server.port, identity, watchNamespace: cfg.WATCH_NAMESPACE ?? '(all)', lease: `${cfg.OPERATOR_NAMESPACE}/${cfg.LEASE_NAME}` },
+    'ready',
+  );
+
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+  clearInterval(resync);
+  clearTimeout(pollTimer);
+  await elector.stop(); // stops acting, then releases the Lease so a standby takes over at once
+  await queue.stop();
+  await informer.stop();
+  await server.close();
+  await Promise.allSettled([redis.quit(), redisTx.quit(), pool.end(), lagReader.close()]);
+  logger.info('stopped');
+}
