@@ -50,7 +50,9 @@ export async function handleBatch(ctx: BatchContext, payload: EachBatchPayload):
     },
   });
 
+  const decodedAt = process.hrtime.bigint();
   const persisted = await retryUntilDone(() => persistBatch(ctx.pool, orders), retry('postgres'));
+  const persistedAt = process.hrtime.bigint();
   if (persisted === ABORTED) return log.info('shutting down or rebalancing: batch left uncommitted, it will be redelivered');
   if (poison.length > 0) {
     const sent = await retryUntilDone(() => sendToDlq(ctx.producer, ctx.dlqTopic, poison), retry('dlq'));
@@ -91,8 +93,18 @@ export async function handleBatch(ctx: BatchContext, payload: EachBatchPayload):
   ctx.metrics.batchDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   const lag = BigInt(batch.highWatermark) - BigInt(last) - 1n;
   ctx.metrics.lag.set({ topic, partition: String(partition) }, Number(lag > 0n ? lag : 0n));
+  const ms = (a: bigint, b: bigint) => Number(b - a) / 1e6;
+  const end = process.hrtime.bigint();
   log.debug(
-    { messages: messages.length, confirmed, rejected, redelivered: persisted.redelivered, dlq: poison.length },
+    {
+      messages: messages.length,
+      confirmed,
+      rejected,
+      redelivered: persisted.redelivered,
+      checked: persisted.checked,
+      dlq: poison.length,
+      ms: { decode: ms(started, decodedAt), postgres: ms(decodedAt, persistedAt), rest: ms(persistedAt, end) },
+    },
     'batch committed',
   );
 }
