@@ -2,7 +2,7 @@
 // exported as process.env (inherited by the test workers) and provide()d as `stack`.
 import type { TestProject } from 'vitest/node';
 import { ensureFreshBuild } from './build.js';
-import { REPO_ROOT } from './paths.js';
+import { REPO_ROOT, stackPaths } from './paths.js';
 import { chooseProvider, needsDockerProbe, probeDocker, SERVICE_VARS, type ProviderKind } from './provider.js';
 
 export interface ProvidedStack {
@@ -38,9 +38,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
     vars = containers.vars;
     teardown = containers.stop;
   } else {
-    const { up, down } = await import('./stack.js');
+    const { up, down, StackUpError } = await import('./stack.js');
     const k8s = env.FLUXGATE_STACK_NO_K8S !== '1';
-    const res = await up({ k8s, log });
+    const res = await up({ k8s, log }).catch(async (err: unknown) => {
+      if (err instanceof StackUpError && err.started.length > 0) {
+        log(`stopping what this run started before failing: ${err.started.join(', ')}`);
+        await down(stackPaths().stateDir, { only: err.started, log }).catch(() => undefined);
+      }
+      throw err;
+    });
     vars = { ...res.env.vars };
     if (res.env.pathPrepend) env.PATH = `${res.env.pathPrepend}:${env.PATH ?? ''}`;
     // Stop only what this run started; a stack someone brought up stays up.

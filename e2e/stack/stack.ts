@@ -26,6 +26,16 @@ export interface UpResult {
   env: StackEnv;
 }
 
+/** `up` failed; `started` lists what it had started anyway (still running, for the caller to stop). */
+export class StackUpError extends Error {
+  constructor(
+    message: string,
+    readonly started: ComponentName[],
+  ) {
+    super(message);
+  }
+}
+
 export interface StackEnv {
   vars: Record<string, string>;
   /** A directory to put first on PATH (kubectl, helm…), when the control plane is up. */
@@ -89,7 +99,7 @@ async function upLocked(paths: StackPaths, opts: UpOptions, log: Log): Promise<U
     }
   }
   if (errors.length > 0) {
-    throw new Error(`local stack ${state.stackId} is not fully up (state ${state.stateDir}):\n${errors.join('\n')}`);
+    throw new StackUpError(`local stack ${state.stackId} is not fully up (state ${state.stateDir}):\n${errors.join('\n')}`, started);
   }
   return { state, started, env: await stackEnv(state.stateDir) };
 }

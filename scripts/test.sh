@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The whole test suite, as `npm test` and CI run it, on a machine that may have nothing installed:
+#   dependencies -> build -> local stack (Redis, PostgreSQL, Kafka, Kubernetes control plane)
+#   -> vitest (unit + e2e) -> stop what this script started.
+# Extra arguments go to vitest (e.g. `npm test -- --project unit`).
+# FLUXGATE_KEEP_STACK=1 leaves the stack running afterwards; FLUXGATE_STACK_ID picks the stack.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export DEBIAN_FRONTEND=noninteractive
+export CI="${CI:-}"
+
+t_start=$SECONDS
+step() { echo "[test.sh] $* (+$((SECONDS - t_start)) s)" >&2; }
+fail() { echo "[test.sh] FAILED: $*" >&2; exit 1; }
+
+command -v node >/dev/null || fail "node is not installed (Node 20+ is required)"
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || fail "Node $(node --version) is too old: Node 20+ is required"
+
+# 1. Dependencies: npm ci when node_modules is missing or older than package-lock.json.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  step "installing dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error || fail "npm ci (see the npm output above)"
+fi
+
+# 2. Build: the e2e tests spawn dist/services/cli.js.
+step "building (npm run build)"
+npm run -s build || fail "npm run build (TypeScript errors above)"
+
+# 3. The local stack. Only what this script starts is stopped at the end: a stack a developer
+#    already had running stays up (on a fresh CI machine that means: everything is stopped).
+started_file="$(mktemp)"
+stop_stack() {
+  local code=$?
+  if [ "${FLUXGATE_KEEP_STACK:-}" = "1" ]; then
+    step "leaving the stack running (FLUXGATE_KEEP_STACK=1)"
+  elif [ -s "$started_file" ]; then
+    step "stopping what this run started: $(cat "$started_file")"
+    npx tsx e2e/stack/cli.ts down --only="$(tr -d '\n' <"$started_file")" || echo "[test.sh] WARNING: stack:down failed" >&2
+  fi
+  rm -f "$started_file"
+  exit "$code"
+}
+trap stop_stack EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+step "starting the local stack (npm run stack:up)"
+npx tsx e2e/stack/cli.ts up --started-file="$started_file" || fail "the local stack did not come up (the error above names the service and its log)"
+eval "$(npx tsx e2e/stack/cli.ts env)"
+
+# 4. Tests. A JSON report gives the plain closing line "N passed, N failed".
+report="$(mktemp)"
+step "running vitest (unit + e2e)"
+set +e
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
+code=$?
+set -e
+node -e '
+  const fs = require("fs");
+  try {
+    const r = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+    const skipped = r.numPendingTests + r.numTodoTests;
+    console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+  } catch { console.log("vitest: no JSON report (it did not finish)"); }
+' "$report"
+rm -f "$report"
+step "vitest exited with $code"
+exit "$code"
