@@ -1,0 +1,35 @@
+// Values that must be refused at install time, each with a message naming the value to fix.
+import { describe, expect, it } from 'vitest';
+import { run, templateArgs, tools } from './chart.js';
+
+const cases: Array<{ why: string; set: string[]; message: RegExp }> = [
+  { why: 'zero operator replicas', set: ['operator.replicaCount=0'], message: /at '\/operator\/replicaCount': minimum: got 0, want 1/ },
+  { why: 'negative api replicas', set: ['api.replicaCount=-1', 'api.autoscaling.enabled=false'], message: /at '\/api\/replicaCount': minimum: got -1, want 1/ },
+  { why: 'a replica count that is not a number', set: ['operator.replicaCount=two'], message: /at '\/operator\/replicaCount': got string, want integer/ },
+  { why: 'HPA min above max', set: ['api.autoscaling.minReplicas=5', 'api.autoscaling.maxReplicas=3'], message: /api\.autoscaling\.minReplicas \(5\) must not exceed api\.autoscaling\.maxReplicas \(3\)/ },
+  { why: 'PDB that blocks every drain', set: ['api.autoscaling.enabled=false', 'api.replicaCount=2', 'api.pdb.minAvailable=2'], message: /api\.pdb\.minAvailable \(2\) must be below api\.replicaCount \(2\)/ },
+  { why: 'missing Redis host (single)', set: ['redis.host='], message: /redis\.host is required when redis\.mode is "single"/ },
+  { why: 'Sentinel without endpoints', set: ['redis.mode=sentinel'], message: /redis\.sentinel\.endpoints needs at least one host:port/ },
+  { why: 'Cluster without nodes', set: ['redis.mode=cluster'], message: /redis\.cluster\.nodes needs at least one host:port/ },
+  { why: 'unknown Redis mode', set: ['redis.mode=replica'], message: /at '\/redis\/mode': value must be one of 'single', 'sentinel', 'cluster'/ },
+  { why: 'Sentinel endpoint without a port', set: ['redis.mode=sentinel', 'redis.sentinel.endpoints={sentinel-0}'], message: /redis\/sentinel\/endpoints\/0/ },
+  { why: 'no Kafka broker', set: ['kafka.brokers=null'], message: /kafka\.brokers needs at least one host:port/ },
+  { why: 'missing PostgreSQL host', set: ['postgres.host='], message: /postgres\.host is required/ },
+  { why: 'no PostgreSQL password Secret', set: ['postgres.existingSecret='], message: /postgres\.existingSecret is required/ },
+  { why: 'PostgreSQL password in clear', set: ['postgres.password=hunter2'], message: /at '\/postgres': additional properties 'password' not allowed/ },
+  { why: 'Redis password in clear', set: ['redis.password=hunter2'], message: /at '\/redis': additional properties 'password' not allowed/ },
+  { why: 'a password through extraEnv', set: ['worker.extraEnv.PGPASSWORD=hunter2'], message: /worker\.extraEnv\.PGPASSWORD looks like a secret/ },
+  { why: 'a connection URL through extraEnv', set: ['api.extraEnv.DATABASE_URL=postgres://u:hunter2@db/x'], message: /api\.extraEnv\.DATABASE_URL looks like a secret or a connection URL/ },
+  { why: 'a typo in a value name', set: ['api.replicas=3'], message: /at '\/api': additional properties 'replicas' not allowed/ },
+  { why: 'grace period shorter than preStop', set: ['api.preStopSleepSeconds=30', 'api.terminationGracePeriodSeconds=20'], message: /api\.terminationGracePeriodSeconds \(20\) must exceed api\.preStopSleepSeconds \(30\)/ },
+];
+
+describe('values the chart refuses', () => {
+  it.each(cases)('refuses $why', async ({ set, message }) => {
+    const r = await run(tools().helm, templateArgs({ set }));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+    // The refusal never echoes a clear-text secret back into logs.
+    expect(r.stderr).not.toContain('hunter2');
+  });
+});

@@ -1,0 +1,208 @@
+{{- define "flux-gate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "flux-gate.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of one component's objects: <fullname>-<component>, within the 63-char limit. */}}
+{{- define "flux-gate.componentName" -}}
+{{- printf "%s-%s" (include "flux-gate.fullname" .root | trunc (int (sub 62 (len .component))) | trimSuffix "-") .component -}}
+{{- end -}}
+
+{{- define "flux-gate.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "flux-gate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: flux-gate
+{{- end -}}
+
+{{/* Call with (dict "root" $ "component" "api"). */}}
+{{- define "flux-gate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "flux-gate.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "flux-gate.componentLabels" -}}
+{{ include "flux-gate.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* Selects every pod of this release (NetworkPolicies). */}}
+{{- define "flux-gate.releaseSelector" -}}
+app.kubernetes.io/name: {{ include "flux-gate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "flux-gate.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "flux-gate.componentName" (dict "root" . "component" "operator")) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "flux-gate.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{/* Pod-level settings shared by every workload. */}}
+{{- define "flux-gate.podCommon" -}}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* The root filesystem is read-only; Node and libraries may still want a scratch /tmp. */}}
+{{- define "flux-gate.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- end -}}
+
+{{- define "flux-gate.tmpMount" -}}
+- name: tmp
+  mountPath: /tmp
+{{- end -}}
+
+{{/*
+Connection settings for every component. Passwords come from existing Secrets only:
+- PostgreSQL: DATABASE_URL carries no password; node-postgres reads PGPASSWORD from the Secret.
+- Redis single mode: REDIS_URL embeds $(REDIS_PASSWORD), which Kubernetes expands from the
+  Secret-backed variable defined just before it (so the password must be URL-safe).
+- Redis Sentinel / Cluster: REDIS_SENTINELS / REDIS_CLUSTER_NODES plus REDIS_PASSWORD.
+*/}}
+{{- define "flux-gate.redisUrl" -}}
+{{- $r := .Values.redis -}}
+{{- $auth := ternary ":$(REDIS_PASSWORD)@" "" (ne $r.existingSecret "") -}}
+{{- printf "%s://%s%s:%d/%d" (ternary "rediss" "redis" $r.tls) $auth $r.host (int $r.port) (int $r.db) -}}
+{{- end -}}
+
+{{- define "flux-gate.databaseUrl" -}}
+{{- $p := .Values.postgres -}}
+{{- $url := printf "postgres://%s@%s:%d/%s" $p.user $p.host (int $p.port) $p.database -}}
+{{- if $p.sslmode }}{{ $url = printf "%s?sslmode=%s" $url $p.sslmode }}{{ end -}}
+{{- $url -}}
+{{- end -}}
+
+{{/*
+The variables each component reads (its VarSpec table in services/ or operator/; e2e/helm/env-contract.test.ts
+checks both ways). Call with (dict "root" $ "component" "api").
+*/}}
+{{- define "flux-gate.connectionEnv" -}}
+{{- $v := .root.Values -}}
+{{- $c := .component -}}
+{{- $kafka := has $c (list "api" "worker" "operator") -}}
+- name: LOG_LEVEL
+  value: {{ $v.logLevel | quote }}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+{{- if has $c (list "api" "operator") }}
+{{- with $v.redis.existingSecret }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $v.redis.existingSecretPasswordKey }}
+{{- end }}
+{{- if eq $v.redis.mode "single" }}
+- name: REDIS_URL
+  value: {{ include "flux-gate.redisUrl" .root | quote }}
+{{- else if eq $v.redis.mode "sentinel" }}
+- name: REDIS_SENTINELS
+  value: {{ join "," $v.redis.sentinel.endpoints | quote }}
+- name: REDIS_SENTINEL_MASTER
+  value: {{ $v.redis.sentinel.masterName | quote }}
+- name: REDIS_TLS
+  value: {{ $v.redis.tls | quote }}
+{{- else }}
+- name: REDIS_CLUSTER_NODES
+  value: {{ join "," $v.redis.cluster.nodes | quote }}
+- name: REDIS_TLS
+  value: {{ $v.redis.tls | quote }}
+{{- end }}
+{{- end }}
+- name: DATABASE_URL
+  value: {{ include "flux-gate.databaseUrl" .root | quote }}
+- name: PGPASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $v.postgres.existingSecret }}
+      key: {{ $v.postgres.existingSecretPasswordKey }}
+{{- if $kafka }}
+- name: KAFKA_BROKERS
+  value: {{ join "," $v.kafka.brokers | quote }}
+- name: KAFKA_CLIENT_ID
+  value: {{ $v.kafka.clientId | quote }}
+- name: ORDERS_TOPIC
+  value: {{ $v.kafka.ordersTopic | quote }}
+{{- end }}
+{{- if has $c (list "api" "worker") }}
+- name: ORDERS_TOPIC_PARTITIONS
+  value: {{ $v.kafka.ordersTopicPartitions | quote }}
+{{- end }}
+{{- if has $c (list "worker" "operator") }}
+- name: KAFKA_GROUP_ID
+  value: {{ $v.kafka.groupId | quote }}
+{{- end }}
+{{- range $name, $value := (get $v $c).extraEnv }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Probes on the component's HTTP port: /healthz = alive, /readyz = dependencies ready. */}}
+{{- define "flux-gate.probes" -}}
+startupProbe:
+  httpGet: {path: /healthz, port: http}
+  periodSeconds: 2
+  failureThreshold: 30
+livenessProbe:
+  httpGet: {path: /healthz, port: http}
+  periodSeconds: 10
+  timeoutSeconds: 2
+  failureThreshold: 3
+readinessProbe:
+  httpGet: {path: /readyz, port: http}
+  periodSeconds: 5
+  timeoutSeconds: 2
+  failureThreshold: 2
+{{- end -}}
+
+{{/* Call with the component's values, e.g. .Values.api. */}}
+{{- define "flux-gate.scheduling" -}}
+{{- with .nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
