@@ -53,6 +53,8 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<F
     // No per-request log lines: at tens of thousands of requests per second they would cost more
     // than the work. Metrics count every request; errors are still logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
+    // Nor a child logger per request (with its reqId binding): request.log is the process logger.
+    childLoggerFactory: (parent) => parent,
     bodyLimit: config.BODY_LIMIT_BYTES,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -81,6 +83,14 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<F
   });
   app.setErrorHandler(errorHandler(logger));
   app.setNotFoundHandler((request, reply) => reject(reply, 'not_found', { message: `no route ${request.method} ${request.url.split('?')[0]}` }));
+
+  // Keep-alive connections busy when close() starts would otherwise stay open (idle) until the
+  // keep-alive timeout and hold close() for that long: close each one as soon as it turns idle.
+  let sweeper: NodeJS.Timeout | undefined;
+  app.addHook('preClose', async () => {
+    sweeper = setInterval(() => app.server.closeIdleConnections(), 50);
+  });
+  app.addHook('onClose', async () => clearInterval(sweeper));
 
   httpMetrics(app, { registry });
   await app.register(redisPlugin, { config, client: deps.redis, logger });
