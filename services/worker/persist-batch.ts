@@ -3,9 +3,10 @@
 // the batch size) that also takes the stock with one UPDATE per product.
 //
 // Fast path (almost every batch): nothing of the batch is stored yet, so the transaction never
-// reads `orders`: BEGIN, lock, insert+update, COMMIT. If the INSERT skips any row (ON CONFLICT: a
-// redelivered orderId after a crash, or an idempotency key another order holds), that attempt is
-// rolled back and the batch is redone in checked mode, which first reads what is stored.
+// reads `orders` and the INSERT is a plain one: BEGIN, lock, insert+update, COMMIT. If it hits a
+// unique index (a redelivered orderId after a crash, or an idempotency key another order holds),
+// that attempt is rolled back and the batch is redone in checked mode, which first reads what is
+// stored and inserts with ON CONFLICT DO NOTHING.
 import type { Pool, PoolClient } from 'pg';
 import type { OrderMessage } from '../kafka/order-message.js';
 import { allocate, idempotencyKeyOf, type Decision, type LockedState } from './allocate.js';
@@ -25,6 +26,8 @@ export class InsertConflictError extends Error {
   }
 }
 
+const UNIQUE_VIOLATION = '23505';
+
 const LOCK_PRODUCTS = `SELECT id, stock FROM products WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`;
 
 // Checked mode: orders already stored by id (redeliveries) and the holders of the batch's
@@ -40,12 +43,24 @@ const READ_STORED = `
                    WHERE orders.product_id = k.product_id AND orders.idempotency_key = k.idempotency_key
                      AND orders.duplicate_of IS NULL LIMIT 1) AS o`;
 
-// ON CONFLICT DO NOTHING (every unique index: id and the idempotency key) never fails on a stored
-// row; the stock update counts only the rows this statement really inserted (RETURNING).
-const INSERT_AND_TAKE_STOCK = `
-  WITH ins AS (
-    INSERT INTO orders (id, product_id, user_id, idempotency_key, quantity, status, reject_reason, duplicate_of, epoch, accepted_at)
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::uuid[], $9::bigint[], $10::timestamptz[])
+const INSERT_COLUMNS = `INSERT INTO orders (id, product_id, user_id, idempotency_key, quantity, status, reject_reason, duplicate_of, epoch, accepted_at)
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::uuid[], $9::bigint[], $10::timestamptz[])`;
+
+// Fast path: every row must be new (a unique violation aborts the attempt); the stock taken per
+// product comes from the decisions ($11, $12).
+const INSERT_AND_TAKE_STOCK_FAST = `
+  WITH ins AS (${INSERT_COLUMNS}
+  ), upd AS (
+    UPDATE products p SET stock = p.stock - t.quantity, updated_at = now()
+      FROM unnest($11::text[], $12::int[]) AS t(product_id, quantity) WHERE p.id = t.product_id
+    RETURNING p.id
+  )
+  SELECT (SELECT count(*) FROM upd)::int AS updated`;
+
+// Checked mode: ON CONFLICT DO NOTHING (every unique index: id and the idempotency key) never fails
+// on a stored row; the stock update counts only the rows this statement really inserted (RETURNING).
+const INSERT_AND_TAKE_STOCK_CHECKED = `
+  WITH ins AS (${INSERT_COLUMNS}
     ON CONFLICT DO NOTHING
     RETURNING product_id, quantity, status
   ), taken AS (
@@ -98,7 +113,7 @@ async function attempt(client: PoolClient, orders: readonly OrderMessage[], chec
     : { storedOrderIds: new Set(), keyHolders: new Map() };
   const { decisions, redelivered, taken } = allocate(orders, { stock: new Map(locked.rows.map((r) => [r.id, r.stock])), ...known });
   if (decisions.length > 0) {
-    const res = await client.query<{ inserted: number; updated: number }>(INSERT_AND_TAKE_STOCK, [
+    const rows = [
       decisions.map((d) => d.order.orderId),
       decisions.map((d) => d.order.productId),
       decisions.map((d) => d.order.userId),
@@ -109,9 +124,20 @@ async function attempt(client: PoolClient, orders: readonly OrderMessage[], chec
       decisions.map((d) => (d.status === 'rejected' && d.reason === 'duplicate' ? d.duplicateOf : null)),
       decisions.map((d) => d.order.epoch),
       decisions.map((d) => d.order.acceptedAt),
-    ]);
+    ];
+    const res = await client
+      .query<{ inserted?: number; updated: number }>(
+        checked ? INSERT_AND_TAKE_STOCK_CHECKED : INSERT_AND_TAKE_STOCK_FAST,
+        checked ? rows : [...rows, [...taken.keys()], [...taken.values()]],
+      )
+      .catch((err: Error & { code?: string }) => {
+        if (err.code === UNIQUE_VIOLATION) throw new InsertConflictError(decisions.length, 0);
+        throw err;
+      });
     const row = res.rows[0]!;
-    if (row.inserted !== decisions.length) throw new InsertConflictError(decisions.length, row.inserted);
+    // The fast INSERT stores every row or raises; the checked one says how many it stored.
+    const inserted = row.inserted ?? decisions.length;
+    if (inserted !== decisions.length) throw new InsertConflictError(decisions.length, inserted);
     if (row.updated !== taken.size) throw new Error(`stock update touched ${row.updated} products, expected ${taken.size}`);
   }
   return { decisions, redelivered, checked };
