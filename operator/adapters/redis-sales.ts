@@ -7,6 +7,9 @@ import { closeGate, deleteSaleKeys, openGate, readSaleState, seedSale } from '..
 import type { RedisSale, SeedSettings } from '../model/types.js';
 
 export class RedisSales {
+  /** WATCH is per connection: optimistic transactions on `tx` must never interleave. */
+  private txChain: Promise<unknown> = Promise.resolve();
+
   /**
    * @param redis shared client (auto-pipelined)
    * @param tx a dedicated connection without auto-pipelining, for WATCH/MULTI
@@ -69,7 +72,17 @@ export class RedisSales {
    * WATCH on meta only (reservations never touch it), so selling goes on meanwhile; INCRBY
    * commutes with their DECRBYs. Returns false when it was already applied or the state moved.
    */
-  async raiseStock(productId: string, from: number, to: number): Promise<boolean> {
+  raiseStock(productId: string, from: number, to: number): Promise<boolean> {
+    return this.serial(() => this.raiseStockNow(productId, from, to));
+  }
+
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.txChain.then(f, f);
+    this.txChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async raiseStockNow(productId: string, from: number, to: number): Promise<boolean> {
     const k = saleKeys(productId);
     await this.tx.watch(k.meta);
     try {
@@ -87,17 +100,19 @@ export class RedisSales {
   }
 
   /** Updates limits and window in place (same fields and encoding as seed.lua), never the stock. */
-  async configure(productId: string, c: { perUserLimit: number | null; rateLimitPerSecond: number | null; startsAtMs: number | null; endsAtMs: number | null }): Promise<void> {
-    const k = saleKeys(productId);
-    await this.tx.watch(k.meta);
-    if ((await this.tx.exists(k.meta)) === 0) {
-      await this.tx.unwatch();
-      return; // not seeded: the next seed writes the whole config
-    }
-    await this.tx
-      .multi()
-      .hset(k.meta, 'startsAt', String(c.startsAtMs ?? 0), 'endsAt', String(c.endsAtMs ?? 0), 'rateLimit', String(c.rateLimitPerSecond ?? 0), 'perUserLimit', String(c.perUserLimit ?? 0))
-      .exec();
+  configure(productId: string, c: { perUserLimit: number | null; rateLimitPerSecond: number | null; startsAtMs: number | null; endsAtMs: number | null }): Promise<void> {
+    return this.serial(async () => {
+      const k = saleKeys(productId);
+      await this.tx.watch(k.meta);
+      if ((await this.tx.exists(k.meta)) === 0) {
+        await this.tx.unwatch();
+        return; // not seeded: the next seed writes the whole config
+      }
+      await this.tx
+        .multi()
+        .hset(k.meta, 'startsAt', String(c.startsAtMs ?? 0), 'endsAt', String(c.endsAtMs ?? 0), 'rateLimit', String(c.rateLimitPerSecond ?? 0), 'perUserLimit', String(c.perUserLimit ?? 0))
+        .exec();
+    });
   }
 
   /** Of these products, those whose stock key is gone (FLUSHALL, restart without persistence). One round trip. */

@@ -1,0 +1,219 @@
+// Helpers for the operator e2e tests: the real kube-apiserver of the local stack (kubectl, RBAC,
+// ServiceAccount tokens), the built `flux-gate operator` bound to its own least-privilege
+// ClusterRole, and probes of FlashSales, Deployments and Events.
+import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { ensureTopics } from '../../services/kafka/admin.js';
+import { migrate } from '../../services/postgres/migrate.js';
+import { createRedis, type FluxRedis } from '../../services/redis/client.js';
+import { controlPlaneStatus } from '../stack/controlplane.js';
+import { kubeconfigForToken, runTool, tokenFor } from '../stack/kube.js';
+import { startComponent, type RunningProcess } from '../support/processes.js';
+import { kafka, requireEnv, uniqueName } from '../api/support.js';
+
+export { uniqueName, requireEnv };
+
+export const CRD_FILE = fileURLToPath(new URL('../../crds/flashsale.yaml', import.meta.url));
+export const EXAMPLE_FILE = fileURLToPath(new URL('../../crds/examples/flashsale.yaml', import.meta.url));
+export const RBAC_FILE = fileURLToPath(new URL('../../deploy/rbac/operator-clusterrole.yaml', import.meta.url));
+
+let binDir: string | undefined;
+
+export async function kubeTools(): Promise<{ kubeconfig: string; binDir: string }> {
+  const kubeconfig = requireEnv('KUBECONFIG');
+  if (!binDir) {
+    const s = await controlPlaneStatus(dirname(kubeconfig));
+    if (!s.running || !s.binDir) throw new Error(`the control plane of ${kubeconfig} is not running: npm run stack:up`);
+    binDir = s.binDir;
+  }
+  return { kubeconfig, binDir };
+}
+
+/** kubectl as cluster admin (or with the given kubeconfig); throws with stderr on failure. */
+export async function kubectl(args: string[], o: { input?: string; kubeconfig?: string } = {}): Promise<string> {
+  const t = await kubeTools();
+  return runTool(t.binDir, 'kubectl', args, { kubeconfig: o.kubeconfig ?? t.kubeconfig, input: o.input });
+}
+
+/** kubectl that is expected to fail: returns its error text. */
+export async function kubectlFails(args: string[], o: { input?: string; kubeconfig?: string } = {}): Promise<string> {
+  try {
+    const out = await kubectl(args, o);
+    throw new Error(`kubectl ${args.join(' ')} succeeded but should have failed:\n${out}`);
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (msg.includes('succeeded but should have failed')) throw e;
+    return msg;
+  }
+}
+
+export async function applyCrd(): Promise<void> {
+  await kubectl(['apply', '-f', CRD_FILE]);
+  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/flashsales.fluxgate.io']);
+}
+
+export async function createNamespace(prefix: string): Promise<string> {
+  const ns = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await kubectl(['create', 'namespace', ns]);
+  return ns;
+}
+
+/**
+ * The operator's identity as in a cluster: a ServiceAccount bound to the ClusterRole of
+ * deploy/rbac/operator-clusterrole.yaml (via a RoleBinding in the watched namespace) and to the
+ * leader-election Role. Returns a kubeconfig with the ServiceAccount's token: no admin rights.
+ */
+export async function operatorKubeconfig(ns: string): Promise<string> {
+  await kubectl(['apply', '-n', ns, '-f', RBAC_FILE]);
+  await kubectl(['create', 'serviceaccount', 'flux-gate-operator', '-n', ns]);
+  await kubectl(['create', 'rolebinding', 'flux-gate-operator', '-n', ns, '--clusterrole=flux-gate-operator', `--serviceaccount=${ns}:flux-gate-operator`]);
+  await kubectl(['create', 'rolebinding', 'flux-gate-operator-leader-election', '-n', ns, '--role=flux-gate-operator-leader-election', `--serviceaccount=${ns}:flux-gate-operator`]);
+  const token = await tokenFor('flux-gate-operator', ns, { kubeconfig: (await kubeTools()).kubeconfig, expirationSeconds: 7200 });
+  return kubeconfigForToken(token, { kubeconfig: (await kubeTools()).kubeconfig, user: `system:serviceaccount:${ns}:flux-gate-operator` });
+}
+
+export interface Backends {
+  topic: string;
+  groupId: string;
+  pool: pg.Pool;
+  redis: FluxRedis;
+  /** Shared env of api, worker and operator for this test file. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function backends(prefix: string, partitions = 3): Promise<Backends> {
+  await migrate(requireEnv('DATABASE_URL'));
+  const topic = uniqueName(`e2e-op-${prefix}`);
+  const groupId = `${topic}-workers`;
+  await ensureTopics(kafka(), { ordersTopic: topic, partitions });
+  const pool = new pg.Pool({ connectionString: requireEnv('DATABASE_URL'), max: 3 });
+  pool.on('error', () => undefined);
+  const redis = createRedis(requireEnv('REDIS_URL'));
+  redis.on('error', () => undefined);
+  await redis.connect();
+  return {
+    topic,
+    groupId,
+    pool,
+    redis,
+    env: {
+      REDIS_URL: requireEnv('REDIS_URL'),
+      DATABASE_URL: requireEnv('DATABASE_URL'),
+      KAFKA_BROKERS: requireEnv('KAFKA_BROKERS'),
+      ORDERS_TOPIC: topic,
+      ORDERS_TOPIC_PARTITIONS: String(partitions),
+      KAFKA_GROUP_ID: groupId,
+      METRICS_PORT: '0',
+      METRICS_HOST: '127.0.0.1',
+    },
+    async close() {
+      redis.disconnect();
+      await pool.end();
+    },
+  };
+}
+
+/** `flux-gate operator` for one namespace, with short timings so tests run in seconds. */
+export function startOperator(ns: string, kubeconfig: string, b: Backends, extra: Record<string, string> = {}): Promise<RunningProcess> {
+  return startComponent(
+    'operator',
+    {
+      ...b.env,
+      KUBECONFIG: kubeconfig,
+      WATCH_NAMESPACE: ns,
+      OPERATOR_NAMESPACE: ns,
+      LEASE_DURATION_SECONDS: '4',
+      LEASE_RENEW_DEADLINE_SECONDS: '3',
+      LEASE_RETRY_PERIOD_SECONDS: '0.5',
+      LAG_POLL_SECONDS: '0.5',
+      RESYNC_SECONDS: '5',
+      AUDIT_CONFIRM_SECONDS: '2',
+      ...extra,
+    },
+    { readyTimeoutMs: 60_000 },
+  );
+}
+
+export interface FlashSaleDoc {
+  metadata: { name: string; namespace: string; finalizers?: string[]; generation?: number; deletionTimestamp?: string };
+  spec: Record<string, unknown>;
+  status?: {
+    observedGeneration?: number;
+    phase?: string;
+    message?: string;
+    stock?: { allocated?: number; postgres?: number; redis?: number; remaining?: number; sold?: number };
+    workers?: { replicas?: number; desired?: number; lag?: number; cap?: string; partitions?: number };
+    redis?: { runId?: string; epoch?: number };
+    recovery?: { count?: number; lastDurationSeconds?: number; reason?: string; startedAt?: string; finishedAt?: string };
+    conditions?: Array<{ type: string; status: string; reason: string; message: string; lastTransitionTime: string }>;
+  };
+}
+
+export function flashSale(name: string, spec: Record<string, unknown>): string {
+  return JSON.stringify({ apiVersion: 'fluxgate.io/v1alpha1', kind: 'FlashSale', metadata: { name }, spec });
+}
+
+export async function getSale(ns: string, name: string): Promise<FlashSaleDoc | undefined> {
+  try {
+    return JSON.parse(await kubectl(['get', 'flashsale', name, '-n', ns, '-o', 'json'])) as FlashSaleDoc;
+  } catch (e) {
+    if ((e as Error).message.includes('NotFound')) return undefined;
+    throw e;
+  }
+}
+
+export const condition = (s: FlashSaleDoc | undefined, type: string) => s?.status?.conditions?.find((c) => c.type === type);
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 90_000, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export async function waitForSale(ns: string, name: string, what: string, ok: (s: FlashSaleDoc) => boolean, timeoutMs = 90_000): Promise<FlashSaleDoc> {
+  return waitFor(`FlashSale ${ns}/${name}: ${what}`, async () => {
+    const s = await getSale(ns, name);
+    return s && ok(s) ? s : undefined;
+  }, timeoutMs);
+}
+
+export async function events(ns: string, kind?: string, name?: string): Promise<Array<{ reason: string; message: string; type: string; involvedObject: { kind: string; name: string } }>> {
+  const list = JSON.parse(await kubectl(['get', 'events', '-n', ns, '-o', 'json'])) as { items: Array<{ reason: string; message: string; type: string; involvedObject: { kind: string; name: string } }> };
+  return list.items.filter((e) => (!kind || e.involvedObject.kind === kind) && (!name || e.involvedObject.name === name));
+}
+
+export async function scaleOf(ns: string, deployment: string): Promise<number> {
+  const s = JSON.parse(await kubectl(['get', '--raw', `/apis/apps/v1/namespaces/${ns}/deployments/${deployment}/scale`])) as { spec?: { replicas?: number } };
+  return s.spec?.replicas ?? 0;
+}
+
+/** A worker Deployment object (nothing runs it: the test control plane has no kubelet). */
+export async function createDeployment(ns: string, name: string, replicas: number): Promise<void> {
+  const doc = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: ns },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'worker', image: 'flux-gate:e2e', args: ['worker'] }] } },
+    },
+  };
+  await kubectl(['apply', '-f', '-'], { input: JSON.stringify(doc) });
+}
+
+export function lineMatching(p: RunningProcess, re: RegExp): string | undefined {
+  return p.lines.find((l) => re.test(l));
+}
