@@ -281,27 +281,38 @@ describe('decide: audit', () => {
     expect(d.actions).toEqual([]);
   });
 
-  it('first mismatch at lag 0: Consistent=False with both numbers, a Warning, and a pending second read', () => {
+  it('a first mismatch at lag 0 is only suspected: no condition change, no Event, a second read is scheduled', () => {
     const d = decide(mismatch(), settings);
-    expect(cond(d.status, 'Consistent')).toMatchObject({ status: 'False', reason: 'StockMismatch', message: 'Redis holds 97 units but PostgreSQL 100, with no order in flight' });
-    expect(d.actions).toEqual([
-      { kind: 'event', type: 'Warning', reason: 'Inconsistent', message: 'Redis holds 97 units but PostgreSQL 100, with no order in flight' },
-      { kind: 'auditPending', value: { redis: 97, postgres: 100, sinceMs: NOW.getTime() } },
-    ]);
+    expect(cond(d.status, 'Consistent')).toBeUndefined();
+    expect(d.actions).toEqual([{ kind: 'auditPending', value: { redis: 97, postgres: 100, sinceMs: NOW.getTime() } }]);
     expect(d.requeueAfterMs).toBe(10_000);
+    expect(d.status.phase).toBe('Active');
   });
 
-  it('a second read too soon does not repair', () => {
-    const first = decide(mismatch(), settings);
-    const d = decide(mismatch({ sale: sale({}, first.status), auditPending: { redis: 97, postgres: 100, sinceMs: NOW.getTime() - 9_999 } }), settings);
+  it('a second read too soon changes nothing', () => {
+    const d = decide(mismatch({ auditPending: { redis: 97, postgres: 100, sinceMs: NOW.getTime() - 9_999 } }), settings);
     expect(d.status.phase).toBe('Active');
     expect(d.actions).toEqual([]);
   });
 
-  it('two agreeing reads far enough apart start the repair through the recovery protocol', () => {
-    const first = decide(mismatch(), settings);
-    const d = decide(mismatch({ sale: sale({}, first.status), auditPending: { redis: 97, postgres: 100, sinceMs: NOW.getTime() - 10_000 } }), settings);
+  it('two agreeing reads far enough apart: Consistent=False with both numbers, a Warning, and the repair through the recovery protocol', () => {
+    const d = decide(mismatch({ auditPending: { redis: 97, postgres: 100, sinceMs: NOW.getTime() - 10_000 } }), settings);
+    const msg = 'Redis holds 97 units but PostgreSQL 100, with no order in flight (two reads 10 s apart)';
+    expect(cond(d.status, 'Consistent')).toMatchObject({ status: 'False', reason: 'StockMismatch', message: msg });
+    expect(d.actions[0]).toEqual({ kind: 'event', type: 'Warning', reason: 'Inconsistent', message: `${msg}; reseeding Redis from PostgreSQL` });
     expect(d.status).toMatchObject({ phase: 'Recovering', recovery: { reason: 'AuditMismatch' } });
+    expect(kinds(d.actions)).toEqual(['event:Inconsistent', 'event:RecoveryStarted', 'closeGate', 'captureDrainBarrier']);
+  });
+
+  it('after the repair the sale is Consistent again', () => {
+    const repairing = decide(mismatch({ auditPending: { redis: 97, postgres: 100, sinceMs: NOW.getTime() - 10_000 } }), settings);
+    const done = decide(
+      observed({ sale: sale({}, repairing.status), redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ stock: 97, gate: 'recovering' }) } }, drained: true }),
+      settings,
+    );
+    expect(done.actions.find((a) => a.kind === 'seed')).toMatchObject({ seed: { stock: 100, minEpoch: 4 } });
+    expect(cond(done.status, 'Consistent')).toMatchObject({ status: 'True', reason: 'Reseeded' });
+    expect(done.status.phase).toBe('Active');
   });
 
   it('reads that disagree restart the confirmation', () => {

@@ -112,13 +112,19 @@ export function decide(o: Observed, s: Settings): Decision {
       cond('Consistent', 'True', 'InSync', `Redis and PostgreSQL both hold ${r.stock} units, no order in flight`);
       if (o.auditPending) actions.push({ kind: 'auditPending', value: undefined });
     } else {
-      const msg = `Redis holds ${r.stock} units but PostgreSQL ${product.stock}, with no order in flight`;
-      if (getCondition(prev.conditions, 'Consistent')?.status !== 'False')
-        actions.push({ kind: 'event', type: 'Warning', reason: 'Inconsistent', message: msg });
-      cond('Consistent', 'False', 'StockMismatch', msg);
+      // A mismatch is believed only when a second read, a while later and still at lag 0, shows
+      // the same two numbers: an order reserved in Redis but not yet produced looks the same for
+      // a few milliseconds. Then it is reported and repaired (through the recovery protocol).
       const p = o.auditPending;
-      if (p && p.redis === r.stock && p.postgres === product.stock) auditConfirmed = o.now.getTime() - p.sinceMs >= s.auditConfirmMs;
-      else actions.push({ kind: 'auditPending', value: { redis: r.stock, postgres: product.stock, sinceMs: o.now.getTime() } });
+      if (p && p.redis === r.stock && p.postgres === product.stock && o.now.getTime() - p.sinceMs >= s.auditConfirmMs) {
+        auditConfirmed = true;
+        const msg = `Redis holds ${r.stock} units but PostgreSQL ${product.stock}, with no order in flight (two reads ${Math.round((o.now.getTime() - p.sinceMs) / 1000)} s apart)`;
+        if (getCondition(prev.conditions, 'Consistent')?.status !== 'False')
+          actions.push({ kind: 'event', type: 'Warning', reason: 'Inconsistent', message: `${msg}; reseeding Redis from PostgreSQL` });
+        cond('Consistent', 'False', 'StockMismatch', msg);
+      } else if (!p || p.redis !== r.stock || p.postgres !== product.stock) {
+        actions.push({ kind: 'auditPending', value: { redis: r.stock, postgres: product.stock, sinceMs: o.now.getTime() } });
+      }
     }
   } else if (!getCondition(conditions, 'Consistent')) {
     cond('Consistent', 'Unknown', 'NotAudited', 'the audit runs when the orders topic is drained (lag 0)');
@@ -299,7 +305,8 @@ function finish(
     conditions: conditions(),
   };
   if (out.recovery) status.recovery = out.recovery;
-  return { actions, status, requeueAfterMs: nextBoundaryMs(o, s, status) };
+  const pendingAudit = actions.some((a) => a.kind === 'auditPending' && a.value !== undefined);
+  return { actions, status, requeueAfterMs: nextBoundaryMs(o, s, pendingAudit) };
 }
 
 const PHASE_TEXT: Record<Phase, string> = {
@@ -322,16 +329,15 @@ export function phaseOf(o: Observed, remaining: number): Phase {
 }
 
 /** Requeue exactly at the next window boundary, so the phase moves on time; else at the resync. */
-function nextBoundaryMs(o: Observed, s: Settings, status: FlashSaleStatus): number | undefined {
+function nextBoundaryMs(o: Observed, s: Settings, pendingAudit: boolean): number | undefined {
   const now = o.now.getTime();
   const waits = [o.sale.spec.startsAt, o.sale.spec.endsAt]
     .filter((t): t is string => !!t)
     .map((t) => Date.parse(t) - now)
     .filter((d) => d > 0);
   let next = waits.length ? Math.min(...waits) + 50 : undefined;
-  // A mismatch is read again after the confirmation delay (the repair needs two agreeing reads).
-  if (getCondition(status.conditions, 'Consistent')?.status === 'False')
-    next = Math.min(next ?? Infinity, s.auditConfirmMs);
+  // A suspected mismatch is read again after the confirmation delay (it needs two agreeing reads).
+  if (o.auditPending || pendingAudit) next = Math.min(next ?? Infinity, s.auditConfirmMs);
   return next;
 }
 
