@@ -14,6 +14,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await control.start('kafka'); // whatever happened, leave the stack whole for the next file
+  if (h) await topicEndOffset(h.topic); // and answering metadata requests again
   await h?.close();
 });
 

@@ -132,16 +132,21 @@ export async function redisStock(redis: FluxRedis, productId: string): Promise<n
   return v === null ? null : Number(v);
 }
 
-/** Sum of the topic's end offsets: grows by exactly one per produced order. */
+/**
+ * Sum of the topic's end offsets: grows by exactly one per produced order. Retried, because right
+ * after a broker restart the metadata may still name a partition leader that is not ready.
+ */
 export async function topicEndOffset(topic: string): Promise<number> {
-  const admin = kafka().admin();
-  await admin.connect();
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return offsets.reduce((sum, p) => sum + Number(p.high), 0);
-  } finally {
-    await admin.disconnect();
-  }
+  return waitFor(`end offsets of ${topic}`, async () => {
+    const admin = kafka().admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return offsets.reduce((sum, p) => sum + Number(p.high), 0);
+    } finally {
+      await admin.disconnect();
+    }
+  });
 }
 
 export function countBy<T>(items: T[], key: (t: T) => string | number): Record<string, number> {
