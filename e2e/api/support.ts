@@ -52,6 +52,7 @@ export async function startApi(prefix: string, extraEnv: Record<string, string> 
   };
   const api = await startComponent('api', env, { readyTimeoutMs: 90_000 });
   const redis = createRedis(requireEnv('REDIS_URL'));
+  redis.on('error', () => undefined); // outage tests stop Redis; the client reconnects by itself
   await redis.connect();
   const pool = new pg.Pool({ connectionString: requireEnv('DATABASE_URL'), max: 3 });
   pool.on('error', () => undefined);
