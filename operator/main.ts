@@ -123,12 +123,14 @@ export async function main(): Promise<void> {
       lastLagRefreshMs = Date.now();
     }
   };
-  const schedulePoll = () => {
+  // One poll chain per leadership term: a term that ends leaves its chain to die out.
+  let term = 0;
+  const schedulePoll = (myTerm: number) => {
     pollTimer = setTimeout(() => {
       poll()
         .catch((e) => logger.warn({ err: describeError(e) }, 'poll failed'))
         .finally(() => {
-          if (isLeader()) schedulePoll();
+          if (myTerm === term && isLeader()) schedulePoll(myTerm);
         });
     }, cfg.LAG_POLL_SECONDS * 1000);
   };
@@ -149,14 +151,17 @@ export async function main(): Promise<void> {
     {
       onStartedLeading: () => {
         metrics.leader.set(1);
+        const myTerm = ++term;
         queue.start();
         void lag.poll().finally(() => {
+          if (myTerm !== term) return;
           for (const s of informer!.list()) queue.add(keyOf(s));
-          schedulePoll();
+          schedulePoll(myTerm);
         });
       },
       onStoppedLeading: () => {
         metrics.leader.set(0);
+        term++;
         clearTimeout(pollTimer);
         void queue.stop();
         scaler.reset();

@@ -98,7 +98,7 @@ export class LeaderElector {
           namespace: this.namespace,
           body: {
             metadata: { name: this.name, namespace: this.namespace },
-            spec: this.spec(now, now, 0),
+            spec: this.spec(now, new V1MicroTime(now.getTime()), 0),
           },
         });
         this.win(now, 'created the lease');
@@ -109,7 +109,7 @@ export class LeaderElector {
     }
     const record: LeaseRecord = {
       holder: lease.spec?.holderIdentity,
-      renewTime: lease.spec?.renewTime ? new Date(lease.spec.renewTime as unknown as string).toISOString() : undefined,
+      renewTime: lease.spec?.renewTime ? String(lease.spec.renewTime as unknown) : undefined,
       leaseDurationSeconds: lease.spec?.leaseDurationSeconds,
       transitions: lease.spec?.leaseTransitions ?? 0,
     };
@@ -120,13 +120,14 @@ export class LeaderElector {
       if (this.leading) this.lose(`lease taken by ${record.holder}`);
       return;
     }
-    const acquireTime = step === 'renew' && lease.spec?.acquireTime ? lease.spec.acquireTime : now;
+    // Read back, MicroTime fields stay the API's own strings (client-node does not parse them).
+    const acquireTime: V1MicroTime | string = step === 'renew' && lease.spec?.acquireTime ? (lease.spec.acquireTime as unknown as string) : new V1MicroTime(now.getTime());
     const transitions = step === 'acquire' ? record.transitions + 1 : record.transitions;
     try {
       await this.kube.coordination.replaceNamespacedLease({
         namespace: this.namespace,
         name: this.name,
-        body: { metadata: { ...lease.metadata, name: this.name, namespace: this.namespace }, spec: this.spec(now, acquireTime as Date, transitions) },
+        body: { metadata: { ...lease.metadata, name: this.name, namespace: this.namespace }, spec: this.spec(now, acquireTime, transitions) },
       });
     } catch (e) {
       if (httpStatus(e) === 409) return; // someone else moved it first; judged on the next read
@@ -135,11 +136,11 @@ export class LeaderElector {
     this.win(now, step === 'acquire' ? `took over the lease from ${record.holder ?? 'nobody'}` : 'renewed');
   }
 
-  private spec(now: Date, acquireTime: Date, transitions: number) {
+  private spec(now: Date, acquireTime: V1MicroTime | string, transitions: number) {
     return {
       holderIdentity: this.identity,
       leaseDurationSeconds: Math.ceil(this.t.leaseDurationMs / 1000),
-      acquireTime: new V1MicroTime(acquireTime.getTime()),
+      acquireTime: acquireTime as V1MicroTime,
       renewTime: new V1MicroTime(now.getTime()),
       leaseTransitions: transitions,
     };
