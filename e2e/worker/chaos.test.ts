@@ -129,4 +129,28 @@ describe('worker chaos', () => {
     for (const p of products) expect((await summarize(s.pool, p)).stock).toBe(9_000);
     expect(await worker.stop('SIGTERM')).toBe(0);
   });
+
+  it('SIGTERM while PostgreSQL is down exits 0 at once and leaves the batch to the next worker', async () => {
+    const control = new ServiceControl();
+    const products = Array.from({ length: 2 }, () => uniqueName('termdown'));
+    for (const p of products) await seedProduct(s.pool, p, 100);
+    const orders = stream(products, 150); // 300 orders, 100 sellable per product
+    let worker = await startWorker(s.workerEnv);
+    running.push(worker);
+    await control.stop('postgres');
+    try {
+      await produceOrders(s.topic, orders);
+      await waitFor('a retried batch', async () => (worker.lines.some((l) => l.includes('"msg":"batch failed, retrying"')) ? true : undefined));
+      expect(await worker.stop('SIGTERM')).toBe(0);
+      expect(worker.lines.some((l) => l.includes('batch left uncommitted, it will be redelivered'))).toBe(true);
+    } finally {
+      await control.start('postgres');
+    }
+    worker = await startWorker(s.workerEnv);
+    running.push(worker);
+    await waitForOrders(s.pool, products, 300);
+    await waitForZeroLag(s.groupId, s.topic);
+    await expectExactAllocation(products, orders, 100);
+    expect(await worker.stop('SIGTERM')).toBe(0);
+  });
 });
