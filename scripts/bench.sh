@@ -2,7 +2,7 @@
 # npm run bench: builds, brings the local stack up (without Kubernetes), runs every benchmark
 # side by side (e2e/bench/run.ts), prints the table, writes e2e/bench/results/, and leaves the
 # stack as it found it (stopped again if this script started it).
-# Knobs (env): BENCH_DURATION_S=10 BENCH_WARMUP_S=2 BENCH_CONNECTIONS=64 BENCH_PIN=1:0|off
+# Knobs (env): BENCH_DURATION_S=4 (per round) BENCH_ROUNDS=3 BENCH_WARMUP_S=2 BENCH_CONNECTIONS=64 BENCH_PIN=1:0|off
 #              BENCH_WORKER_ORDERS=100000 BENCH_PER_MESSAGE_MAX_S=10 BENCH_ONLY=ceiling,soldout,accept,worker
 #              BENCH_CPU_PROF=<dir> (V8 CPU profile of our API per case)
 set -euo pipefail

@@ -1,27 +1,38 @@
-// One HTTP bench case: a warm-up run (discarded), then the measured run, against a server
-// already started by the caller.
+// HTTP bench cases measured side by side: each server gets a warm-up run (discarded), then the
+// servers of one comparison take turns for several rounds, so a burst of load from elsewhere on
+// a shared machine hits both sides alike. Each case reports its median round.
 import { runWrk, requestsPerSecond, type WrkResult } from './wrk.js';
 
 export interface HttpSettings {
   durationS: number;
   warmupS: number;
+  rounds: number;
   connections: number;
   threads: number;
   /** CPU list for wrk when pinning, e.g. "0". */
   wrkCpus?: string;
 }
 
+export interface HttpTarget {
+  name: string;
+  url: string;
+  productId: string;
+}
+
 export interface HttpCaseResult {
   name: string;
+  /** Figures of the median round (by requests per second). */
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
-  /** Answers outside 2xx/3xx (expected for the sold-out path: 409). */
+  /** Answers outside 2xx/3xx in the median round (expected for the sold-out path: 409). */
   non2xx: number;
   socketErrors: number;
   /** Status of one request sent before the run (what every request of the run is expected to get). */
   probeStatus: number;
+  roundsRequestsPerSecond: number[];
   wrk: WrkResult;
+  allRounds: WrkResult[];
 }
 
 /** One POST /order with a fresh key and user, so the table can say what the run measured. */
@@ -35,21 +46,40 @@ async function probe(url: string, productId: string, nonce: string): Promise<num
   return res.status;
 }
 
-export async function measureHttp(name: string, url: string, productId: string, s: HttpSettings): Promise<HttpCaseResult> {
-  const base = { url, productId, connections: s.connections, threads: s.threads, cpus: s.wrkCpus };
-  const nonce = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-  const probeStatus = await probe(url, productId, nonce);
-  if (s.warmupS > 0) await runWrk({ ...base, durationS: s.warmupS, nonce: `${nonce}w` });
-  const r = await runWrk({ ...base, durationS: s.durationS, nonce: `${nonce}m` });
-  const e = r.errors;
-  return {
-    name,
-    requestsPerSecond: Math.round(requestsPerSecond(r)),
-    p50Ms: r.latencyUs.p50 / 1000,
-    p99Ms: r.latencyUs.p99 / 1000,
-    non2xx: e.status,
-    socketErrors: e.connect + e.read + e.write + e.timeout,
-    probeStatus,
-    wrk: r,
-  };
+const nonce = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+
+export async function measureSideBySide(targets: HttpTarget[], s: HttpSettings, log: (m: string) => void): Promise<HttpCaseResult[]> {
+  const run = (t: HttpTarget, durationS: number) =>
+    runWrk({ url: t.url, productId: t.productId, connections: s.connections, threads: s.threads, cpus: s.wrkCpus, durationS, nonce: nonce() });
+  const probes: number[] = [];
+  for (const t of targets) {
+    probes.push(await probe(t.url, t.productId, nonce()));
+    if (s.warmupS > 0) await run(t, s.warmupS);
+  }
+  const rounds: WrkResult[][] = targets.map(() => []);
+  for (let i = 0; i < s.rounds; i++) {
+    for (const [k, t] of targets.entries()) {
+      const r = await run(t, s.durationS);
+      rounds[k]!.push(r);
+      log(`${t.name}: round ${i + 1}/${s.rounds}: ${Math.round(requestsPerSecond(r))} req/s, p50 ${r.latencyUs.p50 / 1000} ms, p99 ${r.latencyUs.p99 / 1000} ms, non-2xx ${r.errors.status}`);
+    }
+  }
+  return targets.map((t, k) => {
+    const all = rounds[k]!;
+    const sorted = [...all].sort((a, b) => requestsPerSecond(a) - requestsPerSecond(b));
+    const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+    const e = median.errors;
+    return {
+      name: t.name,
+      requestsPerSecond: Math.round(requestsPerSecond(median)),
+      p50Ms: median.latencyUs.p50 / 1000,
+      p99Ms: median.latencyUs.p99 / 1000,
+      non2xx: e.status,
+      socketErrors: e.connect + e.read + e.write + e.timeout,
+      probeStatus: probes[k]!,
+      roundsRequestsPerSecond: all.map((r) => Math.round(requestsPerSecond(r))),
+      wrk: median,
+      allRounds: all,
+    };
+  });
 }

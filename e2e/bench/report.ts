@@ -1,6 +1,6 @@
 // Turns the measured cases into the comparison table (targets from issue #2) and the JSON file.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { HttpCaseResult } from './http-case.js';
 import type { WorkerCaseResult } from './worker-case.js';
@@ -20,7 +20,7 @@ export interface Comparison {
 export interface BenchReport {
   startedAt: string;
   finishedAt: string;
-  machine: { cpus: number; cpuModel: string; node: string };
+  machine: { cpus: number; cpuModel: string; node: string; loadAverage1mAtStart: number; loadAverage1mAtEnd?: number };
   settings: Record<string, unknown>;
   http: HttpCaseResult[];
   worker: WorkerCaseResult[];
@@ -76,22 +76,32 @@ function table(headers: string[], rows: string[][]): string {
 }
 
 export function renderTable(r: BenchReport): string {
-  const httpRows = r.http.map((c) => [c.name, fmt(c.requestsPerSecond), c.p50Ms.toFixed(2), c.p99Ms.toFixed(2), fmt(c.wrk.requests), String(c.probeStatus), fmt(c.non2xx), fmt(c.socketErrors)]);
+  const httpRows = r.http.map((c) => [
+    c.name, fmt(c.requestsPerSecond), c.p50Ms.toFixed(2), c.p99Ms.toFixed(2), c.roundsRequestsPerSecond.map(fmt).join(' / '),
+    String(c.probeStatus), fmt(c.non2xx), fmt(c.socketErrors),
+  ]);
   const workerRows = r.worker.map((c) => [c.name, fmt(c.ordersPerSecond), `${fmt(c.persisted)}/${fmt(c.of)}`, c.steadySeconds.toFixed(2), c.startupSeconds.toFixed(2)]);
   const cmpRows = r.comparisons.map((c) => [c.name, c.ours, c.baseline, c.shown, c.target, c.pass ? 'PASS' : 'MISS']);
   return [
-    table(['HTTP case', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'answer', 'non-2xx', 'socket errors'], httpRows),
+    table(['HTTP case (median round)', 'req/s', 'p50 ms', 'p99 ms', 'req/s of each round', 'answer', 'non-2xx', 'socket errors'], httpRows),
     '',
     table(['worker case', 'orders/s', 'persisted', 'measured s', 'startup s'], workerRows),
     '',
     table(['comparison', 'ours', 'baseline', 'ratio', 'target', 'result'], cmpRows),
-    ...(r.notes.length ? ['', ...r.notes.map((n) => `note: ${n}`)] : []),
+    '',
+    `machine: ${r.machine.cpus} x ${r.machine.cpuModel}, node ${r.machine.node}, load average (1 min) ${r.machine.loadAverage1mAtStart} at start, ${r.machine.loadAverage1mAtEnd ?? '?'} at end` +
+      (r.machine.loadAverage1mAtStart > 1 ? ' (other work on the machine competes with the bench: compare ratios, not absolute figures)' : ''),
+    ...r.notes.map((n) => `note: ${n}`),
   ].join('\n');
 }
 
 export function machine(): BenchReport['machine'] {
   const c = cpus();
-  return { cpus: c.length, cpuModel: c[0]?.model ?? 'unknown', node: process.version };
+  return { cpus: c.length, cpuModel: c[0]?.model ?? 'unknown', node: process.version, loadAverage1mAtStart: round2(loadavg()[0]!) };
+}
+
+export function round2(x: number): number {
+  return Math.round(x * 100) / 100;
 }
 
 /** Writes results/<timestamp>.json and results/latest.json; returns the timestamped path. */

@@ -3,15 +3,16 @@
 // KAFKA_BROKERS (eval "$(npm run -s stack:env)") and the built CLI (npm run build).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { CLI, startComponent, type RunningProcess } from '../support/processes.js';
-import { measureHttp, type HttpCaseResult } from './http-case.js';
+import { measureSideBySide, type HttpCaseResult } from './http-case.js';
 import { pinProcess, startBenchScript, startNode } from './processes.js';
-import { machine, ratio, renderTable, workerAbsolute, workerRatio, writeReport, type BenchReport } from './report.js';
+import { machine, ratio, round2, renderTable, workerAbsolute, workerRatio, writeReport, type BenchReport } from './report.js';
 import { loadSettings } from './settings.js';
 import { countOrders, measureWorker, prefillTopic, type WorkerCaseResult } from './worker-case.js';
 
@@ -30,6 +31,7 @@ const s = loadSettings();
 const services = { REDIS_URL: required('REDIS_URL'), DATABASE_URL: required('DATABASE_URL'), KAFKA_BROKERS: required('KAFKA_BROKERS') };
 const nonce = Date.now().toString(36);
 const startedAt = new Date().toISOString();
+const machineInfo = machine();
 const kafka = new Kafka({ clientId: 'flux-gate-bench', brokers: services.KAFKA_BROKERS.split(','), logLevel: logLevel.WARN });
 const admin = kafka.admin();
 const redis = new Redis(services.REDIS_URL);
@@ -55,17 +57,31 @@ function product(suffix: string): string {
   return id;
 }
 
-async function measureServer(name: string, start: () => Promise<RunningProcess>, productId: string): Promise<HttpCaseResult> {
-  log(`${name}: starting`);
-  const proc = await start();
-  pinProcess(proc.child.pid, s.serverCpus);
+interface Server {
+  name: string;
+  productId: string;
+  start: () => Promise<RunningProcess>;
+}
+
+/** Starts the servers of one comparison (pinned), measures them side by side, stops them. */
+async function measureServers(servers: Server[]): Promise<HttpCaseResult[]> {
+  const running: RunningProcess[] = [];
   try {
-    const r = await measureHttp(name, `http://127.0.0.1:${proc.port}`, productId, s);
-    log(`${name}: ${r.requestsPerSecond} req/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, non-2xx ${r.non2xx}`);
-    http.push(r);
-    return r;
+    for (const srv of servers) {
+      log(`${srv.name}: starting`);
+      const proc = await srv.start();
+      running.push(proc);
+      pinProcess(proc.child.pid, s.serverCpus);
+    }
+    const results = await measureSideBySide(
+      servers.map((srv, i) => ({ name: srv.name, productId: srv.productId, url: `http://127.0.0.1:${running[i]!.port}` })),
+      s,
+      log,
+    );
+    http.push(...results);
+    return results;
   } finally {
-    await proc.stop();
+    for (const proc of running) await proc.stop();
   }
 }
 
@@ -97,32 +113,44 @@ function expectAllAccepted(r: HttpCaseResult): void {
 }
 
 async function runCeiling(): Promise<void> {
-  await measureServer('static node:http (generator ceiling)', () => startBenchScript('./static-http.ts', {}), 'none');
+  await measureServers([{ name: 'static node:http (generator ceiling)', productId: 'none', start: () => startBenchScript('./static-http.ts', {}) }]);
 }
 
 async function runSoldOut(): Promise<void> {
-  const bare = await measureServer('bare Fastify hello-world', () => startBenchScript('./bare-fastify.ts', {}), 'none');
-  if (!built('api/main.js')) return void notes.push('sold-out path: dist/services/api/main.js missing, our API not measured');
+  const bare: Server = { name: 'bare Fastify hello-world', productId: 'none', start: () => startBenchScript('./bare-fastify.ts', {}) };
+  if (!built('api/main.js')) {
+    await measureServers([bare]);
+    return void notes.push('sold-out path: dist/services/api/main.js missing, our API not measured');
+  }
   const topic = await createTopic('soldout');
   const p = product('soldout');
-  const ours = await measureServer('our API, sold out', () => startOurApi(topic, [{ productId: p, quantity: 0 }]), p);
-  if (ours.probeStatus !== 409) notes.push(`our API, sold out: a fresh order got ${ours.probeStatus}, expected 409`);
-  if (ours.non2xx !== ours.wrk.requests) notes.push(`our API, sold out: ${ours.wrk.requests - ours.non2xx} of ${ours.wrk.requests} answers were 2xx/3xx, expected all 409`);
-  comparisons.push(ratio('sold-out path: our API vs bare Fastify', ours, bare, TARGET.soldOutVsBare, true));
+  const oursServer: Server = { name: 'our API, sold out', productId: p, start: () => startOurApi(topic, [{ productId: p, quantity: 0 }]) };
+  const [ours, base] = await measureServers([oursServer, bare]);
+  if (ours!.probeStatus !== 409) notes.push(`our API, sold out: a fresh order got ${ours!.probeStatus}, expected 409`);
+  if (ours!.non2xx !== ours!.wrk.requests) notes.push(`our API, sold out: ${ours!.wrk.requests - ours!.non2xx} of ${ours!.wrk.requests} answers were 2xx/3xx, expected all 409`);
+  comparisons.push(ratio('sold-out path: our API vs bare Fastify', ours!, base!, TARGET.soldOutVsBare, true));
 }
 
 async function runAccept(): Promise<void> {
   const naiveTopic = await createTopic('naive');
   const naiveProduct = product('naive');
   await redis.set(`naive:{${naiveProduct}}:stock`, BIG_STOCK);
-  const naive = await measureServer('naive API, accept', () => startBenchScript('./naive-api.ts', { ...services, NAIVE_TOPIC: naiveTopic }), naiveProduct);
-  expectAllAccepted(naive);
-  if (!built('api/main.js')) return void notes.push('accept path: dist/services/api/main.js missing, our API not measured');
+  const naiveServer: Server = {
+    name: 'naive API, accept',
+    productId: naiveProduct,
+    start: () => startBenchScript('./naive-api.ts', { ...services, NAIVE_TOPIC: naiveTopic }),
+  };
+  if (!built('api/main.js')) {
+    expectAllAccepted((await measureServers([naiveServer]))[0]!);
+    return void notes.push('accept path: dist/services/api/main.js missing, our API not measured');
+  }
   const topic = await createTopic('accept');
   const p = product('accept');
-  const ours = await measureServer('our API, accept', () => startOurApi(topic, [{ productId: p, quantity: BIG_STOCK }]), p);
-  expectAllAccepted(ours);
-  comparisons.push(ratio('accept path: our API vs naive', ours, naive, TARGET.acceptVsNaive, false));
+  const oursServer: Server = { name: 'our API, accept', productId: p, start: () => startOurApi(topic, [{ productId: p, quantity: BIG_STOCK }]) };
+  const [ours, naive] = await measureServers([oursServer, naiveServer]);
+  expectAllAccepted(ours!);
+  expectAllAccepted(naive!);
+  comparisons.push(ratio('accept path: our API vs naive', ours!, naive!, TARGET.acceptVsNaive, false));
 }
 
 async function resetProduct(productId: string): Promise<void> {
@@ -206,7 +234,7 @@ try {
 const report: BenchReport = {
   startedAt,
   finishedAt: new Date().toISOString(),
-  machine: machine(),
+  machine: { ...machineInfo, loadAverage1mAtEnd: round2(loadavg()[0]!) },
   settings: { ...s, cases: [...s.cases], generator: 'wrk (e2e/bench/order.lua: unique idempotency key and user id per request)' },
   http,
   worker,
