@@ -87,8 +87,8 @@ async function main() {
 
     console.log('demo: starting api and worker');
     const [api, worker] = await Promise.all([
-      startComponent('api', { ...env, PORT: '0', HOST: '127.0.0.1', ADMIN_TOKEN: adminToken, LOG_LEVEL: 'warn' }),
-      startComponent('worker', { ...env, METRICS_PORT: '0', LOG_LEVEL: 'warn' }),
+      startComponent('api', { ...env, PORT: '0', HOST: '127.0.0.1', ADMIN_TOKEN: adminToken }),
+      startComponent('worker', { ...env, METRICS_PORT: '0' }),
     ]);
     children.push(api, worker);
     const base = `http://127.0.0.1:${api.port}`;
