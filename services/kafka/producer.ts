@@ -31,6 +31,8 @@ interface Generation {
   producer: Producer;
   connecting: Promise<void>;
   connected: boolean;
+  /** Set when connecting failed: orders fail at once (503) until the background reconnect succeeds. */
+  connectError?: Error;
 }
 
 export class OrderProducer {
@@ -107,6 +109,7 @@ export class OrderProducer {
       gen.connected = true;
     });
     gen.connecting.catch((err: Error) => {
+      gen.connectError = err;
       // Keep trying in the background, so readiness comes back with the broker even when no
       // order arrives (a not-ready pod gets no traffic to trigger a reconnect).
       this.opts.logger.warn({ err: err.message }, 'Kafka producer cannot connect; retrying');
@@ -125,6 +128,15 @@ export class OrderProducer {
     const batch = this.queue.splice(0, this.opts.maxBatch);
     this.inFlight = true;
     const gen = this.gen;
+    if (gen.connectError) {
+      const err = new Error(`Kafka unreachable, reconnecting: ${gen.connectError.message}`);
+      for (const p of batch) p.reject(err);
+      this.inFlight = false;
+      this.opts.onBatch?.(batch.length, false, 0);
+      this.scheduled = true;
+      setImmediate(this.drain);
+      return;
+    }
     const started = process.hrtime.bigint();
     gen.connecting
       .then(() =>
