@@ -7,6 +7,8 @@ export interface PoolOptions {
   max?: number;
   /** Shown in pg_stat_activity, so a DBA can tell which process holds a connection. */
   applicationName?: string;
+  /** Server-side statement_timeout: a stuck statement becomes an error the caller sees (and logs). */
+  statementTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -21,6 +23,7 @@ export function createPool(databaseUrl: string, opts: PoolOptions = {}): Pool {
     application_name: opts.applicationName ?? 'flux-gate',
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
+    ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
   });
   pool.on('error', (err) => opts.logger?.warn({ err: err.message }, 'idle PostgreSQL connection failed'));
   return pool;

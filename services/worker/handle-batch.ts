@@ -10,6 +10,8 @@ import type { WorkerMetrics } from './metrics.js';
 import { persistBatch } from './persist-batch.js';
 import { ABORTED, retryUntilDone, type Backoff } from './retry.js';
 
+const HEARTBEAT_EVERY_MS = 1_000;
+
 export interface BatchContext {
   pool: Pool;
   producer: Producer;
@@ -51,7 +53,12 @@ export async function handleBatch(ctx: BatchContext, payload: EachBatchPayload):
   });
 
   const decodedAt = process.hrtime.bigint();
-  const persisted = await retryUntilDone(() => persistBatch(ctx.pool, orders), retry('postgres'));
+  // A slow transaction (PostgreSQL under load, a lock held by someone) must not cost us the group
+  // membership: heartbeat in the background while it runs (errors surface at the next heartbeat).
+  const keepAlive = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
+  const persisted = await retryUntilDone(() => persistBatch(ctx.pool, orders), retry('postgres')).finally(() =>
+    clearInterval(keepAlive),
+  );
   const persistedAt = process.hrtime.bigint();
   if (persisted === ABORTED) return log.info('shutting down or rebalancing: batch left uncommitted, it will be redelivered');
   if (poison.length > 0) {

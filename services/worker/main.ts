@@ -19,6 +19,7 @@ export async function main(): Promise<void> {
   const pool = createPool(config.DATABASE_URL, {
     max: Math.max(config.PG_POOL_MAX, config.WORKER_PARTITIONS_CONCURRENCY),
     applicationName: 'flux-gate-worker',
+    statementTimeoutMs: 60_000,
     logger,
   });
   const kafka = createKafka({ clientId: `${config.KAFKA_CLIENT_ID}-worker`, brokers: config.KAFKA_BROKERS, logger });
