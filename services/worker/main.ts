@@ -25,7 +25,9 @@ export async function main(): Promise<void> {
   const kafka = createKafka({ clientId: `${config.KAFKA_CLIENT_ID}-worker`, brokers: config.KAFKA_BROKERS, logger });
   await ensureTopics(kafka, { ordersTopic: topics.orders, partitions: config.ORDERS_TOPIC_PARTITIONS, logger });
 
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  // DLQ producer: acks=all on every send; not idempotent (a DLQ copy written twice after a retry is
+  // harmless, and kafkajs' idempotent mode would want unbounded retries that could hang shutdown).
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
   const consumer = createOrdersConsumer(kafka, {
     groupId: config.KAFKA_GROUP_ID,
     maxBytesPerPartition: config.WORKER_MAX_BYTES_PER_PARTITION,
