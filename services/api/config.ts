@@ -64,6 +64,14 @@ export const apiOwnVars = {
   },
   KAFKA_REQUEST_TIMEOUT_MS: { type: 'int', default: '5000', min: 500, max: 60000, description: 'Kafka request and acks=all timeout of the API producer', usedBy: ['api'] },
   KAFKA_PRODUCE_BATCH_MAX: { type: 'int', default: '1000', min: 1, max: 10000, description: 'Most orders sent in one Kafka produce request', usedBy: ['api'] },
+  KAFKA_PRODUCERS: {
+    type: 'int',
+    default: '2',
+    min: 1,
+    max: 16,
+    description: 'Idempotent Kafka producers sending order batches in parallel (kafkajs allows each one request in flight)',
+    usedBy: ['api'],
+  },
   SHUTDOWN_DRAIN_DELAY_MS: {
     type: 'int',
     default: '0',

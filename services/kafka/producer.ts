@@ -1,6 +1,8 @@
-// The orders producer of the API: idempotent kafkajs producer, acks=all, key = productId,
-// with micro-batching (everything that arrives while a produce request is in flight goes out
-// in the next request) and a fresh producer id after any failed send.
+// The orders producer of the API: idempotent kafkajs producers, acks=all, key = productId.
+// kafkajs lets an idempotent producer have one produce request per broker in flight, so orders are
+// micro-batched (everything queued when a producer is free goes out in one request) over a few
+// producers ("lanes") working in parallel. A lane whose send fails is replaced (new producer id):
+// a half-written batch can then never make the broker drop later orders as "duplicates".
 import { Kafka, Partitioners, logLevel, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from '../logging.js';
 import { kafkaLogCreator } from './consumer.js';
@@ -17,7 +19,9 @@ export interface OrderProducerOptions {
   requestTimeoutMs: number;
   /** Most orders in one produce request. */
   maxBatch: number;
-  /** Observability hooks (metrics). */
+  /** Producers sending in parallel (each one request in flight). */
+  lanes: number;
+  /** Observability hook (metrics). */
   onBatch?: (size: number, ok: boolean, seconds: number) => void;
 }
 
@@ -35,12 +39,16 @@ interface Generation {
   connectError?: Error;
 }
 
+interface Lane {
+  gen: Generation;
+  busy: boolean;
+}
+
 export class OrderProducer {
   /** The client, for admin work on the same brokers (ensureTopics). */
   readonly kafka: Kafka;
-  private gen: Generation;
+  private readonly lanes: Lane[];
   private queue: Pending[] = [];
-  private inFlight = false;
   private scheduled = false;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
@@ -55,23 +63,23 @@ export class OrderProducer {
       retry: { retries: opts.retries, initialRetryTime: 200, maxRetryTime: 2_000 },
       logLevel: logLevel.WARN,
       logCreator: () => (entry: LogEntry) => {
-        // Bounded retries are deliberate: a failed send is answered 503 and its producer replaced
-        // (new producer id), so a half-written batch can never swallow later orders as "duplicates".
+        // Bounded retries are deliberate: see the lane replacement above.
         if (entry.log.message?.startsWith('Limiting retries for the idempotent producer')) return;
         base(entry);
       },
     });
-    this.gen = this.newGeneration();
+    this.lanes = Array.from({ length: Math.max(1, opts.lanes) }, () => ({ busy: false }) as Lane);
+    for (const lane of this.lanes) lane.gen = this.newGeneration(lane);
   }
 
-  /** True while the current producer holds a broker connection (readiness). */
+  /** True while every lane holds a broker connection (readiness). */
   get connected(): boolean {
-    return this.gen.connected && !this.closed;
+    return !this.closed && this.lanes.every((l) => l.gen.connected);
   }
 
-  /** Connects the first producer; rejects if Kafka cannot be reached within the retry budget. */
+  /** Connects the producers; rejects if Kafka cannot be reached within the retry budget. */
   async connect(): Promise<void> {
-    await this.gen.connecting;
+    await Promise.all(this.lanes.map((l) => l.gen.connecting));
   }
 
   /** Resolves once the order is acknowledged by all in-sync replicas; rejects if it is not. */
@@ -79,25 +87,26 @@ export class OrderProducer {
     if (this.closed) return Promise.reject(new Error('producer closed'));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ message: { key: orderKey(order), value: encodeOrder(order) }, resolve, reject });
-      if (!this.inFlight && !this.scheduled) {
-        this.scheduled = true;
-        setImmediate(this.drain);
-      }
+      this.schedule();
     });
   }
 
   /** Waits for every queued order to be answered, then disconnects. */
   async close(): Promise<void> {
-    if (this.queue.length || this.inFlight) await new Promise<void>((r) => this.idleWaiters.push(r));
+    if (this.queue.length || this.lanes.some((l) => l.busy)) await new Promise<void>((r) => this.idleWaiters.push(r));
     this.closed = true;
-    await this.gen.producer.disconnect().catch(() => undefined);
+    await Promise.all(this.lanes.map((l) => l.gen.producer.disconnect().catch(() => undefined)));
   }
 
-  private newGeneration(): Generation {
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.drain);
+  }
+
+  private newGeneration(lane: Lane): Generation {
     const producer = this.kafka.producer({
       idempotent: true,
-      // kafkajs keeps one produce request per broker in flight for an idempotent producer anyway;
-      // batching here is what gives throughput.
       maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
       allowAutoTopicCreation: false,
@@ -113,62 +122,58 @@ export class OrderProducer {
       // Keep trying in the background, so readiness comes back with the broker even when no
       // order arrives (a not-ready pod gets no traffic to trigger a reconnect).
       this.opts.logger.warn({ err: err.message }, 'Kafka producer cannot connect; retrying');
-      setTimeout(() => this.replace(gen), 1_000).unref();
+      setTimeout(() => this.replace(lane, gen), 1_000).unref();
     });
     return gen;
   }
 
   private readonly drain = (): void => {
     this.scheduled = false;
-    if (this.inFlight) return;
-    if (this.queue.length === 0) {
-      for (const w of this.idleWaiters.splice(0)) w();
-      return;
+    while (this.queue.length > 0) {
+      const lane = this.lanes.find((l) => !l.busy);
+      if (!lane) return; // a lane finishing calls drain again
+      this.sendOn(lane, this.queue.splice(0, this.opts.maxBatch));
     }
-    const batch = this.queue.splice(0, this.opts.maxBatch);
-    this.inFlight = true;
-    const gen = this.gen;
+    if (!this.lanes.some((l) => l.busy)) for (const w of this.idleWaiters.splice(0)) w();
+  };
+
+  private sendOn(lane: Lane, batch: Pending[]): void {
+    const gen = lane.gen;
     if (gen.connectError) {
       const err = new Error(`Kafka unreachable, reconnecting: ${gen.connectError.message}`);
-      for (const p of batch) p.reject(err);
-      this.inFlight = false;
       this.opts.onBatch?.(batch.length, false, 0);
-      this.scheduled = true;
-      setImmediate(this.drain);
+      for (const p of batch) p.reject(err);
       return;
     }
+    lane.busy = true;
     const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     gen.connecting
       .then(() =>
-        gen.producer.send({
-          topic: this.opts.topic,
-          acks: -1,
-          timeout: this.opts.requestTimeoutMs,
-          messages: batch.map((p) => p.message),
-        }),
+        gen.producer.send({ topic: this.opts.topic, acks: -1, timeout: this.opts.requestTimeoutMs, messages: batch.map((p) => p.message) }),
       )
       .then(
         () => {
-          this.opts.onBatch?.(batch.length, true, Number(process.hrtime.bigint() - started) / 1e9);
+          this.opts.onBatch?.(batch.length, true, seconds());
           for (const p of batch) p.resolve();
         },
         (err: Error) => {
-          this.opts.onBatch?.(batch.length, false, Number(process.hrtime.bigint() - started) / 1e9);
+          this.opts.onBatch?.(batch.length, false, seconds());
           this.opts.logger.warn({ err: err.message, orders: batch.length }, 'Kafka produce failed; orders answered 503 and released');
-          this.replace(gen);
+          this.replace(lane, gen);
           for (const p of batch) p.reject(err);
         },
       )
       .finally(() => {
-        this.inFlight = false;
+        lane.busy = false;
         this.drain();
       });
-  };
+  }
 
-  private replace(failed: Generation): void {
-    if (this.gen !== failed || this.closed) return;
+  private replace(lane: Lane, failed: Generation): void {
+    if (lane.gen !== failed || this.closed) return;
     failed.connected = false;
     failed.producer.disconnect().catch(() => undefined);
-    this.gen = this.newGeneration();
+    lane.gen = this.newGeneration(lane);
   }
 }

@@ -57,6 +57,7 @@ export const kafkaPlugin = shared<{ config: ApiConfig; producer?: OrderSender; l
         retries: c.KAFKA_PRODUCE_RETRIES,
         requestTimeoutMs: c.KAFKA_REQUEST_TIMEOUT_MS,
         maxBatch: c.KAFKA_PRODUCE_BATCH_MAX,
+        lanes: c.KAFKA_PRODUCERS,
         onBatch: opts.metrics.produceBatch,
       });
       try {
