@@ -89,7 +89,7 @@ export class OrderService {
   }
 
   private outcome(r: OrderResult): OrderResult {
-    const o: OrderOutcome = r.ok ? (r.replayed ? 'replayed' : 'accepted') : r.code === 'sold_out' ? 'sold_out' : (r.code as OrderOutcome);
+    const o: OrderOutcome = r.ok ? (r.replayed ? 'replayed' : 'accepted') : (r.code as OrderOutcome);
     this.d.metrics.order(o);
     return r;
   }
