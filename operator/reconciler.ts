@@ -8,6 +8,7 @@ import type { RedisSales } from './adapters/redis-sales.js';
 import { describeError, httpStatus, type Kube } from './kube/client.js';
 import type { EventRecorder } from './kube/events.js';
 import { decide } from './model/decide.js';
+import { withDefaults } from './model/defaults.js';
 import { FINALIZER, GROUP, KIND, VERSION, type Action, type Decision, type FlashSale, type Observed, type Result, type Settings } from './model/types.js';
 import type { LagMonitor } from './lag-monitor.js';
 import type { OperatorMetrics } from './metrics.js';
@@ -49,7 +50,8 @@ export class Reconciler {
 
   /** Reconciles one FlashSale; returns when to come back (ms), or undefined for the periodic resync. */
   async reconcile(namespace: string, name: string): Promise<number | undefined> {
-    const sale = await this.d.kube.getFlashSale(namespace, name);
+    const stored = await this.d.kube.getFlashSale(namespace, name);
+    const sale = stored && withDefaults(stored);
     if (!sale) {
       this.d.metrics.lag.remove({ namespace, flashsale: name });
       return undefined;

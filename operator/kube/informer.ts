@@ -65,6 +65,7 @@ export class FlashSaleInformer {
     });
     inf.on('connect', () => this.touch());
     inf.on('error', (err) => {
+      if (!this.running) return; // stop() aborts the watch: not a failure
       this.o.logger.warn({ err: describeError(err), retryInMs: this.backoffMs }, 'FlashSale watch failed; restarting');
       this.scheduleRestart();
     });

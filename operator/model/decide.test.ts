@@ -158,7 +158,7 @@ describe('decide: recovery protocol', () => {
   it.each(detections)('detects %s: closes the gate, captures the drain barrier, waits', (_n, o, reason) => {
     const d = decide(observed(o), settings);
     expect(d.status.phase).toBe('Recovering');
-    expect(d.status.recovery).toMatchObject({ reason, startedAt: '2030-01-01T10:30:00Z' });
+    expect(d.status.recovery).toMatchObject({ reason, startedAt: '2030-01-01T10:30:00.000Z' });
     const gateAlreadyClosed = reason === 'InterruptedRecovery';
     expect(kinds(d.actions)).toEqual(['event:RecoveryStarted', ...(gateAlreadyClosed ? [] : ['closeGate']), 'captureDrainBarrier']);
     expect(d.actions.find((a) => a.kind === 'seed')).toBeUndefined();
@@ -196,7 +196,7 @@ describe('decide: recovery protocol', () => {
       phase: 'Active',
       redis: { runId: 'run-b', epoch: 4 },
       stock: { postgres: 58, redis: 58, remaining: 58, sold: 42 },
-      recovery: { count: 1, finishedAt: '2030-01-01T10:30:00Z', lastDurationSeconds: 10 },
+      recovery: { count: 1, finishedAt: '2030-01-01T10:30:00.000Z', lastDurationSeconds: 10 },
     });
     expect(cond(d.status, 'Ready')).toMatchObject({ status: 'True', reason: 'Active' });
   });
@@ -412,5 +412,17 @@ describe('decide: workers status', () => {
 
   it('a sale without spec.workers reports NotConfigured', () => {
     expect(cond(decide(observed(), settings).status, 'WorkersScaled')).toMatchObject({ status: 'True', reason: 'NotConfigured' });
+  });
+});
+
+describe('withDefaults', () => {
+  it('fills in what the CRD would have defaulted, keeping what is set', async () => {
+    const { withDefaults } = await import('./defaults.js');
+    const s = withDefaults(sale({ limits: undefined, workers: { deployment: 'w', maxReplicas: 3 } as never }));
+    expect(s.spec).toMatchObject({
+      paused: false,
+      limits: { perUser: 1 },
+      workers: { deployment: 'w', minReplicas: 1, maxReplicas: 3, lagPerReplica: 100, activationLag: 0, scaleDownStabilizationSeconds: 60 },
+    });
   });
 });

@@ -178,7 +178,8 @@ export function decide(o: Observed, s: Settings): Decision {
 
   if (reason) {
     // --- Recovery: gate closed (503 recovering), wait for the drain, seed from PostgreSQL, reopen. ---
-    const startedAt = inRecovery && prev.recovery?.startedAt ? prev.recovery.startedAt : rfc3339(o.now);
+    // Millisecond precision: recoveries take about a second, whole seconds would hide that.
+    const startedAt = inRecovery && prev.recovery?.startedAt ? prev.recovery.startedAt : o.now.toISOString();
     if (!inRecovery) {
       actions.push({ kind: 'event', type: 'Warning', reason: 'RecoveryStarted', message: `${RECOVERY_TEXT[reason]}: gate closed, reseeding from PostgreSQL once the workers drained the orders topic` });
     }
@@ -218,7 +219,7 @@ export function decide(o: Observed, s: Settings): Decision {
     });
     return finish(o, s, prev, actions, cond, () => conditions, {
       stock: product.stock, epoch: nextEpoch, runId, gate: spec.paused ? 'paused' : 'open', product, loweringRefused,
-      recovery: { count: (prev.recovery?.count ?? 0) + 1, reason, startedAt, finishedAt: rfc3339(o.now), lastDurationSeconds: Math.round(seconds * 10) / 10 },
+      recovery: { count: (prev.recovery?.count ?? 0) + 1, reason, startedAt, finishedAt: o.now.toISOString(), lastDurationSeconds: Math.round(seconds * 1000) / 1000 },
       consistentAfterSeed: true,
     }, stockFigures);
   }
@@ -291,7 +292,8 @@ function finish(
     cond('Ready', 'True', phase, PHASE_TEXT[phase]);
   }
   workersStatus(o, cond);
-  if (prev.phase && prev.phase !== phase && phase !== 'Recovering' && prev.phase !== 'Recovering') {
+  // Phase Events for a running sale only (the first seed has its own "Seeded" Event).
+  if (prev.redis?.epoch !== undefined && prev.phase && prev.phase !== phase && prev.phase !== 'Recovering') {
     actions.push({ kind: 'event', type: 'Normal', reason: phase, message: PHASE_TEXT[phase] });
   }
   const status: FlashSaleStatus = {

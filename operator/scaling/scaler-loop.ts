@@ -8,6 +8,7 @@ import { rfc3339 } from '../model/conditions.js';
 import { KIND, GROUP, VERSION, type FlashSale, type WorkersView } from '../model/types.js';
 import type { LagMonitor } from '../lag-monitor.js';
 import type { OperatorMetrics } from '../metrics.js';
+import { withDefaults } from '../model/defaults.js';
 import { combine, decideScale, recommend, type ScalerMemory } from './lag-scaler.js';
 
 export class ScalerLoop {
@@ -25,7 +26,8 @@ export class ScalerLoop {
   ) {}
 
   /** One pass over every Deployment; returns the keys of Deployments whose view changed. */
-  async run(sales: FlashSale[]): Promise<Set<string>> {
+  async run(stored: FlashSale[]): Promise<Set<string>> {
+    const sales = stored.map(withDefaults);
     const changed = new Set<string>();
     const groups = new Map<string, FlashSale[]>();
     for (const s of sales) {
