@@ -45,14 +45,23 @@ describe('Kafka outage', () => {
 
     await control.start('kafka');
     await waitFor('readiness to come back', async () => ((await http(h.base, 'GET', '/readyz')).status === 200 ? true : undefined), 90_000);
-    const retried = await order(h.base, { productId, userId: 'during' }, key);
+    // As a client does: retry with the same key while the answer is 503 (partition leaders may
+    // still be settling right after the broker restart); every 503 gives its stock back.
+    let refusedAfterRestart = 0;
+    const retried = await waitFor('the order to go through', async () => {
+      const r = await order(h.base, { productId, userId: 'during' }, key);
+      if (r.status !== 503) return r;
+      refusedAfterRestart++;
+      return undefined;
+    });
     expect(retried.status).toBe(200);
     expect(retried.headers['idempotent-replayed']).toBeUndefined();
     expect(retried.body.remaining).toBe(98);
     expect(await redisStock(h.redis, productId)).toBe(98);
     expect(await topicEndOffset(h.topic)).toBe(offsetBefore + 1);
     const metrics = (await http(h.base, 'GET', '/metrics')).text;
-    expect(metrics).toMatch(/fluxgate_kafka_produce_errors_total\{component="api"\} 21/);
-    expect(metrics).toMatch(/fluxgate_reservation_releases_total\{result="released",component="api"\} 21/);
+    const produceFailures = 21 + refusedAfterRestart;
+    expect(metrics).toContain(`fluxgate_kafka_produce_errors_total{component="api"} ${produceFailures}\n`);
+    expect(metrics).toContain(`fluxgate_reservation_releases_total{result="released",component="api"} ${produceFailures}\n`);
   });
 });
