@@ -145,7 +145,11 @@ describe('POST /order', () => {
           order(h.base, { productId, userId: `r-${i}` }, `rate-key-${i}`, i % 2 ? { accept: 'text/html,application/xhtml+xml' } : { accept: 'application/json' }),
         ),
       );
-      if (Math.floor(Date.now() / 1000) !== second && attempt < 3) continue; // burst straddled a second: try again
+      if (Math.floor(Date.now() / 1000) !== second) {
+        // The burst straddled two seconds (a loaded machine): the count is then not defined; try again.
+        if (attempt < 5) continue;
+        throw new Error('5 bursts of 20 requests each took more than one second; the machine is too loaded for this test');
+      }
       expect(results.filter((r) => r.status === 200)).toHaveLength(5);
       const limited = results.filter((r) => r.status !== 200);
       expect(limited).toHaveLength(15);
