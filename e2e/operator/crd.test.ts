@@ -1,0 +1,82 @@
+// The FlashSale CRD on the real kube-apiserver: it installs, the example applies, defaults are
+// filled in, and invalid FlashSales are refused with a message naming the field.
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { applyCrd, createNamespace, EXAMPLE_FILE, flashSale, getSale, kubectl, kubectlFails } from './support.js';
+
+let ns = '';
+
+beforeAll(async () => {
+  await applyCrd();
+  ns = await createNamespace('op-crd');
+}, 120_000);
+
+describe('FlashSale CRD', () => {
+  it('applies twice (idempotent) and is served with its short name and category', async () => {
+    await applyCrd();
+    const resources = await kubectl(['api-resources', '--api-group=fluxgate.io', '-o', 'wide']);
+    expect(resources).toMatch(/flashsales\s+fs\s+fluxgate\.io\/v1alpha1\s+true\s+FlashSale/);
+  });
+
+  it('the commented example applies as is, and the apiserver fills in the defaults', async () => {
+    expect(readFileSync(EXAMPLE_FILE, 'utf8')).toContain('# ');
+    await kubectl(['apply', '-n', ns, '-f', EXAMPLE_FILE]);
+    const s = await getSale(ns, 'phone-drop');
+    expect(s?.spec).toMatchObject({ productId: 'phone-x1', stock: 100, limits: { perUser: 1, rateLimitPerSecond: 5000 }, paused: false });
+    await kubectl(['apply', '-n', ns, '-f', '-'], { input: flashSale('minimal', { productId: 'min-1', stock: 5, workers: { deployment: 'w' } }) });
+    const m = await getSale(ns, 'minimal');
+    expect(m?.spec).toEqual({
+      productId: 'min-1',
+      stock: 5,
+      paused: false,
+      limits: { perUser: 1 },
+      workers: { deployment: 'w', minReplicas: 1, maxReplicas: 10, lagPerReplica: 100, activationLag: 0, scaleDownStabilizationSeconds: 60 },
+    });
+  });
+
+  it('kubectl get shows the printer columns, and -o wide the extra ones', async () => {
+    const out = await kubectl(['get', 'fs', '-n', ns]);
+    expect(out.split('\n')[0]).toMatch(/^NAME\s+PHASE\s+REMAINING\s+SOLD\s+LAG\s+WORKERS\s+AGE$/);
+    const wide = await kubectl(['get', 'flashsales', '-n', ns, '-o', 'wide']);
+    expect(wide.split('\n')[0]).toMatch(/^NAME\s+PHASE\s+REMAINING\s+SOLD\s+LAG\s+WORKERS\s+READY\s+CAP\s+AGE$/);
+  });
+
+  const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['negative stock', { productId: 'p', stock: -1 }, /spec\.stock: Invalid value: -1: spec\.stock in body should be greater than or equal to 0/],
+    ['stock not an integer', { productId: 'p', stock: 1.5 }, /spec\.stock: Invalid value: "(number|float64)": spec\.stock in body must be of type integer/],
+    ['stock a string', { productId: 'p', stock: '10' }, /spec\.stock: Invalid value: "string": spec\.stock in body must be of type integer/],
+    ['stock missing', { productId: 'p' }, /spec\.stock: Required value/],
+    ['productId missing', { stock: 1 }, /spec\.productId: Required value/],
+    ['productId with a space', { productId: 'bad id', stock: 1 }, /spec\.productId: Invalid value: "bad id": spec\.productId in body should match/],
+    ['productId starting with a dash', { productId: '-x', stock: 1 }, /spec\.productId: Invalid value: "-x"/],
+    ['productId too long', { productId: 'p'.repeat(129), stock: 1 }, /spec\.productId: Too long: may not be (longer than|more than) 128/],
+    ['endsAt before startsAt', { productId: 'p', stock: 1, startsAt: '2030-01-01T11:00:00Z', endsAt: '2030-01-01T10:00:00Z' }, /spec\.endsAt: Invalid value: .*spec\.endsAt must be after spec\.startsAt/],
+    ['endsAt equal to startsAt', { productId: 'p', stock: 1, startsAt: '2030-01-01T10:00:00Z', endsAt: '2030-01-01T10:00:00Z' }, /spec\.endsAt must be after spec\.startsAt/],
+    ['startsAt not a date-time', { productId: 'p', stock: 1, startsAt: 'tomorrow' }, /spec\.startsAt: Invalid value: "tomorrow": spec\.startsAt in body must be of type date-time/],
+    ['perUser 0', { productId: 'p', stock: 1, limits: { perUser: 0 } }, /spec\.limits\.perUser: Invalid value: 0: spec\.limits\.perUser in body should be greater than or equal to 1/],
+    ['rateLimitPerSecond 0', { productId: 'p', stock: 1, limits: { rateLimitPerSecond: 0 } }, /spec\.limits\.rateLimitPerSecond: Invalid value: 0/],
+    ['workers without a deployment', { productId: 'p', stock: 1, workers: { maxReplicas: 3 } }, /spec\.workers\.deployment: Required value/],
+    ['workers maxReplicas below minReplicas', { productId: 'p', stock: 1, workers: { deployment: 'w', minReplicas: 5, maxReplicas: 2 } }, /spec\.workers\.maxReplicas: Invalid value: .*maxReplicas must be >= spec\.workers\.minReplicas/],
+    ['workers lagPerReplica 0', { productId: 'p', stock: 1, workers: { deployment: 'w', lagPerReplica: 0 } }, /spec\.workers\.lagPerReplica: Invalid value: 0/],
+    ['workers deployment not a DNS name', { productId: 'p', stock: 1, workers: { deployment: 'Workers_1' } }, /spec\.workers\.deployment: Invalid value: "Workers_1"/],
+    ['stabilization above an hour', { productId: 'p', stock: 1, workers: { deployment: 'w', scaleDownStabilizationSeconds: 3601 } }, /spec\.workers\.scaleDownStabilizationSeconds: Invalid value: 3601/],
+    ['paused not a boolean', { productId: 'p', stock: 1, paused: 'yes' }, /spec\.paused: Invalid value: "string": spec\.paused in body must be of type boolean/],
+    ['an unknown field', { productId: 'p', stock: 1, stok: 5 }, /unknown field "spec\.stok"/],
+  ];
+  it.each(invalid)('refuses %s, naming the field', async (_name, spec, message) => {
+    const err = await kubectlFails(['apply', '-n', ns, '-f', '-'], { input: flashSale('invalid', spec) });
+    expect(err).toMatch(message);
+    expect(await getSale(ns, 'invalid')).toBeUndefined();
+  });
+
+  it('productId cannot be changed after creation', async () => {
+    await kubectl(['apply', '-n', ns, '-f', '-'], { input: flashSale('fixed', { productId: 'fixed-1', stock: 1 }) });
+    const err = await kubectlFails(['apply', '-n', ns, '-f', '-'], { input: flashSale('fixed', { productId: 'fixed-2', stock: 1 }) });
+    expect(err).toMatch(/spec\.productId: Invalid value: "fixed-2": spec\.productId is immutable/);
+  });
+
+  it('status is a subresource: a spec write cannot set it', async () => {
+    await kubectl(['apply', '-n', ns, '-f', '-'], { input: JSON.stringify({ ...JSON.parse(flashSale('nostatus', { productId: 'ns-1', stock: 1 })), status: { phase: 'SoldOut' } }) });
+    expect((await getSale(ns, 'nostatus'))?.status).toBeUndefined();
+  });
+});
