@@ -1,6 +1,10 @@
 // What the worker does with one Kafka batch (one partition): decode, dead-letter the poison,
 // persist the rest in one transaction, and only then commit the offsets. Nothing is committed past
 // a message that is not durable somewhere (PostgreSQL or the DLQ).
+//
+// eachBatch returns as soon as the batch's transaction has started (pipeline.ts): kafkajs then
+// fetches the next batch, which we decode while PostgreSQL works, and which waits for this one to
+// be durable before it starts its own transaction.
 import type { EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import { sendToDlq, type PoisonMessage } from '../kafka/dlq.js';
@@ -8,6 +12,7 @@ import { decodeOrder, InvalidOrderMessage, type OrderMessage } from '../kafka/or
 import type { Logger } from '../logging.js';
 import type { WorkerMetrics } from './metrics.js';
 import { persistBatch } from './persist-batch.js';
+import { PartitionPipelines, type JobOutcome } from './pipeline.js';
 import { ABORTED, retryUntilDone, type Backoff } from './retry.js';
 
 const HEARTBEAT_EVERY_MS = 1_000;
@@ -19,6 +24,11 @@ export interface BatchContext {
   backoff: Backoff;
   metrics: WorkerMetrics;
   logger: Logger;
+  pipelines: PartitionPipelines;
+  /** True once shutdown began: start nothing new, let the batches in flight finish. */
+  stopping: () => boolean;
+  /** Rewinds the partition's fetch position (consumer.seek). */
+  seek: (topic: string, partition: number, offset: string) => void;
 }
 
 export function splitBatch(topic: string, partition: number, messages: KafkaMessage[]) {
@@ -36,34 +46,67 @@ export function splitBatch(topic: string, partition: number, messages: KafkaMess
 }
 
 export async function handleBatch(ctx: BatchContext, payload: EachBatchPayload): Promise<void> {
-  const { batch, heartbeat, isRunning, isStale, resolveOffset, commitOffsetsIfNecessary } = payload;
+  const { batch, isRunning, isStale, resolveOffset } = payload;
   const { topic, partition, messages } = batch;
-  if (messages.length === 0 || !isRunning() || isStale()) return;
+  const halted = () => ctx.stopping() || !isRunning() || isStale();
+  if (messages.length === 0 || halted()) return;
   const started = process.hrtime.bigint();
-  const log = ctx.logger.child({ topic, partition, firstOffset: batch.firstOffset(), lastOffset: batch.lastOffset() });
-  const { orders, poison } = splitBatch(topic, partition, messages);
+  const split = splitBatch(topic, partition, messages); // overlaps the previous batch's transaction
+
+  const key = PartitionPipelines.key(topic, partition);
+  const notDurable = await ctx.pipelines.waitPrevious(key);
+  if (notDurable) {
+    // The previous batch is not in PostgreSQL: drop this one and fetch again from the previous one.
+    if (!halted()) ctx.seek(topic, partition, notDurable.firstOffset);
+    ctx.logger.info({ topic, partition, rewindTo: notDurable.firstOffset }, 'previous batch not persisted: partition rewound');
+    return;
+  }
+  if (halted()) return;
+  // Moves the FETCH position past this batch; the group's committed offset moves only once it is durable.
+  resolveOffset(messages[messages.length - 1]!.offset);
+  const done = ctx.pipelines.start(key, messages[0]!.offset, () => persistAndCommit(ctx, payload, split, started));
+  // kafkajs is stopping (rebalance or disconnect): finish this batch before giving the partition up.
+  if (!isRunning()) await done;
+}
+
+async function persistAndCommit(
+  ctx: BatchContext,
+  payload: EachBatchPayload,
+  { orders, poison }: { orders: OrderMessage[]; poison: PoisonMessage[] },
+  started: bigint,
+): Promise<JobOutcome> {
+  const { batch, heartbeat, isRunning, isStale, commitOffsetsIfNecessary } = payload;
+  const { topic, partition, messages } = batch;
+  const log = ctx.logger.child({ topic, partition, firstOffset: messages[0]!.offset, lastOffset: batch.lastOffset() });
   const retry = (stage: 'postgres' | 'dlq') => ({
     backoff: ctx.backoff,
     heartbeat,
-    shouldStop: () => !isRunning() || isStale(),
+    // On shutdown a batch that cannot be persisted right now is given up (it is redelivered).
+    shouldStop: () => ctx.stopping() || !isRunning() || isStale(),
     onRetry: (err: Error, attempt: number, delayMs: number) => {
       ctx.metrics.retries.inc({ stage });
       log.warn({ stage, attempt, delayMs, err: err.message, orders: orders.length }, 'batch failed, retrying');
     },
   });
 
-  const decodedAt = process.hrtime.bigint();
+  const pgStarted = process.hrtime.bigint();
   // A slow transaction (PostgreSQL under load, a lock held by someone) must not cost us the group
   // membership: heartbeat in the background while it runs (errors surface at the next heartbeat).
   const keepAlive = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
   const persisted = await retryUntilDone(() => persistBatch(ctx.pool, orders), retry('postgres')).finally(() =>
     clearInterval(keepAlive),
   );
-  const persistedAt = process.hrtime.bigint();
-  if (persisted === ABORTED) return log.info('shutting down or rebalancing: batch left uncommitted, it will be redelivered');
+  const pgDone = process.hrtime.bigint();
+  if (persisted === ABORTED) {
+    log.info('shutting down or rebalancing: batch left uncommitted, it will be redelivered');
+    return { durable: false };
+  }
   if (poison.length > 0) {
     const sent = await retryUntilDone(() => sendToDlq(ctx.producer, ctx.dlqTopic, poison), retry('dlq'));
-    if (sent === ABORTED) return log.info('shutting down or rebalancing: batch left uncommitted, it will be redelivered');
+    if (sent === ABORTED) {
+      log.info('shutting down or rebalancing: batch left uncommitted, it will be redelivered');
+      return { durable: false };
+    }
     for (const p of poison)
       log.warn({ offset: p.message.offset, reason: p.reason, dlqTopic: ctx.dlqTopic }, 'poison message sent to the DLQ');
     ctx.metrics.dlq.inc(poison.length);
@@ -91,17 +134,20 @@ export async function handleBatch(ctx: BatchContext, payload: EachBatchPayload):
   for (const [reason, n] of Object.entries(rejected)) ctx.metrics.ordersPersisted.inc({ status: 'rejected', reason }, n);
   if (persisted.redelivered) ctx.metrics.redelivered.inc(persisted.redelivered);
 
-  // Durable everywhere: now, and only now, move the group's offset past the batch. (If this commit
-  // fails because of a rebalance, the next owner gets the batch again and finds it stored: no-op.)
-  const last = messages[messages.length - 1]!.offset;
-  resolveOffset(last);
-  await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: (BigInt(last) + 1n).toString() }] }] });
+  // Durable everywhere: now, and only now, move the group's offset past the batch. If this commit
+  // fails (rebalance, coordinator moved) nothing is lost: the next commit covers it, or the next
+  // owner gets the batch again and finds it stored (no-op).
+  const next = (BigInt(batch.lastOffset()) + 1n).toString();
+  try {
+    await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
+  } catch (err) {
+    log.warn({ err: (err as Error).message, offset: next }, 'offset commit failed after the batch was persisted');
+  }
   ctx.metrics.batchSize.observe(messages.length);
   ctx.metrics.batchDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-  const lag = BigInt(batch.highWatermark) - BigInt(last) - 1n;
+  const lag = BigInt(batch.highWatermark) - BigInt(next);
   ctx.metrics.lag.set({ topic, partition: String(partition) }, Number(lag > 0n ? lag : 0n));
-  const ms = (a: bigint, b: bigint) => Number(b - a) / 1e6;
-  const end = process.hrtime.bigint();
+  const ms = (a: bigint, b: bigint) => Math.round(Number(b - a) / 1e5) / 10;
   log.debug(
     {
       messages: messages.length,
@@ -110,8 +156,9 @@ export async function handleBatch(ctx: BatchContext, payload: EachBatchPayload):
       redelivered: persisted.redelivered,
       checked: persisted.checked,
       dlq: poison.length,
-      ms: { decode: ms(started, decodedAt), postgres: ms(decodedAt, persistedAt), rest: ms(persistedAt, end) },
+      ms: { decodeAndWait: ms(started, pgStarted), postgres: ms(pgStarted, pgDone), commit: ms(pgDone, process.hrtime.bigint()) },
     },
     'batch committed',
   );
+  return { durable: true };
 }

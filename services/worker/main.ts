@@ -8,6 +8,7 @@ import { createPool } from '../postgres/pool.js';
 import { loadWorkerConfig } from './config.js';
 import { handleBatch } from './handle-batch.js';
 import { createWorkerMetrics } from './metrics.js';
+import { PartitionPipelines } from './pipeline.js';
 
 export async function main(): Promise<void> {
   const config = loadWorkerConfig();
@@ -35,6 +36,7 @@ export async function main(): Promise<void> {
   });
 
   const state = { joined: false, stopping: false, crashed: false };
+  const pipelines = new PartitionPipelines();
   let resolveJoined!: () => void;
   const joined = new Promise<void>((r) => (resolveJoined = r));
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -76,7 +78,9 @@ export async function main(): Promise<void> {
       process.exit(1);
     }, config.WORKER_SHUTDOWN_TIMEOUT_MS);
     timer.unref();
-    // consumer.disconnect() stops fetching and waits for the running eachBatch (which commits).
+    // New batches are refused from now on; the ones in flight finish and commit while we are still
+    // a group member. Then consumer.disconnect() stops fetching and leaves the group.
+    await pipelines.drain();
     for (const [name, close] of [
       ['consumer', () => consumer.disconnect()],
       ['producer', () => producer.disconnect()],
@@ -97,11 +101,22 @@ export async function main(): Promise<void> {
   // From the beginning: a group that never committed must not skip orders accepted before it existed.
   await consumer.subscribe({ topics: [topics.orders], fromBeginning: true });
   const backoff = { minMs: config.WORKER_RETRY_MIN_MS, maxMs: config.WORKER_RETRY_MAX_MS };
+  const batchContext = {
+    pool,
+    producer,
+    dlqTopic: topics.dlq,
+    backoff,
+    metrics,
+    logger,
+    pipelines,
+    stopping: () => state.stopping,
+    seek: (topic: string, partition: number, offset: string) => consumer.seek({ topic, partition, offset }),
+  };
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: config.WORKER_PARTITIONS_CONCURRENCY,
-    eachBatch: (payload) => handleBatch({ pool, producer, dlqTopic: topics.dlq, backoff, metrics, logger }, payload),
+    eachBatch: (payload) => handleBatch(batchContext, payload),
   });
   if ((await Promise.race([joined.then(() => 'joined'), done])) === 'joined')
     lifecycle.info({ port: server.port, topic: topics.orders, groupId: config.KAFKA_GROUP_ID }, 'ready');

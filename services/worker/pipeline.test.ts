@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { PartitionPipelines } from './pipeline.js';
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}
+
+describe('PartitionPipelines', () => {
+  it('nothing in flight: nothing to wait for', async () => {
+    expect(await new PartitionPipelines().waitPrevious('t|0')).toBeUndefined();
+  });
+
+  it('waits for the batch in flight and reports a durable one as fine', async () => {
+    const p = new PartitionPipelines();
+    const d = deferred<{ durable: boolean }>();
+    p.start('t|0', '100', () => d.promise);
+    let waited = false;
+    const w = p.waitPrevious('t|0').then((r) => ((waited = true), r));
+    await Promise.resolve();
+    expect(waited).toBe(false);
+    d.resolve({ durable: true });
+    expect(await w).toBeUndefined();
+    expect(p.size).toBe(0);
+  });
+
+  it('reports a batch that did not become durable with its first offset (to rewind to)', async () => {
+    const p = new PartitionPipelines();
+    p.start('t|0', '100', async () => ({ durable: false }));
+    expect(await p.waitPrevious('t|0')).toEqual({ firstOffset: '100' });
+  });
+
+  it('a job that throws counts as not durable', async () => {
+    const p = new PartitionPipelines();
+    p.start('t|1', '7', async () => Promise.reject(new Error('rebalancing')));
+    expect(await p.waitPrevious('t|1')).toEqual({ firstOffset: '7' });
+  });
+
+  it('partitions are independent; drain waits for all', async () => {
+    const p = new PartitionPipelines();
+    const a = deferred<{ durable: boolean }>();
+    const b = deferred<{ durable: boolean }>();
+    p.start('t|0', '1', () => a.promise);
+    p.start('t|1', '2', () => b.promise);
+    expect(p.size).toBe(2);
+    let drained = false;
+    const d = p.drain().then(() => (drained = true));
+    a.resolve({ durable: true });
+    await Promise.resolve();
+    expect(drained).toBe(false);
+    b.resolve({ durable: true });
+    await d;
+    expect(drained).toBe(true);
+  });
+});
