@@ -2,7 +2,7 @@
 # npm run bench: builds, brings the local stack up (without Kubernetes), runs every benchmark
 # side by side (e2e/bench/run.ts), prints the table, writes e2e/bench/results/, and leaves the
 # stack as it found it (stopped again if this script started it).
-# Knobs (env): BENCH_DURATION_S=4 (per round) BENCH_ROUNDS=3 BENCH_WARMUP_S=2 BENCH_CONNECTIONS=64 BENCH_PIN=1:0|off
+# Knobs (env): BENCH_DURATION_S=4 (per round) BENCH_ROUNDS=3 BENCH_WARMUP_S=2 BENCH_CONNECTIONS=64 BENCH_PIN=off|1:0 (server CPUs:wrk CPUs)
 #              BENCH_WORKER_ORDERS=100000 BENCH_PER_MESSAGE_MAX_S=10 BENCH_ONLY=ceiling,soldout,accept,worker
 #              BENCH_CPU_PROF=<dir> (V8 CPU profile of our API per case)
 set -euo pipefail
@@ -14,7 +14,7 @@ if ! command -v wrk >/dev/null 2>&1; then
   $SUDO apt-get update -q >/dev/null
   $SUDO apt-get install -y -q wrk >/dev/null
 fi
-if [ "${BENCH_PIN:-1:0}" != "off" ] && ! command -v taskset >/dev/null 2>&1; then
+if [ "${BENCH_PIN:-off}" != "off" ] && ! command -v taskset >/dev/null 2>&1; then
   echo "bench: taskset not found (util-linux); running unpinned" >&2
   export BENCH_PIN=off
 fi

@@ -1,7 +1,22 @@
 // HTTP bench cases measured side by side: each server gets a warm-up run (discarded), then the
 // servers of one comparison take turns for several rounds, so a burst of load from elsewhere on
 // a shared machine hits both sides alike. Each case reports its median round.
+import { readFileSync } from 'node:fs';
 import { runWrk, requestsPerSecond, type WrkResult } from './wrk.js';
+
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux (getconf CLK_TCK)
+
+/** CPU seconds (user + system, all threads) a process has used so far; undefined off Linux. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface HttpSettings {
   durationS: number;
@@ -17,6 +32,8 @@ export interface HttpTarget {
   name: string;
   url: string;
   productId: string;
+  /** Server process, for its CPU time per request. */
+  pid?: number;
 }
 
 export interface HttpCaseResult {
@@ -31,6 +48,8 @@ export interface HttpCaseResult {
   /** Status of one request sent before the run (what every request of the run is expected to get). */
   probeStatus: number;
   roundsRequestsPerSecond: number[];
+  /** Server CPU time per answered request over all rounds, microseconds (less sensitive to other load than req/s). */
+  cpuUsPerRequest?: number;
   wrk: WrkResult;
   allRounds: WrkResult[];
 }
@@ -57,9 +76,13 @@ export async function measureSideBySide(targets: HttpTarget[], s: HttpSettings, 
     if (s.warmupS > 0) await run(t, s.warmupS);
   }
   const rounds: WrkResult[][] = targets.map(() => []);
+  const cpu = targets.map(() => 0);
   for (let i = 0; i < s.rounds; i++) {
     for (const [k, t] of targets.entries()) {
+      const before = cpuSeconds(t.pid);
       const r = await run(t, s.durationS);
+      const after = cpuSeconds(t.pid);
+      cpu[k]! += before !== undefined && after !== undefined ? after - before : NaN;
       rounds[k]!.push(r);
       log(`${t.name}: round ${i + 1}/${s.rounds}: ${Math.round(requestsPerSecond(r))} req/s, p50 ${r.latencyUs.p50 / 1000} ms, p99 ${r.latencyUs.p99 / 1000} ms, non-2xx ${r.errors.status}`);
     }
@@ -78,6 +101,7 @@ export async function measureSideBySide(targets: HttpTarget[], s: HttpSettings, 
       socketErrors: e.connect + e.read + e.write + e.timeout,
       probeStatus: probes[k]!,
       roundsRequestsPerSecond: all.map((r) => Math.round(requestsPerSecond(r))),
+      cpuUsPerRequest: Number.isFinite(cpu[k]) ? Math.round((cpu[k]! * 1e6) / all.reduce((n, r) => n + r.requests, 0)) : undefined,
       wrk: median,
       allRounds: all,
     };

@@ -25,6 +25,7 @@ export interface BenchReport {
   http: HttpCaseResult[];
   worker: WorkerCaseResult[];
   comparisons: Comparison[];
+  diagnostics: Record<string, unknown>;
   notes: string[];
 }
 
@@ -78,12 +79,12 @@ function table(headers: string[], rows: string[][]): string {
 export function renderTable(r: BenchReport): string {
   const httpRows = r.http.map((c) => [
     c.name, fmt(c.requestsPerSecond), c.p50Ms.toFixed(2), c.p99Ms.toFixed(2), c.roundsRequestsPerSecond.map(fmt).join(' / '),
-    String(c.probeStatus), fmt(c.non2xx), fmt(c.socketErrors),
+    c.cpuUsPerRequest === undefined ? '-' : String(c.cpuUsPerRequest), String(c.probeStatus), fmt(c.non2xx), fmt(c.socketErrors),
   ]);
   const workerRows = r.worker.map((c) => [c.name, fmt(c.ordersPerSecond), `${fmt(c.persisted)}/${fmt(c.of)}`, c.steadySeconds.toFixed(2), c.startupSeconds.toFixed(2)]);
   const cmpRows = r.comparisons.map((c) => [c.name, c.ours, c.baseline, c.shown, c.target, c.pass ? 'PASS' : 'MISS']);
   return [
-    table(['HTTP case (median round)', 'req/s', 'p50 ms', 'p99 ms', 'req/s of each round', 'answer', 'non-2xx', 'socket errors'], httpRows),
+    table(['HTTP case (median round)', 'req/s', 'p50 ms', 'p99 ms', 'req/s of each round', 'server CPU µs/req', 'answer', 'non-2xx', 'socket errors'], httpRows),
     '',
     table(['worker case', 'orders/s', 'persisted', 'measured s', 'startup s'], workerRows),
     '',

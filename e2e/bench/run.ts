@@ -42,6 +42,7 @@ const http: HttpCaseResult[] = [];
 const worker: WorkerCaseResult[] = [];
 const comparisons: BenchReport['comparisons'] = [];
 const notes: string[] = [];
+const diagnostics: Record<string, unknown> = {};
 const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
 
 async function createTopic(suffix: string): Promise<string> {
@@ -61,6 +62,8 @@ interface Server {
   name: string;
   productId: string;
   start: () => Promise<RunningProcess>;
+  /** Called after the measurement, before the server stops (e.g. to read its /metrics). */
+  after?: (proc: RunningProcess) => Promise<void>;
 }
 
 /** Starts the servers of one comparison (pinned), measures them side by side, stops them. */
@@ -74,11 +77,12 @@ async function measureServers(servers: Server[]): Promise<HttpCaseResult[]> {
       pinProcess(proc.child.pid, s.serverCpus);
     }
     const results = await measureSideBySide(
-      servers.map((srv, i) => ({ name: srv.name, productId: srv.productId, url: `http://127.0.0.1:${running[i]!.port}` })),
+      servers.map((srv, i) => ({ name: srv.name, productId: srv.productId, url: `http://127.0.0.1:${running[i]!.port}`, pid: running[i]!.child.pid })),
       s,
       log,
     );
     http.push(...results);
+    for (const [i, srv] of servers.entries()) await srv.after?.(running[i]!);
     return results;
   } finally {
     for (const proc of running) await proc.stop();
@@ -131,6 +135,20 @@ async function runSoldOut(): Promise<void> {
   comparisons.push(ratio('sold-out path: our API vs bare Fastify', ours!, base!, TARGET.soldOutVsBare, true));
 }
 
+/** Mean Kafka produce batch size and latency of our API, from its /metrics. */
+async function produceStats(port: number): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const batches = value('fluxgate_kafka_produce_batch_size_count');
+  const stats = {
+    produceRequests: batches,
+    meanOrdersPerProduceRequest: Math.round((value('fluxgate_kafka_produce_batch_size_sum') / batches) * 10) / 10,
+    meanProduceMs: Math.round((value('fluxgate_kafka_produce_duration_seconds_sum') / value('fluxgate_kafka_produce_duration_seconds_count')) * 1e4) / 10,
+  };
+  notes.push(`our API, accept: ${stats.produceRequests} Kafka produce requests, ${stats.meanOrdersPerProduceRequest} orders each on average, ${stats.meanProduceMs} ms each (acks=all)`);
+  return stats;
+}
+
 async function runAccept(): Promise<void> {
   const naiveTopic = await createTopic('naive');
   const naiveProduct = product('naive');
@@ -146,7 +164,12 @@ async function runAccept(): Promise<void> {
   }
   const topic = await createTopic('accept');
   const p = product('accept');
-  const oursServer: Server = { name: 'our API, accept', productId: p, start: () => startOurApi(topic, [{ productId: p, quantity: BIG_STOCK }]) };
+  const oursServer: Server = {
+    name: 'our API, accept',
+    productId: p,
+    start: () => startOurApi(topic, [{ productId: p, quantity: BIG_STOCK }]),
+    after: async (api) => void (diagnostics.ourApiAccept = await produceStats(api.port!)),
+  };
   const [ours, naive] = await measureServers([oursServer, naiveServer]);
   expectAllAccepted(ours!);
   expectAllAccepted(naive!);
@@ -239,6 +262,7 @@ const report: BenchReport = {
   http,
   worker,
   comparisons,
+  diagnostics,
   notes,
 };
 console.log(renderTable(report));

@@ -26,7 +26,7 @@ function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max
 }
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
-  const pin = env.BENCH_PIN ?? '1:0';
+  const pin = env.BENCH_PIN ?? 'off';
   let serverCpus: string | undefined;
   let wrkCpus: string | undefined;
   if (pin !== 'off') {
