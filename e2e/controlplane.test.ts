@@ -3,6 +3,7 @@
 // exported its KUBECONFIG; otherwise starts (and stops) its own under /tmp/fg-cp-test.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,6 +70,25 @@ describe('test control plane', () => {
     if (ownPlane) {
       const again = await controlPlaneUp({ cacheDir: dirname(dirname(binDir)), stateDir: OWN_STATE_DIR, ports: OWN_PORTS, log: () => {} });
       expect(again).toEqual({ kubeconfig, binDir });
+    }
+  });
+
+  it('refuses to start on a port that is taken, naming it', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as AddressInfo).port;
+    const stateDir = mkdtempSync(join(tmpdir(), 'fg-cp-busy-'));
+    try {
+      await expect(controlPlaneUp({
+        cacheDir: dirname(dirname(binDir)),
+        stateDir,
+        ports: { etcd: port, etcdPeer: OWN_PORTS.etcdPeer + 10, apiserver: OWN_PORTS.apiserver + 10 }, // etcd's port is checked first
+        log: () => {},
+      })).rejects.toThrow(`port ${port} (etcd) is already in use on 127.0.0.1`);
+      expect((await controlPlaneStatus(stateDir)).running).toBe(false);
+    } finally {
+      busy.close();
+      rmSync(stateDir, { recursive: true, force: true });
     }
   });
 
