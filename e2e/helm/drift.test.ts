@@ -1,5 +1,6 @@
-// The chart carries copies of files another part of the project owns (Helm reads only files
-// inside the chart). These tests fail as soon as a copy is stale: run helm/sync-shared-files.sh.
+// The chart reuses files another part of the project owns (Helm reads only files inside the
+// chart, so they are symlinked in: helm follows them and `helm package` stores their content).
+// These tests fail if the chart ever gets its own diverging copy or its own RBAC rules.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +9,7 @@ import { ALL_ON, CHART, REPO, template } from './chart.js';
 
 const read = (p: string) => readFileSync(join(REPO, p), 'utf8');
 const docs = (text: string) => parseAllDocuments(text).map((d) => d.toJS()).filter(Boolean);
-const FIX = 'stale copy: run helm/sync-shared-files.sh and commit the chart';
+const FIX = 'the chart must reuse the file (a symlink), not carry a diverging copy';
 
 describe('chart copies of shared files', () => {
   it('the chart CRD is byte-identical to crds/flashsale.yaml', () => {
