@@ -9,7 +9,7 @@ export const workerOwnVars = {
     default: '4',
     min: 1,
     max: 100,
-    description: 'Maximum PostgreSQL connections of one worker process (one per concurrently processed partition is enough)',
+    description: 'PostgreSQL connections of one worker process; also the most batches (one per partition) persisting at once',
     usedBy: ['worker'],
   },
   WORKER_PARTITIONS_CONCURRENCY: {

@@ -25,6 +25,8 @@ export interface BatchContext {
   metrics: WorkerMetrics;
   logger: Logger;
   pipelines: PartitionPipelines;
+  /** Most batches in PostgreSQL at once (one connection each). */
+  maxInFlight: number;
   /** True once shutdown began: start nothing new, let the batches in flight finish. */
   stopping: () => boolean;
   /** Rewinds the partition's fetch position (consumer.seek). */
@@ -61,6 +63,7 @@ export async function handleBatch(ctx: BatchContext, payload: EachBatchPayload):
     ctx.logger.info({ topic, partition, rewindTo: notDurable.firstOffset }, 'previous batch not persisted: partition rewound');
     return;
   }
+  await ctx.pipelines.waitForRoom(ctx.maxInFlight);
   if (halted()) return;
   // Moves the FETCH position past this batch; the group's committed offset moves only once it is durable.
   resolveOffset(messages[messages.length - 1]!.offset);

@@ -17,8 +17,9 @@ export async function main(): Promise<void> {
   const lifecycle = logger.isLevelEnabled('info') ? logger : logger.child({}, { level: 'info' });
   const topics = topicsFor(config.ORDERS_TOPIC);
   const metrics = createWorkerMetrics();
+  const poolMax = Math.max(config.PG_POOL_MAX, config.WORKER_PARTITIONS_CONCURRENCY);
   const pool = createPool(config.DATABASE_URL, {
-    max: Math.max(config.PG_POOL_MAX, config.WORKER_PARTITIONS_CONCURRENCY),
+    max: poolMax,
     applicationName: 'flux-gate-worker',
     statementTimeoutMs: 60_000,
     logger,
@@ -42,6 +43,7 @@ export async function main(): Promise<void> {
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     state.joined = true;
     metrics.lag.reset(); // partitions we lost must not keep reporting their old lag
+    pipelines.forgetFailures(); // every partition restarts from its committed offset
     logger.info({ memberAssignment: e.payload.memberAssignment, memberId: e.payload.memberId }, 'joined the consumer group');
     resolveJoined();
   });
@@ -109,6 +111,7 @@ export async function main(): Promise<void> {
     metrics,
     logger,
     pipelines,
+    maxInFlight: poolMax,
     stopping: () => state.stopping,
     seek: (topic: string, partition: number, offset: string) => consumer.seek({ topic, partition, offset }),
   };

@@ -38,6 +38,32 @@ describe('PartitionPipelines', () => {
     expect(await p.waitPrevious('t|1')).toEqual({ firstOffset: '7' });
   });
 
+  it('a failure is reported once, and forgotten after a rebalance', async () => {
+    const p = new PartitionPipelines();
+    p.start('t|0', '5', async () => ({ durable: false }));
+    expect(await p.waitPrevious('t|0')).toEqual({ firstOffset: '5' });
+    expect(await p.waitPrevious('t|0')).toBeUndefined();
+    await p.start('t|0', '9', async () => ({ durable: false }));
+    p.forgetFailures();
+    expect(await p.waitPrevious('t|0')).toBeUndefined();
+  });
+
+  it('waitForRoom bounds the batches in flight', async () => {
+    const p = new PartitionPipelines();
+    const a = deferred<{ durable: boolean }>();
+    p.start('t|0', '1', () => a.promise);
+    p.start('t|1', '1', async () => ({ durable: true }));
+    await p.waitForRoom(2); // t|1 finished
+    expect(p.size).toBe(1);
+    let room = false;
+    const w = p.waitForRoom(1).then(() => (room = true));
+    await Promise.resolve();
+    expect(room).toBe(false);
+    a.resolve({ durable: true });
+    await w;
+    expect(p.size).toBe(0);
+  });
+
   it('partitions are independent; drain waits for all', async () => {
     const p = new PartitionPipelines();
     const a = deferred<{ durable: boolean }>();

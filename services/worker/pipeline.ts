@@ -10,31 +10,44 @@ export interface JobOutcome {
   durable: boolean;
 }
 
-interface InFlight {
-  firstOffset: string;
-  done: Promise<JobOutcome>;
-}
-
 export class PartitionPipelines {
-  private readonly inFlight = new Map<string, InFlight>();
+  private readonly inFlight = new Map<string, Promise<JobOutcome>>();
+  /** First offset of a batch that did not become durable, per partition, until someone rewinds. */
+  private readonly failed = new Map<string, string>();
 
   static key(topic: string, partition: number): string {
     return `${topic}|${partition}`;
   }
 
-  /** Waits for the partition's batch in flight, if any. Returns it when it did NOT become durable. */
+  /** Waits for the partition's batch in flight, if any. Returns the first offset to rewind to if it did NOT become durable. */
   async waitPrevious(key: string): Promise<{ firstOffset: string } | undefined> {
-    const prev = this.inFlight.get(key);
-    if (!prev) return undefined;
-    const outcome = await prev.done;
-    if (this.inFlight.get(key) === prev) this.inFlight.delete(key);
-    return outcome.durable ? undefined : { firstOffset: prev.firstOffset };
+    await this.inFlight.get(key);
+    const firstOffset = this.failed.get(key);
+    if (firstOffset === undefined) return undefined;
+    this.failed.delete(key);
+    return { firstOffset };
+  }
+
+  /** Waits until fewer than `limit` batches are in flight (one PostgreSQL connection each). */
+  async waitForRoom(limit: number): Promise<void> {
+    while (this.inFlight.size >= limit) await Promise.race(this.inFlight.values());
   }
 
   start(key: string, firstOffset: string, job: () => Promise<JobOutcome>): Promise<JobOutcome> {
-    const done = job().catch(() => ({ durable: false }));
-    this.inFlight.set(key, { firstOffset, done });
+    const done = job()
+      .catch(() => ({ durable: false }))
+      .then((outcome) => {
+        if (!outcome.durable) this.failed.set(key, firstOffset);
+        if (this.inFlight.get(key) === done) this.inFlight.delete(key);
+        return outcome;
+      });
+    this.inFlight.set(key, done);
     return done;
+  }
+
+  /** After a rebalance the group restarts every partition from its committed offset: old failures are moot. */
+  forgetFailures(): void {
+    this.failed.clear();
   }
 
   get size(): number {
@@ -43,6 +56,6 @@ export class PartitionPipelines {
 
   /** Waits until every batch in flight has finished (shutdown). */
   async drain(): Promise<void> {
-    await Promise.all([...this.inFlight.values()].map((f) => f.done));
+    await Promise.all(this.inFlight.values());
   }
 }
