@@ -115,6 +115,16 @@ export async function controlPlaneUp(o: {
   for (const [name, port] of Object.entries(ports)) {
     if (await portInUse(port)) throw new Error(`control plane: port ${port} (${name}) is already in use on 127.0.0.1; pick another or stop its owner`);
   }
+  try {
+    return await startAll(binDir, o);
+  } catch (e) {
+    await controlPlaneDown(stateDir).catch(() => undefined); // leave nothing half-started; logs stay
+    throw e;
+  }
+}
+
+async function startAll(binDir: string, o: { stateDir: string; ports: ControlPlanePorts; log: Log }): Promise<{ kubeconfig: string; binDir: string }> {
+  const { stateDir, ports, log } = o;
   const t0 = Date.now();
   const secrets = ensureSecrets(stateDir);
   const kubeconfig = join(stateDir, 'kubeconfig');
@@ -133,7 +143,8 @@ export async function controlPlaneUp(o: {
     `--log-level=warn`,
   ]);
   save();
-  await waitUntil('etcd', stateDir, state.pids.etcd, async () => (await httpGet(`http://127.0.0.1:${ports.etcd}/health`)).body.includes('"health":"true"'));
+  const phases: string[] = [];
+  phases.push(await waitUntil('etcd', stateDir, state.pids.etcd, async () => (await httpGet(`http://127.0.0.1:${ports.etcd}/health`)).body.includes('"health":"true"')));
 
   const server = `https://127.0.0.1:${ports.apiserver}`;
   state.pids['kube-apiserver'] = startProcess(stateDir, join(binDir, 'kube-apiserver'), [
@@ -154,13 +165,13 @@ export async function controlPlaneUp(o: {
   ], { NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' });
   save();
   const caFile = join(stateDir, 'pki', 'apiserver.crt');
-  await waitUntil('kube-apiserver', stateDir, state.pids['kube-apiserver'], async () => {
+  phases.push(await waitUntil('kube-apiserver', stateDir, state.pids['kube-apiserver'], async () => {
     if (!existsSync(caFile)) return false;
     const ready = await httpGet(`${server}/readyz`, { ca: readFileSync(caFile) });
     if (ready.status !== 200) return false;
     const ns = await httpGet(`${server}/api/v1/namespaces/default`, { ca: readFileSync(caFile), token: secrets.adminToken });
     return ns.status === 200;
-  });
+  }));
   writeKubeconfig(kubeconfig, server, readFileSync(caFile), secrets.adminToken, 'admin');
 
   const kcmKubeconfig = join(stateDir, 'kube-controller-manager.kubeconfig');
@@ -177,10 +188,10 @@ export async function controlPlaneUp(o: {
   ]);
   save();
   // The serviceaccount controller creating "default" in kube-system shows the controllers run.
-  await waitUntil('kube-controller-manager', stateDir, state.pids['kube-controller-manager'], async () =>
+  phases.push(await waitUntil('kube-controller-manager', stateDir, state.pids['kube-controller-manager'], async () =>
     (await httpGet(`${server}/api/v1/namespaces/kube-system/serviceaccounts/default`, { ca: readFileSync(caFile), token: secrets.adminToken })).status === 200,
-  );
-  log(`control plane: up in ${((Date.now() - t0) / 1000).toFixed(1)} s, apiserver ${server}, KUBECONFIG=${kubeconfig}, logs in ${stateDir}/*.log`);
+  ));
+  log(`control plane: up in ${((Date.now() - t0) / 1000).toFixed(1)} s (${phases.join(', ')}), apiserver ${server}, KUBECONFIG=${kubeconfig}, logs in ${stateDir}/*.log`);
   return { kubeconfig, binDir };
 }
 
@@ -268,13 +279,15 @@ function startProcess(stateDir: string, bin: string, args: string[], env: Record
   return child.pid;
 }
 
-async function waitUntil(name: string, stateDir: string, pid: number, ready: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
+/** Polls `ready` until true; returns the seconds it took (for the start log line). */
+async function waitUntil(name: string, stateDir: string, pid: number, ready: () => Promise<boolean>): Promise<string> {
+  const t0 = Date.now();
+  const deadline = t0 + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (!isAlive(pid)) {
       throw new Error(`control plane: ${name} (pid ${pid}) exited during start; last lines of ${stateDir}/${name}.log:\n${tail(join(stateDir, `${name}.log`))}`);
     }
-    if (await ready().catch(() => false)) return;
+    if (await ready().catch(() => false)) return `${name} ${((Date.now() - t0) / 1000).toFixed(1)} s`;
     await sleep(250);
   }
   throw new Error(`control plane: ${name} (pid ${pid}) not ready after ${START_TIMEOUT_MS} ms; last lines of ${stateDir}/${name}.log:\n${tail(join(stateDir, `${name}.log`))}`);
