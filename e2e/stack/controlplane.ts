@@ -187,10 +187,16 @@ async function startAll(binDir: string, o: { stateDir: string; ports: ControlPla
     `--root-ca-file=${caFile}`,
   ]);
   save();
-  // The serviceaccount controller creating "default" in kube-system shows the controllers run.
+  // The controllers run when the serviceaccount controller gives a fresh namespace its "default"
+  // ServiceAccount (a fresh one: after a restart, older namespaces already have theirs).
+  const admin = { ca: readFileSync(caFile), token: secrets.adminToken };
+  const probeNs = `controlplane-probe-${Date.now()}`;
+  const created = await httpGet(`${server}/api/v1/namespaces`, { ...admin, method: 'POST', json: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: probeNs } } });
+  if (created.status !== 201) throw new Error(`control plane: could not create namespace ${probeNs}: HTTP ${created.status} ${created.body}`);
   phases.push(await waitUntil('kube-controller-manager', stateDir, state.pids['kube-controller-manager'], async () =>
-    (await httpGet(`${server}/api/v1/namespaces/kube-system/serviceaccounts/default`, { ca: readFileSync(caFile), token: secrets.adminToken })).status === 200,
+    (await httpGet(`${server}/api/v1/namespaces/${probeNs}/serviceaccounts/default`, admin)).status === 200,
   ));
+  await httpGet(`${server}/api/v1/namespaces/${probeNs}`, { ...admin, method: 'DELETE' });
   log(`control plane: up in ${((Date.now() - t0) / 1000).toFixed(1)} s (${phases.join(', ')}), apiserver ${server}, KUBECONFIG=${kubeconfig}, logs in ${stateDir}/*.log`);
   return { kubeconfig, binDir };
 }
@@ -369,11 +375,13 @@ function portInUse(port: number): Promise<boolean> {
   });
 }
 
-function httpGet(url: string, o: { ca?: Buffer; token?: string } = {}): Promise<{ status: number; body: string }> {
+function httpGet(url: string, o: { ca?: Buffer; token?: string; method?: string; json?: unknown } = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const headers: Record<string, string> = o.token ? { authorization: `Bearer ${o.token}` } : {};
-    const opts = { method: 'GET', headers, timeout: 5000, ...(u.protocol === 'https:' ? { ca: o.ca } : {}) };
+    const data = o.json === undefined ? undefined : JSON.stringify(o.json);
+    if (data) headers['content-type'] = 'application/json';
+    const opts = { method: o.method ?? 'GET', headers, timeout: 5000, ...(u.protocol === 'https:' ? { ca: o.ca } : {}) };
     const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, opts, (res) => {
       let body = '';
       res.setEncoding('utf8');
@@ -382,6 +390,6 @@ function httpGet(url: string, o: { ca?: Buffer; token?: string } = {}): Promise<
     });
     req.on('timeout', () => req.destroy(new Error(`timeout on ${url}`)));
     req.on('error', reject);
-    req.end();
+    req.end(data);
   });
 }
