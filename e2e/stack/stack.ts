@@ -65,9 +65,13 @@ async function upLocked(paths: StackPaths, opts: UpOptions, log: Log): Promise<U
   await ensureKafkaLibs(paths.cacheDir, state.kafka.version, log);
 
   const started: ComponentName[] = [];
-  const ctx = { state, log };
-  const results = await Promise.allSettled(SERVICE_NAMES.map((name) => ensureService(ctx, name)));
   const errors: string[] = [];
+  const ctx = { state, log };
+  // The control plane does not depend on the services: start everything at once.
+  const [results] = await Promise.all([
+    Promise.allSettled(SERVICE_NAMES.map((name) => ensureService(ctx, name))),
+    opts.k8s === false ? Promise.resolve() : ensureControlPlane(state, log, started, errors),
+  ]);
   results.forEach((r, i) => {
     const name = SERVICE_NAMES[i]!;
     if (r.status === 'fulfilled') {
@@ -77,31 +81,32 @@ async function upLocked(paths: StackPaths, opts: UpOptions, log: Log): Promise<U
       errors.push(`✗ ${(r.reason as Error).message}`);
     }
   });
-
-  if (errors.length === 0 && opts.k8s !== false) {
-    const cp = await loadControlPlane();
-    if (!cp) {
-      log('control plane: skipped (e2e/stack/controlplane.ts is not there yet)');
-    } else {
-      try {
-        const status = await cp.controlPlaneStatus(state.stateDir);
-        if (status.running) {
-          log(`control plane: already running — KUBECONFIG=${status.kubeconfig}`);
-        } else {
-          const { etcd, etcdPeer, apiserver } = state.ports;
-          const res = await cp.controlPlaneUp({ cacheDir: state.cacheDir, stateDir: state.stateDir, ports: { etcd, etcdPeer, apiserver }, log });
-          started.push('controlplane');
-          log(`control plane: started — KUBECONFIG=${res.kubeconfig}`);
-        }
-      } catch (err) {
-        errors.push(`✗ control plane: ${(err as Error).message}`);
-      }
-    }
-  }
   if (errors.length > 0) {
     throw new StackUpError(`local stack ${state.stackId} is not fully up (state ${state.stateDir}):\n${errors.join('\n')}`, started);
   }
   return { state, started, env: await stackEnv(state.stateDir) };
+}
+
+async function ensureControlPlane(state: StackState, log: Log, started: ComponentName[], errors: string[]): Promise<void> {
+  const cp = await loadControlPlane();
+  if (!cp) {
+    log('control plane: skipped (e2e/stack/controlplane.ts is not there)');
+    return;
+  }
+  try {
+    const status = await cp.controlPlaneStatus(state.stateDir);
+    if (status.running) {
+      log(`control plane: already running — KUBECONFIG=${status.kubeconfig}`);
+      return;
+    }
+    const { etcd, etcdPeer, apiserver } = state.ports;
+    const res = await cp.controlPlaneUp({ cacheDir: state.cacheDir, stateDir: state.stateDir, ports: { etcd, etcdPeer, apiserver }, log });
+    started.push('controlplane');
+    log(`control plane: started — KUBECONFIG=${res.kubeconfig}`);
+  } catch (err) {
+    const message = (err as Error).message;
+    errors.push(`✗ ${message.startsWith('control plane') ? message : `control plane: ${message}`}`);
+  }
 }
 
 export interface DownOptions {
