@@ -1,22 +1,8 @@
 // HTTP bench cases measured side by side: each server gets a warm-up run (discarded), then the
 // servers of one comparison take turns for several rounds, so a burst of load from elsewhere on
 // a shared machine hits both sides alike. Each case reports its median round.
-import { readFileSync } from 'node:fs';
+import { cpuSeconds, stackCpuSeconds, stackPids } from './cpu.js';
 import { runWrk, requestsPerSecond, type WrkResult } from './wrk.js';
-
-const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux (getconf CLK_TCK)
-
-/** CPU seconds (user + system, all threads) a process has used so far; undefined off Linux. */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return undefined;
-  }
-}
 
 export interface HttpSettings {
   durationS: number;
@@ -50,6 +36,8 @@ export interface HttpCaseResult {
   roundsRequestsPerSecond: number[];
   /** Server CPU time per answered request over all rounds, microseconds (less sensitive to other load than req/s). */
   cpuUsPerRequest?: number;
+  /** Same, plus the CPU of Redis, Kafka and PostgreSQL (the stack's processes) during the rounds. */
+  systemCpuUsPerRequest?: number;
   wrk: WrkResult;
   allRounds: WrkResult[];
 }
@@ -65,6 +53,11 @@ async function probe(url: string, productId: string, nonce: string): Promise<num
   return res.status;
 }
 
+function perRequest(seconds: number, rounds: WrkResult[]): number | undefined {
+  const requests = rounds.reduce((n, r) => n + r.requests, 0);
+  return Number.isFinite(seconds) && requests > 0 ? Math.round((seconds * 1e6) / requests) : undefined;
+}
+
 const nonce = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 
 export async function measureSideBySide(targets: HttpTarget[], s: HttpSettings, log: (m: string) => void): Promise<HttpCaseResult[]> {
@@ -77,12 +70,18 @@ export async function measureSideBySide(targets: HttpTarget[], s: HttpSettings, 
   }
   const rounds: WrkResult[][] = targets.map(() => []);
   const cpu = targets.map(() => 0);
+  const systemCpu = targets.map(() => 0);
+  const pids = stackPids();
   for (let i = 0; i < s.rounds; i++) {
     for (const [k, t] of targets.entries()) {
       const before = cpuSeconds(t.pid);
+      const stackBefore = stackCpuSeconds(pids);
       const r = await run(t, s.durationS);
       const after = cpuSeconds(t.pid);
-      cpu[k]! += before !== undefined && after !== undefined ? after - before : NaN;
+      const stackAfter = stackCpuSeconds(pids);
+      const own = before !== undefined && after !== undefined ? after - before : NaN;
+      cpu[k]! += own;
+      systemCpu[k]! += stackBefore !== undefined && stackAfter !== undefined ? own + stackAfter - stackBefore : NaN;
       rounds[k]!.push(r);
       log(`${t.name}: round ${i + 1}/${s.rounds}: ${Math.round(requestsPerSecond(r))} req/s, p50 ${r.latencyUs.p50 / 1000} ms, p99 ${r.latencyUs.p99 / 1000} ms, non-2xx ${r.errors.status}`);
     }
@@ -101,7 +100,8 @@ export async function measureSideBySide(targets: HttpTarget[], s: HttpSettings, 
       socketErrors: e.connect + e.read + e.write + e.timeout,
       probeStatus: probes[k]!,
       roundsRequestsPerSecond: all.map((r) => Math.round(requestsPerSecond(r))),
-      cpuUsPerRequest: Number.isFinite(cpu[k]) ? Math.round((cpu[k]! * 1e6) / all.reduce((n, r) => n + r.requests, 0)) : undefined,
+      cpuUsPerRequest: perRequest(cpu[k]!, all),
+      systemCpuUsPerRequest: perRequest(systemCpu[k]!, all),
       wrk: median,
       allRounds: all,
     };

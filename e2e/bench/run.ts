@@ -12,7 +12,7 @@ import pg from 'pg';
 import { CLI, startComponent, type RunningProcess } from '../support/processes.js';
 import { measureSideBySide, type HttpCaseResult } from './http-case.js';
 import { pinProcess, startBenchScript, startNode } from './processes.js';
-import { machine, ratio, round2, renderTable, workerAbsolute, workerRatio, writeReport, type BenchReport } from './report.js';
+import { cpuRatio, machine, ratio, round2, renderTable, workerAbsolute, workerRatio, writeReport, type BenchReport } from './report.js';
 import { loadSettings } from './settings.js';
 import { countOrders, measureWorker, prefillTopic, type WorkerCaseResult } from './worker-case.js';
 
@@ -41,6 +41,7 @@ const products: string[] = [];
 const http: HttpCaseResult[] = [];
 const worker: WorkerCaseResult[] = [];
 const comparisons: BenchReport['comparisons'] = [];
+const cpuComparisons: BenchReport['comparisons'] = [];
 const notes: string[] = [];
 const diagnostics: Record<string, unknown> = {};
 const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
@@ -133,12 +134,18 @@ async function runSoldOut(): Promise<void> {
   if (ours!.probeStatus !== 409) notes.push(`our API, sold out: a fresh order got ${ours!.probeStatus}, expected 409`);
   if (ours!.non2xx !== ours!.wrk.requests) notes.push(`our API, sold out: ${ours!.wrk.requests - ours!.non2xx} of ${ours!.wrk.requests} answers were 2xx/3xx, expected all 409`);
   comparisons.push(ratio('sold-out path: our API vs bare Fastify', ours!, base!, TARGET.soldOutVsBare, true));
+  addCpu(cpuRatio('sold-out path: our API vs bare Fastify', ours!.cpuUsPerRequest, base!.cpuUsPerRequest, base!.name, 'request', TARGET.soldOutVsBare, true));
+}
+
+/** Reads a Prometheus text page; value(name) = the first sample of that metric (any labels). */
+async function scrape(port: number): Promise<(name: string) => number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
 }
 
 /** Mean Kafka produce batch size and latency of our API, from its /metrics. */
 async function produceStats(port: number): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const value = await scrape(port);
   const batches = value('fluxgate_kafka_produce_batch_size_count');
   const stats = {
     produceRequests: batches,
@@ -174,6 +181,20 @@ async function runAccept(): Promise<void> {
   expectAllAccepted(ours!);
   expectAllAccepted(naive!);
   comparisons.push(ratio('accept path: our API vs naive', ours!, naive!, TARGET.acceptVsNaive, false));
+  addCpu(cpuRatio('accept path: our API vs naive, with Redis+Kafka', ours!.systemCpuUsPerRequest, naive!.systemCpuUsPerRequest, naive!.name, 'request', TARGET.acceptVsNaive, false));
+}
+
+/** Mean batch size and transaction time of our worker, from its /metrics. */
+async function workerStats(port: number): Promise<Record<string, number>> {
+  const value = await scrape(port);
+  const batches = value('fluxgate_worker_batch_size_count');
+  const stats = {
+    batches,
+    meanOrdersPerBatch: Math.round(value('fluxgate_worker_batch_size_sum') / batches),
+    meanBatchMs: Math.round((value('fluxgate_worker_batch_duration_seconds_sum') / value('fluxgate_worker_batch_duration_seconds_count')) * 1e4) / 10,
+  };
+  notes.push(`our worker: ${stats.batches} batches, ${stats.meanOrdersPerBatch} orders each on average, ${stats.meanBatchMs} ms each`);
+  return stats;
 }
 
 async function resetProduct(productId: string): Promise<void> {
@@ -210,6 +231,7 @@ async function runWorker(): Promise<void> {
     'our worker (batched)',
     () => startComponent('worker', { ...env, KAFKA_GROUP_ID: `bench.${nonce}.batched`, METRICS_PORT: '0' }),
     db, p, s.workerOrders, 120,
+    async (w) => void (diagnostics.ourWorker = await workerStats(w.port!)),
   );
   worker.push(ours);
   log(`worker: batched ${ours.ordersPerSecond} orders/s`);
@@ -217,7 +239,12 @@ async function runWorker(): Promise<void> {
   const confirmed = await countOrders(db, p);
   if (confirmed !== s.workerOrders) notes.push(`worker: ${confirmed} orders in PostgreSQL, expected ${s.workerOrders}`);
   comparisons.push(workerRatio(ours, perMessage, TARGET.workerVsPerMessage));
+  addCpu(cpuRatio('worker: batched vs per-message, with PostgreSQL+Kafka', ours.systemCpuUsPerOrder, perMessage.systemCpuUsPerOrder, perMessage.name, 'order', TARGET.workerVsPerMessage, false));
   comparisons.push(workerAbsolute(ours, TARGET.workerPerSecond));
+}
+
+function addCpu(c: ReturnType<typeof cpuRatio>): void {
+  if (c) cpuComparisons.push(c);
 }
 
 async function cleanUp(): Promise<void> {
@@ -261,7 +288,7 @@ const report: BenchReport = {
   settings: { ...s, cases: [...s.cases], generator: 'wrk (e2e/bench/order.lua: unique idempotency key and user id per request)' },
   http,
   worker,
-  comparisons,
+  comparisons: [...comparisons, ...cpuComparisons],
   diagnostics,
   notes,
 };

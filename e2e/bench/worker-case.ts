@@ -6,6 +6,7 @@ import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { encodeOrder, orderKey, type OrderMessage } from '../../services/kafka/order-message.js';
 import type { RunningProcess } from '../support/processes.js';
+import { cpuSeconds, stackCpuSeconds, stackPids } from './cpu.js';
 
 export interface WorkerCaseResult {
   name: string;
@@ -17,6 +18,10 @@ export interface WorkerCaseResult {
   /** Seconds from process start to the first persisted row (group join, first fetch). */
   startupSeconds: number;
   finished: boolean;
+  /** Worker process CPU per persisted order over the measured window, microseconds. */
+  cpuUsPerOrder?: number;
+  /** Same, plus Redis, Kafka and PostgreSQL CPU. */
+  systemCpuUsPerOrder?: number;
 }
 
 const CHUNK = 2_000;
@@ -54,34 +59,44 @@ export async function measureWorker(
   productId: string,
   n: number,
   maxSteadySeconds: number,
+  after?: (proc: RunningProcess) => Promise<void>,
 ): Promise<WorkerCaseResult> {
   const t0 = performance.now();
   const proc = await start();
   try {
-    let first: { t: number; count: number } | undefined;
-    let last = { t: t0, count: 0 };
+    const pids = stackPids();
+    const cpuNow = () => ({ own: cpuSeconds(proc.child.pid), stack: stackCpuSeconds(pids) });
+    let first: { t: number; count: number; cpu: ReturnType<typeof cpuNow> } | undefined;
+    let last = { t: t0, count: 0, cpu: cpuNow() };
     const deadline = t0 + 120_000;
     for (;;) {
       const count = await countOrders(db, productId);
       const t = performance.now();
-      last = { t, count };
-      if (count > 0 && !first) first = { t, count };
+      last = { t, count, cpu: cpuNow() };
+      if (count > 0 && !first) first = last;
       if (count >= n) break;
       if (first && t - first.t >= maxSteadySeconds * 1000) break;
       if (t > deadline) throw new Error(`${name}: no progress: ${count}/${n} orders after 120 s\n${proc.lines.slice(-20).join('\n')}`);
       if (proc.child.exitCode !== null) throw new Error(`${name} exited with ${proc.child.exitCode}\n${proc.lines.slice(-20).join('\n')}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+    await after?.(proc);
     const f = first ?? last;
     const steadySeconds = (last.t - f.t) / 1000;
+    const orders = last.count - f.count;
+    const perOrder = (a?: number, b?: number) => (a !== undefined && b !== undefined && orders > 0 ? Math.round(((b - a) * 1e6) / orders) : undefined);
+    const own = perOrder(f.cpu.own, last.cpu.own);
+    const stack = perOrder(f.cpu.stack, last.cpu.stack);
     return {
       name,
-      ordersPerSecond: steadySeconds > 0 ? Math.round((last.count - f.count) / steadySeconds) : 0,
+      ordersPerSecond: steadySeconds > 0 ? Math.round(orders / steadySeconds) : 0,
       persisted: last.count,
       of: n,
       steadySeconds: round(steadySeconds, 2),
       startupSeconds: round((f.t - t0) / 1000, 2),
       finished: last.count >= n,
+      cpuUsPerOrder: own,
+      systemCpuUsPerOrder: own !== undefined && stack !== undefined ? own + stack : undefined,
     };
   } finally {
     await proc.stop();

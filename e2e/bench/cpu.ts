@@ -1,0 +1,69 @@
+// CPU time used by processes (Linux /proc), so the bench can report CPU per request or per order:
+// a figure other load on a shared machine distorts far less than requests per second.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux (getconf CLK_TCK)
+
+interface Stat {
+  ppid: number;
+  /** utime + stime, seconds. */
+  own: number;
+  /** cutime + cstime (reaped children), seconds. */
+  children: number;
+}
+
+function stat(pid: number): Stat | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const n = (i: number) => Number(f[i]) / CLOCK_TICKS_PER_SECOND;
+    return { ppid: Number(f[1]), own: n(11) + n(12), children: n(13) + n(14) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds (all threads) a process has used so far; undefined when it is gone or off Linux. */
+export function cpuSeconds(pid: number | undefined): number | undefined {
+  return pid === undefined ? undefined : stat(pid)?.own;
+}
+
+/** CPU seconds of a process, its live children and its reaped children (PostgreSQL backends). */
+export function treeCpuSeconds(pid: number): number | undefined {
+  const root = stat(pid);
+  if (!root) return undefined;
+  let total = root.own + root.children;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const s = stat(Number(entry));
+    if (s && s.ppid === pid) total += s.own;
+  }
+  return total;
+}
+
+/** Pids of the local stack's services (from FLUXGATE_STACK_STATE), for their CPU time. */
+export function stackPids(stateDir = process.env.FLUXGATE_STACK_STATE): Record<string, number> {
+  const pids: Record<string, number> = {};
+  if (!stateDir) return pids;
+  for (const name of ['redis', 'postgres', 'kafka']) {
+    try {
+      const pid = Number(readFileSync(join(stateDir, `${name}.pid`), 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0) pids[name] = pid;
+    } catch {
+      /* service not started by this stack */
+    }
+  }
+  return pids;
+}
+
+/** CPU seconds of the stack's services together (Redis + PostgreSQL tree + Kafka). */
+export function stackCpuSeconds(pids: Record<string, number>): number | undefined {
+  let total = 0;
+  for (const pid of Object.values(pids)) {
+    const s = treeCpuSeconds(pid);
+    if (s === undefined) return undefined;
+    total += s;
+  }
+  return Object.keys(pids).length ? total : undefined;
+}
