@@ -2,7 +2,7 @@
 // + kube-controller-manager, as plain processes on 127.0.0.1, built from Go modules
 // (e2e/stack/k8s-tools) into a cache folder outside the repo and reused across runs.
 // No kubelet and no scheduler: Pods are never scheduled (they stay Pending); see docs/controlplane.md.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -55,8 +55,13 @@ export async function ensureBinaries(cacheDir: string, log: Log): Promise<string
     log(`control plane: building etcd, kube-apiserver, kube-controller-manager, kubectl, helm from Go modules ` +
       `into ${binDir} (cold machine: about 25 min on 2 cores; warm Go caches: a few min). Build log: ${buildLog}`);
     const t0 = Date.now();
-    const fd = openSync(buildLog, 'w');
     const env = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/local/go/bin` };
+    const go = spawnSync('go', ['version'], { env, encoding: 'utf8' });
+    const goMinor = Number(/go1\.(\d+)/.exec(go.stdout ?? '')?.[1] ?? 0);
+    if (go.status !== 0 || goMinor < 26) {
+      throw new Error(`control plane: building the Kubernetes binaries needs Go >= 1.26 on PATH (found: ${go.stdout?.trim() || go.error?.message || 'none'})`);
+    }
+    const fd = openSync(buildLog, 'w');
     const code = await new Promise<number | null>((resolve, reject) => {
       const child = spawn('bash', [join(TOOLS_DIR, 'build.sh'), binDir], { stdio: ['ignore', fd, fd], env });
       child.once('error', reject);
