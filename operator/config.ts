@@ -1,6 +1,6 @@
 // The operator's configuration: shared connection settings plus its own knobs.
 import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../services/config/env.js';
-import { connectionVars } from '../services/config/variables.js';
+import { REDIS_CONNECTION_VARS, connectionVars } from '../services/config/variables.js';
 import { metricsServerVars } from '../services/metrics/server.js';
 
 export const operatorOwnVars = {
@@ -101,7 +101,7 @@ export const operatorOwnVars = {
 } as const satisfies Record<string, VarSpec>;
 
 export const operatorVars = {
-  ...pick(connectionVars, 'REDIS_URL', 'DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'ORDERS_TOPIC', 'KAFKA_GROUP_ID', 'LOG_LEVEL'),
+  ...pick(connectionVars, ...REDIS_CONNECTION_VARS, 'DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'ORDERS_TOPIC', 'KAFKA_GROUP_ID', 'LOG_LEVEL'),
   ...metricsServerVars,
   ...operatorOwnVars,
 } as const satisfies Record<string, VarSpec>;

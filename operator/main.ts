@@ -1,12 +1,11 @@
 // `flux-gate operator`: watches FlashSales, and while it holds the leader Lease reconciles them,
 // watches Redis for restarts, and scales the worker Deployments on the consumer lag.
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
 import { createKafka } from '../services/kafka/consumer.js';
 import { createLogger } from '../services/logging.js';
 import { startMetricsServer } from '../services/metrics/server.js';
 import { createPool } from '../services/postgres/pool.js';
-import { createRedis } from '../services/redis/client.js';
+import { createRedis, redisTargetFromConfig } from '../services/redis/client.js';
 import { LagReader } from './adapters/lag-reader.js';
 import { Products } from './adapters/products.js';
 import { RedisSales } from './adapters/redis-sales.js';
@@ -31,10 +30,9 @@ export async function main(): Promise<void> {
   const metrics = createOperatorMetrics();
 
   const kube = new Kube(loadKubeConfig(cfg.KUBECONFIG));
-  const redis = createRedis(cfg.REDIS_URL, { connectionName: 'flux-gate-operator', commandTimeoutMs: 3_000 });
-  const redisTx = new Redis(cfg.REDIS_URL, {
-    lazyConnect: true, enableAutoPipelining: false, maxRetriesPerRequest: 1, commandTimeout: 3_000, connectionName: 'flux-gate-operator-tx',
-  });
+  const redisTarget = redisTargetFromConfig(cfg);
+  const redis = createRedis(redisTarget, { connectionName: 'flux-gate-operator', commandTimeoutMs: 3_000 });
+  const redisTx = createRedis(redisTarget, { connectionName: 'flux-gate-operator-tx', commandTimeoutMs: 3_000, autoPipelining: false });
   redis.on('error', (e) => logger.debug({ err: e.message }, 'redis connection error'));
   redisTx.on('error', (e) => logger.debug({ err: e.message }, 'redis tx connection error'));
   await Promise.all([redis.connect(), redisTx.connect()]).catch((e: Error) =>

@@ -1,7 +1,6 @@
 // The operator's view of Redis, through the shared sale module (services/redis/sale.ts owns the
 // key names and scripts; this file only adds the two atomic steps the operator needs on top).
-import type { Redis } from 'ioredis';
-import type { FluxRedis } from '../../services/redis/client.js';
+import type { FluxRedis, RedisClient } from '../../services/redis/client.js';
 import { saleKeys } from '../../services/redis/keys.js';
 import { closeGate, deleteSaleKeys, openGate, readSaleState, seedSale } from '../../services/redis/sale.js';
 import type { RedisSale, SeedSettings } from '../model/types.js';
@@ -16,7 +15,7 @@ export class RedisSales {
    */
   constructor(
     private readonly redis: FluxRedis,
-    private readonly tx: Redis,
+    private readonly tx: RedisClient,
   ) {}
 
   /** run_id changes when Redis restarts or a replica is promoted: that is how restarts are detected. */

@@ -1,6 +1,7 @@
 // The API's configuration: shared connection settings plus its own knobs, validated at start.
 import { loadConfig, pick, type ConfigOf, type VarSpec } from '../config/env.js';
-import { connectionVars } from '../config/variables.js';
+import { REDIS_CONNECTION_VARS, connectionVars } from '../config/variables.js';
+import { redisTargetFromConfig } from '../redis/client.js';
 
 export const apiOwnVars = {
   PORT: { type: 'int', default: '3000', min: 0, max: 65535, description: 'HTTP port of the API (0 = any free port; the ready log line names it)', usedBy: ['api'] },
@@ -91,12 +92,14 @@ export const apiOwnVars = {
 } as const satisfies Record<string, VarSpec>;
 
 export const apiVars = {
-  ...pick(connectionVars, 'REDIS_URL', 'DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'ORDERS_TOPIC', 'ORDERS_TOPIC_PARTITIONS', 'LOG_LEVEL'),
+  ...pick(connectionVars, ...REDIS_CONNECTION_VARS, 'DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'ORDERS_TOPIC', 'ORDERS_TOPIC_PARTITIONS', 'LOG_LEVEL'),
   ...apiOwnVars,
 } as const satisfies Record<string, VarSpec>;
 
 export type ApiConfig = ConfigOf<typeof apiVars>;
 
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  return loadConfig(apiVars, env);
+  const config = loadConfig(apiVars, env);
+  redisTargetFromConfig(config); // REDIS_SENTINEL_MASTER with REDIS_SENTINELS: fail at start, not at connect
+  return config;
 }

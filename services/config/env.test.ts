@@ -39,4 +39,33 @@ describe('loadConfig', () => {
       expect(err.message).not.toContain('secret-password');
     }
   });
+
+  describe('Redis: exactly one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES', () => {
+    const { REDIS_URL: _, ...noRedis } = good;
+
+    it('accepts each one alone', () => {
+      expect(loadConfig(connectionVars, { ...noRedis, REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_MASTER: 'mymaster' }).REDIS_SENTINELS).toEqual([
+        's1:26379',
+        's2:26379',
+      ]);
+      const c = loadConfig(connectionVars, { ...noRedis, REDIS_CLUSTER_NODES: 'rc-0:6379', REDIS_TLS: 'true' });
+      expect([c.REDIS_CLUSTER_NODES, c.REDIS_URL, c.REDIS_TLS]).toEqual([['rc-0:6379'], undefined, true]);
+    });
+
+    it('names all three when none is set', () => {
+      expect(() => loadConfig(connectionVars, noRedis)).toThrow(
+        /REDIS_URL is required \(.*\), or else REDIS_SENTINELS or REDIS_CLUSTER_NODES: set exactly one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES/,
+      );
+    });
+
+    it('names the ones set when several are', () => {
+      expect(() => loadConfig(connectionVars, { ...good, REDIS_CLUSTER_NODES: 'rc-0:6379' })).toThrow(
+        'set exactly one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES, got REDIS_URL and REDIS_CLUSTER_NODES',
+      );
+    });
+
+    it('still checks the one that is set', () => {
+      expect(() => loadConfig(connectionVars, { ...noRedis, REDIS_SENTINELS: 'sentinel-without-port' })).toThrow(/REDIS_SENTINELS entries must be host:port/);
+    });
+  });
 });

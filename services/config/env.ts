@@ -20,6 +20,11 @@ export interface VarSpec {
   usedBy: Array<'api' | 'worker' | 'operator' | 'migrate'>;
   /** Never echo the value in errors or logs. */
   secret?: boolean;
+  /**
+   * Alternatives: of the variables naming the same group, exactly one must be set (each is then
+   * declared optional). The first one in the table is named as "required" when none is set.
+   */
+  exactlyOneOf?: string;
 }
 
 export class ConfigError extends Error {
@@ -97,9 +102,15 @@ export function loadConfig<T extends Record<string, VarSpec>>(
 ): ConfigOf<T> {
   const out: Record<string, unknown> = {};
   const problems: string[] = [];
+  const groupsChecked = new Set<string>();
   for (const [name, spec] of Object.entries(specs)) {
     const raw = env[name];
     const given = raw !== undefined && raw !== '';
+    if (spec.exactlyOneOf !== undefined && !groupsChecked.has(spec.exactlyOneOf)) {
+      groupsChecked.add(spec.exactlyOneOf);
+      const problem = checkAlternatives(specs, spec.exactlyOneOf, env);
+      if (problem) problems.push(problem);
+    }
     if (!given && spec.default === undefined) {
       if (!spec.optional) problems.push(`${name} is required (${spec.description})`);
       continue;
@@ -110,6 +121,16 @@ export function loadConfig<T extends Record<string, VarSpec>>(
   }
   if (problems.length) throw new ConfigError(problems);
   return out as ConfigOf<T>;
+}
+
+function checkAlternatives(specs: Record<string, VarSpec>, group: string, env: NodeJS.ProcessEnv): string | undefined {
+  const names = Object.entries(specs).filter(([, s]) => s.exactlyOneOf === group).map(([n]) => n);
+  const given = names.filter((n) => env[n] !== undefined && env[n] !== '');
+  if (given.length === 1) return undefined;
+  const [first, ...others] = names as [string, ...string[]];
+  if (given.length === 0)
+    return `${first} is required (${specs[first]!.description}), or else ${others.join(' or ')}: set exactly one of ${names.join(', ')}`;
+  return `set exactly one of ${names.join(', ')}, got ${given.join(' and ')}`;
 }
 
 /** Picks a subset of the variable specs by name, keeping their types. */

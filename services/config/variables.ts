@@ -3,10 +3,46 @@
 import type { VarSpec } from './env.js';
 
 export const connectionVars = {
+  // Redis: exactly one of REDIS_URL (single instance), REDIS_SENTINELS, REDIS_CLUSTER_NODES.
   REDIS_URL: {
     type: 'url',
     protocols: ['redis:', 'rediss:'],
-    description: 'Redis the API gates orders with, e.g. redis://127.0.0.1:6379/0',
+    optional: true,
+    exactlyOneOf: 'redis',
+    description: 'Redis (single instance) the API gates orders with, e.g. redis://127.0.0.1:6379/0; Sentinel and Cluster take the next variables instead',
+    usedBy: ['api', 'operator'],
+  },
+  REDIS_SENTINELS: {
+    type: 'brokers',
+    optional: true,
+    exactlyOneOf: 'redis',
+    description: 'Redis Sentinel mode: comma-separated Sentinels, host:port; the client follows failovers by itself',
+    usedBy: ['api', 'operator'],
+  },
+  REDIS_SENTINEL_MASTER: {
+    type: 'string',
+    optional: true,
+    description: 'Redis Sentinel mode: name of the monitored master (required with REDIS_SENTINELS)',
+    usedBy: ['api', 'operator'],
+  },
+  REDIS_CLUSTER_NODES: {
+    type: 'brokers',
+    optional: true,
+    exactlyOneOf: 'redis',
+    description: 'Redis Cluster mode: comma-separated seed nodes, host:port (the rest are discovered)',
+    usedBy: ['api', 'operator'],
+  },
+  REDIS_PASSWORD: {
+    type: 'string',
+    optional: true,
+    secret: true,
+    description: 'Redis password (also sent to the Sentinels); in single mode only used when REDIS_URL carries none',
+    usedBy: ['api', 'operator'],
+  },
+  REDIS_TLS: {
+    type: 'bool',
+    default: 'false',
+    description: 'Connect to Redis (and the Sentinels) with TLS; in single mode a rediss:// REDIS_URL does the same',
     usedBy: ['api', 'operator'],
   },
   DATABASE_URL: {
@@ -55,3 +91,8 @@ export const connectionVars = {
     usedBy: ['api', 'worker', 'operator', 'migrate'],
   },
 } as const satisfies Record<string, VarSpec>;
+
+/** The Redis connection variables, for the processes that talk to Redis (api, operator). */
+export const REDIS_CONNECTION_VARS = [
+  'REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_CLUSTER_NODES', 'REDIS_PASSWORD', 'REDIS_TLS',
+] as const;

@@ -1,6 +1,6 @@
 // Sale lifecycle in Redis, shared by the API (/init, /inventory) and the operator:
 // seed from PostgreSQL's figures, close/open the gate, read the state, remove the keys.
-import type { FluxRedis } from './client.js';
+import { masterNodes, type FluxRedis } from './client.js';
 import { GATE_STATES, saleKeys, type GateState } from './keys.js';
 
 /** What Redis needs to know about a sale; PostgreSQL's products row is the source of these figures. */
@@ -101,14 +101,17 @@ export function isGateState(s: unknown): s is GateState {
 
 /**
  * Removes every key of the sale (operator finalizer). Keeps nothing: idempotency records and
- * per-user counters go too. Accepted-order records (fg:order:{id}) expire by TTL.
+ * per-user counters go too. Accepted-order records (fg:order:{tag}:<id>) expire by TTL.
  * Returns the number of keys removed.
  */
 export async function deleteSaleKeys(redis: FluxRedis, productId: string): Promise<number> {
   let removed = 0;
-  const stream = redis.scanStream({ match: saleKeys(productId).pattern, count: 500 });
-  for await (const batch of stream as AsyncIterable<string[]>) {
-    if (batch.length) removed += await redis.unlink(...batch);
+  // SCAN is per node: on a Cluster, ask every master (the sale's keys all sit on one of them).
+  for (const node of masterNodes(redis)) {
+    const stream = node.scanStream({ match: saleKeys(productId).pattern, count: 500 });
+    for await (const batch of stream as AsyncIterable<string[]>) {
+      if (batch.length) removed += await redis.unlink(...batch);
+    }
   }
   return removed;
 }

@@ -7,7 +7,7 @@ import { ensureTopics } from '../../kafka/admin.js';
 import { OrderProducer } from '../../kafka/producer.js';
 import type { Logger } from '../../logging.js';
 import { createPool } from '../../postgres/pool.js';
-import { createRedis, type FluxRedis } from '../../redis/client.js';
+import { createRedis, describeRedisTarget, redisTargetFromConfig, type FluxRedis } from '../../redis/client.js';
 import type { ApiConfig } from '../config.js';
 import type { ApiMetrics } from '../metrics.js';
 import { shared } from './shared.js';
@@ -20,14 +20,16 @@ export interface OrderSender {
 }
 
 export const redisPlugin = shared<{ config: ApiConfig; client?: FluxRedis; logger: Logger }>('flux-gate-redis', async (app, opts) => {
-  const redis =
-    opts.client ??
-    createRedis(opts.config.REDIS_URL, { commandTimeoutMs: opts.config.REDIS_COMMAND_TIMEOUT_MS, connectionName: 'flux-gate-api' });
-  if (!opts.client) {
+  let redis: FluxRedis;
+  if (opts.client) redis = opts.client;
+  else {
+    const target = redisTargetFromConfig(opts.config);
+    redis = createRedis(target, { commandTimeoutMs: opts.config.REDIS_COMMAND_TIMEOUT_MS, connectionName: 'flux-gate-api' });
     redis.on('error', (err: Error) => opts.logger.warn({ err: err.message }, 'Redis connection error'));
+    opts.logger.info({ redis: describeRedisTarget(target) }, 'connecting to Redis');
     await redis.connect();
   }
-  app.decorate('redis', redis);
+  app.decorate<FluxRedis>('redis', redis);
   app.addHook('onClose', async () => {
     if (!opts.client) await redis.quit().catch(() => redis.disconnect());
   });
