@@ -1,10 +1,10 @@
 // The order hot path, free of HTTP: one Redis round trip (the reserve script), one Kafka produce,
 // then the answer. Repeated idempotency keys are answered from memory when this process placed the
 // order, by waiting on the first request when it is still running here, else from Redis.
-import { randomUUID } from 'node:crypto';
 import type { OrderMessage } from '../kafka/order-message.js';
 import type { Logger } from '../logging.js';
 import type { FluxRedis } from '../redis/client.js';
+import { newOrderId } from '../redis/keys.js';
 import {
   confirmReservation,
   readIdempotencyRecord,
@@ -96,7 +96,7 @@ export class OrderService {
 
   private async placeNew(req: OrderRequest): Promise<OrderResult> {
     const { redis, settings: s } = this.d;
-    const orderId = randomUUID();
+    const orderId = newOrderId(req.productId);
     let r;
     try {
       r = await reserve(redis, {

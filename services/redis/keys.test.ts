@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { orderStatusKey, saleKeys } from './keys.js';
+import { newOrderId, orderStatusKey, saleKeys } from './keys.js';
+import { keySlot } from './slots.js';
 
 describe('saleKeys', () => {
   it('puts every key of a sale under the product hash tag', () => {
@@ -20,7 +21,26 @@ describe('saleKeys', () => {
     expect(saleKeys('p').idem('{evil}')).toBe('fg:{p}:idem:{evil}');
   });
 
-  it('tags the accepted-order record with the order id', () => {
-    expect(orderStatusKey('0b8f7c2e-1d2a-4c8e-9f1a-2b3c4d5e6f70')).toBe('fg:order:{0b8f7c2e-1d2a-4c8e-9f1a-2b3c4d5e6f70}');
+  it('tags the accepted-order record with the first five digits of the order id', () => {
+    expect(orderStatusKey('0b8f7c2e-1d2a-4c8e-9f1a-2b3c4d5e6f70')).toBe('fg:order:{0b8f7}:0b8f7c2e-1d2a-4c8e-9f1a-2b3c4d5e6f70');
+  });
+});
+
+describe('newOrderId', () => {
+  const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+  it.each(['phone-1', 'p', 'sale:2026/black-friday', 'A.b_c-9'])('is a v4 UUID whose order record shares the slot of sale %s', (productId) => {
+    const saleSlot = keySlot(saleKeys(productId).stock);
+    for (let i = 0; i < 50; i++) {
+      const id = newOrderId(productId);
+      expect(id).toMatch(UUID_V4);
+      expect(keySlot(orderStatusKey(id))).toBe(saleSlot);
+    }
+  });
+
+  it('keeps the rest of the id random', () => {
+    const ids = new Set(Array.from({ length: 1000 }, () => newOrderId('phone-1')));
+    expect(ids.size).toBe(1000);
+    expect(new Set([...ids].map((id) => id.slice(0, 5))).size).toBe(1);
   });
 });

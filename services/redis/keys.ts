@@ -1,6 +1,8 @@
 // Every Redis key name Flux-Gate uses is built here, and nowhere else.
-// Keys of one sale share the hash tag {<productId>}, so every script touches one Cluster slot.
-// The one exception is the accepted-order record (see orderStatusKey).
+// Keys of one sale share the hash tag {<productId>}, so every script touches one Cluster slot;
+// the accepted-order record joins that slot through its order id (see newOrderId).
+import { randomUUID } from 'node:crypto';
+import { HEX_TAG_LENGTH, hexTagForSlot, keySlot } from './slots.js';
 
 export interface SaleKeys {
   /** Units still sellable (integer). Missing = not seeded, never "sold out". */
@@ -31,13 +33,35 @@ export function saleKeys(productId: string): SaleKeys {
 }
 
 /**
+ * A new order id for a product: a random v4 UUID whose first HEX_TAG_LENGTH hex digits are a hash
+ * tag landing in the sale's Cluster slot. Why: the reserve script writes the accepted-order record
+ * next to the sale's keys, and Redis Cluster refuses (CROSSSLOT) a script touching two slots; yet
+ * GET /order/:orderId must find the record from the id alone. With the tag inside the id, both hold.
+ * The id keeps 102 random bits (the version and variant digits are left alone).
+ */
+export function newOrderId(productId: string): string {
+  return orderTagFor(productId) + randomUUID().slice(HEX_TAG_LENGTH);
+}
+
+const tagByProduct = new Map<string, string>();
+
+function orderTagFor(productId: string): string {
+  let tag = tagByProduct.get(productId);
+  if (tag === undefined) {
+    tag = hexTagForSlot(keySlot(saleKeys(productId).stock));
+    if (tagByProduct.size >= 10_000) tagByProduct.clear(); // sales are few; bound it anyway
+    tagByProduct.set(productId, tag);
+  }
+  return tag;
+}
+
+/**
  * The accepted-order record ("pending" until the worker writes PostgreSQL), found by the order id
- * alone so that GET /order/:orderId needs nothing else. It carries the order's own hash tag, so the
- * reserve script touches two slots: fine on a single Redis or Sentinel (what Flux-Gate deploys);
- * on Redis Cluster it would have to move under the sale's tag and the status URL carry the productId.
+ * alone so that GET /order/:orderId needs nothing else. Its hash tag is the id's first digits, which
+ * newOrderId chose in the sale's slot (ids are lowercase: the API's UUID pattern accepts no other).
  */
 export function orderStatusKey(orderId: string): string {
-  return `fg:order:{${orderId}}`;
+  return `fg:order:{${orderId.slice(0, HEX_TAG_LENGTH)}}:${orderId}`;
 }
 
 export const GATE_STATES = ['open', 'recovering', 'paused'] as const;

@@ -8,7 +8,7 @@
   KEYS[2] epoch  fg:{p}:epoch
   KEYS[3] idem   fg:{p}:idem:<key>
   KEYS[4] user   fg:{p}:user:<userId>
-  KEYS[5] order  fg:order:{<orderId>}
+  KEYS[5] order  fg:order:{<first 5 digits of orderId>}:<orderId> (same slot as the sale)
   ARGV[1] orderId
 
   Returns {'released'} | {'fenced'} (epoch changed: record cleared, stock left alone) | {'not_ours'}

@@ -8,7 +8,7 @@
   KEYS[4] idem    fg:{p}:idem:<key>     idempotency record (see below)
   KEYS[5] user    fg:{p}:user:<userId>  units this user reserved (only kept when perUserLimit > 0)
   KEYS[6] rate    fg:{p}:rate           hash: s = unix second, n = admissions in that second
-  KEYS[7] order   fg:order:{<orderId>}  accepted-order record, "<productId>|<userId>|<qty>|<acceptedAtMs>"
+  KEYS[7] order   fg:order:{<first 5 digits of orderId>}:<orderId>  (same slot: see keys.ts newOrderId), accepted-order record, "<productId>|<userId>|<qty>|<acceptedAtMs>"
   ARGV[1] orderId  ARGV[2] userId  ARGV[3] quantity  ARGV[4] productId
   ARGV[5] idempotency record TTL (s)  ARGV[6] order record TTL (s)
   ARGV[7] ms after which a still-pending record is abandoned (its API pod died before producing)
