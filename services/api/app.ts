@@ -7,8 +7,10 @@ import type { Logger } from '../logging.js';
 import { createLogger } from '../logging.js';
 import { httpMetrics } from '../metrics/http-plugin.js';
 import { createRegistry } from '../metrics/registry.js';
+import { registerPoolGauges } from '../postgres/pool.js';
 import { productExists } from '../postgres/products.js';
 import type { FluxRedis } from '../redis/client.js';
+import { registerRedisUpGauge } from '../redis/metrics.js';
 import { errorHandler, reject } from './answers.js';
 import type { ApiConfig } from './config.js';
 import { createApiMetrics, type ApiMetrics } from './metrics.js';
@@ -96,6 +98,8 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<F
   await app.register(redisPlugin, { config, client: deps.redis, logger });
   await app.register(postgresPlugin, { config, pool: deps.pool, logger });
   await app.register(kafkaPlugin, { config, producer: deps.producer, logger, metrics });
+  registerRedisUpGauge(registry, app.redis);
+  registerPoolGauges(registry, app.pg);
 
   const productLookup = new ProductLookup((id) => productExists(app.pg, id), config.PRODUCT_LOOKUP_CACHE_MS);
   app.decorate('productLookup', productLookup);

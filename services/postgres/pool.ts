@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../logging.js';
 
 export type Pool = pg.Pool;
@@ -27,4 +28,27 @@ export function createPool(databaseUrl: string, opts: PoolOptions = {}): Pool {
   });
   pool.on('error', (err) => opts.logger?.warn({ err: err.message }, 'idle PostgreSQL connection failed'));
   return pool;
+}
+
+/**
+ * fluxgate_pg_pool_in_use / fluxgate_pg_pool_max for the pool-busy alerts: connections checked out
+ * (total minus idle) and the ceiling, read at scrape time. One pool per process.
+ */
+export function registerPoolGauges(registry: Registry, pool: Pool): void {
+  new Gauge({
+    name: 'fluxgate_pg_pool_in_use',
+    help: 'PostgreSQL connections of this process checked out of its pool (busy)',
+    registers: [registry],
+    collect() {
+      this.set(pool.totalCount - pool.idleCount);
+    },
+  });
+  new Gauge({
+    name: 'fluxgate_pg_pool_max',
+    help: 'Most PostgreSQL connections the pool of this process opens',
+    registers: [registry],
+    collect() {
+      this.set(pool.options.max);
+    },
+  });
 }

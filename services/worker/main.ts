@@ -4,7 +4,7 @@ import { createKafka, createOrdersConsumer } from '../kafka/consumer.js';
 import { topicsFor } from '../kafka/topics.js';
 import { createLogger } from '../logging.js';
 import { startMetricsServer } from '../metrics/server.js';
-import { createPool } from '../postgres/pool.js';
+import { createPool, registerPoolGauges } from '../postgres/pool.js';
 import { loadWorkerConfig } from './config.js';
 import { handleBatch } from './handle-batch.js';
 import { createWorkerMetrics } from './metrics.js';
@@ -24,6 +24,7 @@ export async function main(): Promise<void> {
     statementTimeoutMs: 60_000,
     logger,
   });
+  registerPoolGauges(metrics.registry, pool);
   const kafka = createKafka({ clientId: `${config.KAFKA_CLIENT_ID}-worker`, brokers: config.KAFKA_BROKERS, logger });
   await ensureTopics(kafka, { ordersTopic: topics.orders, partitions: config.ORDERS_TOPIC_PARTITIONS, logger });
 
