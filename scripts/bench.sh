@@ -39,4 +39,5 @@ trap stop_stack EXIT
 
 npm run -s stack:up -- --no-k8s >&2
 eval "$(npm run -s stack:env)"
+export KAFKAJS_NO_PARTITIONER_WARNING=1
 npx tsx e2e/bench/run.ts

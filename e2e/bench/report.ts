@@ -34,13 +34,14 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const lat = (c: HttpCaseResult) => `${fmt(c.requestsPerSecond)} req/s (p50 ${c.p50Ms.toFixed(2)} ms, p99 ${c.p99Ms.toFixed(2)} ms)`;
 
 export function ratio(name: string, ours: HttpCaseResult, base: HttpCaseResult, min: number, asPercent: boolean): Comparison {
-  const value = ours.requestsPerSecond / base.requestsPerSecond;
+  // A baseline that answered nothing in the measured round gives no ratio (and no PASS).
+  const value = base.requestsPerSecond > 0 ? ours.requestsPerSecond / base.requestsPerSecond : NaN;
   return {
     name,
     ours: lat(ours),
     baseline: `${base.name}: ${lat(base)}`,
     value,
-    shown: asPercent ? `${(value * 100).toFixed(0)}%` : `${value.toFixed(2)}x`,
+    shown: Number.isNaN(value) ? 'n/a' : asPercent ? `${(value * 100).toFixed(0)}%` : `${value.toFixed(2)}x`,
     target: asPercent ? `>= ${(min * 100).toFixed(0)}%` : `>= ${min}x`,
     pass: value >= min,
     basis: 'throughput',
@@ -64,13 +65,13 @@ export function cpuRatio(name: string, ours: number | undefined, base: number | 
 }
 
 export function workerRatio(ours: WorkerCaseResult, base: WorkerCaseResult, min: number): Comparison {
-  const value = ours.ordersPerSecond / base.ordersPerSecond;
+  const value = base.ordersPerSecond > 0 ? ours.ordersPerSecond / base.ordersPerSecond : NaN;
   return {
     name: 'worker: batched vs one transaction per message',
     ours: `${fmt(ours.ordersPerSecond)} orders/s`,
     baseline: `${base.name}: ${fmt(base.ordersPerSecond)} orders/s`,
     value,
-    shown: `${value.toFixed(1)}x`,
+    shown: Number.isNaN(value) ? 'n/a' : `${value.toFixed(1)}x`,
     target: `>= ${min}x`,
     pass: value >= min,
     basis: 'throughput',

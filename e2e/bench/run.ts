@@ -50,7 +50,17 @@ async function createTopic(suffix: string): Promise<string> {
   const topic = `bench.${nonce}.${suffix}`;
   await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
   topics.push(topic);
-  return topic;
+  // A broker that just started may answer metadata before every partition has its leader.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const { topics: [meta] } = await admin.fetchTopicMetadata({ topics: [topic] });
+      if (meta && meta.partitions.length === 6 && meta.partitions.every((p) => p.leader >= 0)) return topic;
+    } catch (err) {
+      if (attempt >= 50) throw err;
+    }
+    if (attempt >= 50) throw new Error(`topic ${topic}: partitions without a leader after 10 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 function product(suffix: string): string {
@@ -267,10 +277,17 @@ try {
   await admin.connect();
   if (built('postgres/migrate-main.js')) await promisify(execFile)(process.execPath, [CLI, 'migrate'], { env: { ...process.env, ...services } });
   if (s.serverCpus !== undefined) notes.push(`servers pinned to CPU ${s.serverCpus}, wrk to CPU ${s.wrkCpus} (Redis, Kafka, PostgreSQL unpinned)`);
-  if (s.cases.has('ceiling')) await runCeiling();
-  if (s.cases.has('soldout')) await runSoldOut();
-  if (s.cases.has('accept')) await runAccept();
-  if (s.cases.has('worker')) await runWorker();
+  const cases: Array<[string, () => Promise<void>]> = [['ceiling', runCeiling], ['soldout', runSoldOut], ['accept', runAccept], ['worker', runWorker]];
+  for (const [name, run] of cases) {
+    if (!s.cases.has(name)) continue;
+    try {
+      await run();
+    } catch (err) {
+      // One broken case must not hide the others' figures.
+      failed = true;
+      notes.push(`case ${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+  }
 } catch (err) {
   failed = true;
   notes.push(`bench aborted: ${err instanceof Error ? err.message : String(err)}`);
