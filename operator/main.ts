@@ -195,6 +195,11 @@ export async function main(): Promise<void> {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
+  const deadline = setTimeout(() => {
+    logger.error('graceful shutdown took longer than 20 s; exiting');
+    process.exit(1);
+  }, 20_000);
+  deadline.unref();
   clearInterval(resync);
   clearTimeout(pollTimer);
   await elector.stop(); // stops acting, then releases the Lease so a standby takes over at once
@@ -203,4 +208,7 @@ export async function main(): Promise<void> {
   await server.close();
   await Promise.allSettled([redis.quit(), redisTx.quit(), pool.end(), lagReader.close()]);
   logger.info('stopped');
+  // A client still reconnecting in the background (kafkajs mid-connect) must not keep a stopped
+  // operator alive: everything that matters is closed by now.
+  setTimeout(() => process.exit(0), 2_000).unref();
 }

@@ -217,3 +217,19 @@ export async function createDeployment(ns: string, name: string, replicas: numbe
 export function lineMatching(p: RunningProcess, re: RegExp): string | undefined {
   return p.lines.find((l) => re.test(l));
 }
+
+/** SIGTERM, and if the process has not exited after `ms`, report its last lines and SIGKILL it. */
+export async function stopGracefully(p: RunningProcess | undefined, ms = 30_000): Promise<void> {
+  if (!p) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([
+    p.stop('SIGTERM').then(() => false),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(true), ms))),
+  ]);
+  clearTimeout(timer);
+  if (timedOut) {
+    process.stderr.write(`process did not stop within ${ms} ms; last lines:\n${p.lines.slice(-20).join('\n')}\n`);
+    await p.stop('SIGKILL');
+    throw new Error(`process did not stop within ${ms} ms after SIGTERM`);
+  }
+}

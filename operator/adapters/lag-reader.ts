@@ -51,7 +51,9 @@ export class LagReader {
   }
 
   async close(): Promise<void> {
-    if (this.connected) await this.admin.disconnect().catch(() => undefined);
+    if (!this.connected) return;
+    await this.connected.catch(() => undefined); // let a pending connect settle, then disconnect
+    await this.admin.disconnect().catch(() => undefined);
   }
 }
 
