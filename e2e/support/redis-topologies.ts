@@ -1,0 +1,250 @@
+// Extra Redis deployments for one test file: a Sentinel-managed master with a replica, or a
+// 3-master Redis Cluster. Real redis-server processes (Debian's package; Sentinel is the same
+// binary with --sentinel) on free 127.0.0.1 ports, under a temp dir, stopped by pid.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { ensurePackages, which } from '../stack/install.js';
+import { cacheDirFor } from '../stack/paths.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** redis-server (Sentinel is the same binary with --sentinel), installed through the stack's apt step when missing. */
+async function redisServerBinary(): Promise<string> {
+  if (!which('redis-server')) await ensurePackages(cacheDirFor(process.env), (line) => process.stderr.write(`[redis-topologies] ${line}\n`));
+  const bin = which('redis-server');
+  if (!bin) throw new Error('redis-server is not installed: `apt-get install -y redis-server`');
+  return bin;
+}
+
+export interface RedisNode {
+  port: number;
+  readonly pid: number | undefined;
+  /** SIGKILL: a crash, no shutdown save, no goodbye to the replicas. */
+  kill(): Promise<void>;
+  running(): boolean;
+  /** A short-lived plain client to this node (admin commands). */
+  client(): Redis;
+  log: string[];
+}
+
+class Group {
+  readonly dir = mkdtempSync(join(tmpdir(), 'fg-redis-topology-'));
+  private readonly children: ChildProcess[] = [];
+
+  private constructor(private readonly bin: string) {}
+
+  static async create(): Promise<Group> {
+    return new Group(await redisServerBinary());
+  }
+
+  async start(name: string, conf: string, extraArgs: string[] = []): Promise<RedisNode> {
+    const port = await freePort();
+    const file = join(this.dir, `${name}.conf`);
+    writeFileSync(file, `bind 127.0.0.1\nport ${port}\ndir ${this.dir}\nsave ""\nappendonly no\nlogfile ""\n${conf.replaceAll('$PORT', String(port))}\n`);
+    const child = spawn(this.bin, [file, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.push(child);
+    const log: string[] = [];
+    const collect = (b: Buffer) => log.push(...b.toString().split('\n').filter(Boolean));
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    const node: RedisNode = {
+      port,
+      get pid() {
+        return child.pid;
+      },
+      running: () => child.exitCode === null && child.signalCode === null,
+      async kill() {
+        if (node.running()) child.kill('SIGKILL');
+        await exited;
+      },
+      client: () => new Redis({ port, host: '127.0.0.1', lazyConnect: false, maxRetriesPerRequest: 1 }),
+      log,
+    };
+    await waitUntil(`${name} on :${port} answers PING`, async () => {
+      if (!node.running()) throw new Error(`${name} exited:\n${log.slice(-20).join('\n')}`);
+      const c = node.client();
+      c.on('error', () => undefined);
+      try {
+        return (await c.ping()) === 'PONG' ? true : undefined;
+      } finally {
+        c.disconnect();
+      }
+    });
+    return node;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            c.once('exit', () => resolve());
+            c.kill('SIGKILL');
+          }),
+      ),
+    );
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await sleep(100);
+  }
+}
+
+async function admin<T>(node: RedisNode, f: (c: Redis) => Promise<T>): Promise<T> {
+  const c = node.client();
+  c.on('error', () => undefined);
+  try {
+    return await f(c);
+  } finally {
+    c.disconnect();
+  }
+}
+
+export const MASTER_NAME = 'fgmaster';
+
+export interface SentinelTopology {
+  /** The variables the API reads in Sentinel mode. */
+  env: { REDIS_SENTINELS: string; REDIS_SENTINEL_MASTER: string };
+  nodes: RedisNode[];
+  sentinel: RedisNode;
+  /** The data node the Sentinel currently names as master. */
+  master(): Promise<RedisNode>;
+  /** Blocks until every replica of the current master has acknowledged all its writes. */
+  syncReplicas(): Promise<void>;
+  /** Waits until the Sentinel names another master than `from` and that node answers as a master. */
+  waitForNewMaster(from: RedisNode, timeoutMs?: number): Promise<RedisNode>;
+  stop(): Promise<void>;
+}
+
+/** Master + 1 replica + 1 Sentinel (quorum 1), failing over within about a second. */
+export async function startSentinelTopology(): Promise<SentinelTopology> {
+  const g = await Group.create();
+  try {
+    const a = await g.start('redis-a', '');
+    const b = await g.start('redis-b', `replicaof 127.0.0.1 ${a.port}`);
+    await waitUntil('replica b in sync', () => admin(b, async (c) => ((await c.info('replication')).includes('master_link_status:up') ? true : undefined)));
+    const sentinel = await g.start(
+      'sentinel',
+      [
+        `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${a.port} 1`,
+        `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
+        `sentinel failover-timeout ${MASTER_NAME} 10000`,
+        `sentinel parallel-syncs ${MASTER_NAME} 1`,
+      ].join('\n'),
+      ['--sentinel'],
+    );
+    const nodes = [a, b];
+    const masterPort = () => admin(sentinel, async (c) => Number(((await c.call('SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as string[])[1]));
+    await waitUntil('the Sentinel to see the replica', () =>
+      admin(sentinel, async (c) => (((await c.call('SENTINEL', 'replicas', MASTER_NAME)) as unknown[]).length === 1 ? true : undefined)),
+    );
+    const topo: SentinelTopology = {
+      env: { REDIS_SENTINELS: `127.0.0.1:${sentinel.port}`, REDIS_SENTINEL_MASTER: MASTER_NAME },
+      nodes,
+      sentinel,
+      async master() {
+        const port = await masterPort();
+        return nodes.find((n) => n.port === port)!;
+      },
+      async syncReplicas() {
+        const m = await topo.master();
+        const acked = await admin(m, (c) => c.call('WAIT', '1', '5000'));
+        if (acked !== 1) throw new Error(`WAIT on master :${m.port}: ${String(acked)} replicas acknowledged`);
+      },
+      waitForNewMaster: (from, timeoutMs = 30_000) =>
+        waitUntil(
+          `a master other than :${from.port}`,
+          async () => {
+            const m = await topo.master();
+            if (m.port === from.port) return undefined;
+            const role = await admin(m, async (c) => ((await c.call('ROLE')) as unknown[])[0]);
+            return role === 'master' ? m : undefined;
+          },
+          timeoutMs,
+        ),
+      stop: () => g.stop(),
+    };
+    return topo;
+  } catch (e) {
+    await g.stop();
+    throw e;
+  }
+}
+
+export interface ClusterTopology {
+  /** The variable the API reads in Cluster mode. */
+  env: { REDIS_CLUSTER_NODES: string };
+  nodes: RedisNode[];
+  /** CLUSTER KEYSLOT, asked of a real node. */
+  keySlot(key: string): Promise<number>;
+  /** Port of the master that serves the slot. */
+  nodeOfSlot(slot: number): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** Three masters, no replicas, slots split by `redis-cli --cluster create`. */
+export async function startCluster(): Promise<ClusterTopology> {
+  const g = await Group.create();
+  try {
+    const nodes: RedisNode[] = [];
+    for (const name of ['rc-0', 'rc-1', 'rc-2']) {
+      nodes.push(await g.start(name, `cluster-enabled yes\ncluster-config-file nodes-$PORT.conf\ncluster-node-timeout 2000`));
+    }
+    const cli = which('redis-cli');
+    if (!cli) throw new Error('redis-cli is not installed (Debian package redis-tools, a dependency of redis-server)');
+    const r = spawnSync(cli, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    if (r.status !== 0) throw new Error(`redis-cli --cluster create failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+    for (const n of nodes) {
+      await waitUntil(`cluster_state:ok on :${n.port}`, () => admin(n, async (c) => ((await c.call('CLUSTER', 'INFO')) as string).includes('cluster_state:ok') ? true : undefined));
+    }
+    const first = nodes[0]!;
+    return {
+      env: { REDIS_CLUSTER_NODES: nodes.map((n) => `127.0.0.1:${n.port}`).join(',') },
+      nodes,
+      keySlot: (key) => admin(first, async (c) => Number(await c.call('CLUSTER', 'KEYSLOT', key))),
+      nodeOfSlot: (slot) =>
+        admin(first, async (c) => {
+          const ranges = (await c.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>;
+          const hit = ranges.find(([lo, hi]) => slot >= lo && slot <= hi);
+          if (!hit) throw new Error(`no node serves slot ${slot}`);
+          return Number(hit[2][1]);
+        }),
+      stop: () => g.stop(),
+    };
+  } catch (e) {
+    await g.stop();
+    throw e;
+  }
+}
