@@ -59,12 +59,12 @@ async function lostAndRecovered(
   name: string,
   productId: string,
   stream: ReturnType<typeof orderStream>,
-  breakRedis: () => Promise<void>,
+  /** Makes Redis lose the sale; resolves with the moment the loss took effect. */
+  breakRedis: () => Promise<number>,
 ): Promise<{ ms: number; during: Answer[]; statusSeconds: number }> {
   const before = (await waitForSale(ns, name, 'seeded', (x) => condition(x, 'StockSeeded')?.status === 'True')).status?.recovery?.count ?? 0;
   await waitFor('a few orders accepted first', async () => stream.answers.filter((a) => a.status === 200).length >= 5 || undefined, 30_000, 50);
-  const lostAt = Date.now();
-  await breakRedis();
+  const lostAt = await breakRedis();
   const s = await waitForSale(ns, name, 'recovered', (x) => (x.status?.recovery?.count ?? 0) > before && x.status?.phase !== 'Recovering', 120_000);
   // Only requests sent after the loss count (one in flight at that moment may still succeed).
   const firstSale = await waitFor('an order accepted after the recovery', async () => stream.answers.find((a) => a.sent > lostAt && a.status === 200), 60_000, 50);
@@ -87,11 +87,14 @@ describe('recovery after Redis loses the sale, under load', () => {
 
     const flush = await lostAndRecovered(name, productId, stream, async () => {
       await b.redis.flushall();
+      return Date.now();
     });
     const state = readState(requireEnv('FLUXGATE_STACK_STATE'))!;
     const restart = await lostAndRecovered(name, productId, stream, async () => {
       await stopService(state, 'redis');
+      const down = Date.now();
       await ensureService({ state, log: () => undefined }, 'redis');
+      return down;
     });
 
     // keep buying until the sale says sold out
