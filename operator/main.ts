@@ -4,8 +4,9 @@ import { hostname } from 'node:os';
 import { createKafka } from '../services/kafka/consumer.js';
 import { createLogger } from '../services/logging.js';
 import { startMetricsServer } from '../services/metrics/server.js';
-import { createPool } from '../services/postgres/pool.js';
+import { createPool, registerPoolGauges } from '../services/postgres/pool.js';
 import { createRedis, redisTargetFromConfig } from '../services/redis/client.js';
+import { registerRedisUpGauge } from '../services/redis/metrics.js';
 import { LagReader } from './adapters/lag-reader.js';
 import { Products } from './adapters/products.js';
 import { RedisSales } from './adapters/redis-sales.js';
@@ -39,6 +40,8 @@ export async function main(): Promise<void> {
     logger.warn({ err: e.message }, 'Redis not reachable yet; retrying in the background'),
   );
   const pool = createPool(cfg.DATABASE_URL, { max: 4, applicationName: 'flux-gate-operator', logger });
+  registerPoolGauges(metrics.registry, pool);
+  registerRedisUpGauge(metrics.registry, redis);
   const kafka = createKafka({ clientId: `${cfg.KAFKA_CLIENT_ID}-operator`, brokers: cfg.KAFKA_BROKERS, logger });
   const lagReader = new LagReader(kafka.admin(), cfg.KAFKA_GROUP_ID, cfg.ORDERS_TOPIC);
   const lag = new LagMonitor(lagReader, metrics, logger);

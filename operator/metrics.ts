@@ -48,6 +48,12 @@ export function createOperatorMetrics() {
       labelNames: ['namespace', 'flashsale'] as const,
       registers: [registry],
     }),
+    stockRemaining: new Gauge({
+      name: 'fluxgate_operator_stock_remaining',
+      help: 'Stock still sellable per FlashSale (status.stock.remaining, else PostgreSQL stock) as last reconciled',
+      labelNames: ['namespace', 'flashsale'] as const,
+      registers: [registry],
+    }),
     lagReadErrors: new Counter({
       name: 'fluxgate_operator_lag_read_errors_total',
       help: 'Failed consumer-lag reads (the last good value is kept; no scale-down meanwhile)',

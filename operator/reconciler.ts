@@ -54,6 +54,7 @@ export class Reconciler {
     const sale = stored && withDefaults(stored);
     if (!sale) {
       this.d.metrics.lag.remove({ namespace, flashsale: name });
+      this.d.metrics.stockRemaining.remove({ namespace, flashsale: name });
       return undefined;
     }
     const observed = await this.observe(sale);
@@ -61,6 +62,8 @@ export class Reconciler {
     const updated = await this.apply(sale, decision);
     if (updated) await this.writeStatus(updated, decision);
     if (observed.lag.ok) this.d.metrics.lag.set({ namespace, flashsale: name }, observed.lag.value.total);
+    const remaining = decision.status.stock?.remaining ?? decision.status.stock?.postgres;
+    if (remaining !== undefined) this.d.metrics.stockRemaining.set({ namespace, flashsale: name }, remaining);
     return decision.requeueAfterMs;
   }
 
