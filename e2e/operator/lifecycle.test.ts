@@ -72,6 +72,22 @@ describe('a FlashSale through its life', () => {
     expect((await events(ns, 'FlashSale', name)).map((e) => e.reason)).toEqual(expect.arrayContaining(['ProductCreated', 'Seeded']));
   });
 
+  it('serves /healthz, /readyz (says it leads) and /metrics', async () => {
+    const get = async (path: string) => {
+      const res = await fetch(`http://127.0.0.1:${operator!.port}${path}`);
+      return { status: res.status, text: await res.text() };
+    };
+    expect((await get('/healthz')).status).toBe(200);
+    const ready = await get('/readyz');
+    expect(ready.status).toBe(200);
+    expect(JSON.parse(ready.text)).toMatchObject({ status: 'ready', leader: true, informerSynced: true });
+    const metrics = (await get('/metrics')).text;
+    expect(metrics).toMatch(/^fluxgate_operator_reconciles_total\{result="success"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^fluxgate_operator_leader 1$/m);
+    expect(metrics).toMatch(new RegExp(`^fluxgate_operator_consumer_lag\\{namespace="${ns}",flashsale="${name}"\\} 0$`, 'm'));
+    expect(metrics).toContain('fluxgate_operator_reconcile_duration_seconds_bucket');
+  });
+
   it('restock: raising spec.stock adds the difference once, even across operator restarts', async () => {
     // sell 3 units the way the worker would: PostgreSQL and Redis both go down by 3
     await b.pool.query('UPDATE products SET stock = stock - 3 WHERE id = $1', [productId]);
