@@ -114,18 +114,11 @@ export class RedisSales {
     });
   }
 
-  /** Of these products, those whose stock key is gone (FLUSHALL, restart without persistence). One round trip. */
+  /** Of these products, those whose stock key is gone (FLUSHALL, restart without persistence). */
   async missingStock(productIds: string[]): Promise<Set<string>> {
-    if (productIds.length === 0) return new Set();
-    const p = this.redis.pipeline();
-    for (const id of productIds) p.exists(saleKeys(id).stock);
-    const res = (await p.exec()) ?? [];
-    const missing = new Set<string>();
-    res.forEach(([err, n], i) => {
-      if (err) throw err;
-      if (n === 0) missing.add(productIds[i]!);
-    });
-    return missing;
+    // One EXISTS per sale (auto-pipelined): a multi-key pipeline would cross slots on a Cluster.
+    const found = await Promise.all(productIds.map((id) => this.redis.exists(saleKeys(id).stock)));
+    return new Set(productIds.filter((_, i) => found[i] === 0));
   }
 
   closeGate(productId: string, state: 'recovering' | 'paused'): Promise<void> {
