@@ -43,7 +43,8 @@ export async function main(): Promise<void> {
   registerPoolGauges(metrics.registry, pool);
   registerRedisUpGauge(metrics.registry, redis);
   const kafka = createKafka({ clientId: `${cfg.KAFKA_CLIENT_ID}-operator`, brokers: cfg.KAFKA_BROKERS, logger });
-  const lagReader = new LagReader(kafka.admin(), cfg.KAFKA_GROUP_ID, cfg.ORDERS_TOPIC);
+  // Few retries: a failed read must surface as MetricsAvailable=False quickly, the next poll retries.
+  const lagReader = new LagReader(kafka.admin({ retry: { retries: 1, initialRetryTime: 200 } }), cfg.KAFKA_GROUP_ID, cfg.ORDERS_TOPIC);
   const lag = new LagMonitor(lagReader, metrics, logger);
   const redisSales = new RedisSales(redis, redisTx);
   const events = new EventRecorder(kube, identity, logger);

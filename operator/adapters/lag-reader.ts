@@ -23,9 +23,25 @@ export class LagReader {
     private readonly admin: Admin,
     private readonly groupId: string,
     private readonly topic: string,
+    /** A read that takes longer fails: a hung broker must not stall scaling and restart detection. */
+    private readonly timeoutMs = 5_000,
   ) {}
 
   async read(): Promise<LagReading> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        this.readOnce(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`lag read timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async readOnce(): Promise<LagReading> {
     this.connected ??= this.admin.connect();
     try {
       await this.connected;
