@@ -86,11 +86,12 @@ async function main() {
     if (migrateCode !== 0) throw new Error(`migrate failed (${migrateCode}):\n${migrate.lines.join('\n')}`);
 
     console.log('demo: starting api and worker');
+    // Each process is tracked as soon as it is up, so a failure of the other one still stops it.
+    const track = (p: Promise<RunningProcess>) => p.then((c) => (children.push(c), c));
     const [api, worker] = await Promise.all([
-      startComponent('api', { ...env, PORT: '0', HOST: '127.0.0.1', ADMIN_TOKEN: adminToken }),
-      startComponent('worker', { ...env, METRICS_PORT: '0' }),
+      track(startComponent('api', { ...env, PORT: '0', HOST: '127.0.0.1', ADMIN_TOKEN: adminToken })),
+      track(startComponent('worker', { ...env, METRICS_PORT: '0' })),
     ]);
-    children.push(api, worker);
     const base = `http://127.0.0.1:${api.port}`;
 
     console.log(`demo: opening sale ${productId} with ${opts.stock} items, 1 per user`);
