@@ -86,12 +86,15 @@ async function main() {
     if (migrateCode !== 0) throw new Error(`migrate failed (${migrateCode}):\n${migrate.lines.join('\n')}`);
 
     console.log('demo: starting api and worker');
-    // Each process is tracked as soon as it is up, so a failure of the other one still stops it.
-    const track = (p: Promise<RunningProcess>) => p.then((c) => (children.push(c), c));
-    const [api, worker] = await Promise.all([
-      track(startComponent('api', { ...env, PORT: '0', HOST: '127.0.0.1', ADMIN_TOKEN: adminToken })),
-      track(startComponent('worker', { ...env, METRICS_PORT: '0' })),
+    // allSettled: when one fails to start, the other is still tracked and stopped in finally.
+    const started = await Promise.allSettled([
+      startComponent('api', { ...env, PORT: '0', HOST: '127.0.0.1', ADMIN_TOKEN: adminToken }),
+      startComponent('worker', { ...env, METRICS_PORT: '0' }),
     ]);
+    for (const s of started) if (s.status === 'fulfilled') children.push(s.value);
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [api, worker] = children as [RunningProcess, RunningProcess];
     const base = `http://127.0.0.1:${api.port}`;
 
     console.log(`demo: opening sale ${productId} with ${opts.stock} items, 1 per user`);
