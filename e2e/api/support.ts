@@ -9,6 +9,9 @@ import { migrate } from '../../services/postgres/migrate.js';
 import { createRedis, type FluxRedis } from '../../services/redis/client.js';
 import { saleKeys } from '../../services/redis/keys.js';
 import { startComponent, type RunningProcess } from '../support/processes.js';
+import { waitFor } from '../support/wait.js';
+
+export { waitFor };
 
 export function requireEnv(name: string): string {
   const v = process.env[name];
@@ -156,17 +159,3 @@ export function countBy<T>(items: T[], key: (t: T) => string | number): Record<s
   return out;
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}

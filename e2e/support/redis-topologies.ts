@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { ensurePackages, which } from '../stack/install.js';
 import { cacheDirFor } from '../stack/paths.js';
+import { waitFor } from './wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -104,19 +105,9 @@ class Group {
   }
 }
 
-export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(100);
-  }
+/** Polls every 100 ms, up to 30 s by default. */
+export function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  return waitFor(what, probe, timeoutMs, 100);
 }
 
 async function admin<T>(node: RedisNode, f: (c: Redis) => Promise<T>): Promise<T> {

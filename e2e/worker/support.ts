@@ -7,6 +7,9 @@ import { readConsumerLag } from '../../services/kafka/lag.js';
 import { encodeOrder, orderKey, type OrderMessage } from '../../services/kafka/order-message.js';
 import { migrate } from '../../services/postgres/migrate.js';
 import { startComponent, type RunningProcess } from '../support/processes.js';
+import { waitFor } from '../support/wait.js';
+
+export { waitFor };
 
 export function requireEnv(name: string): string {
   const v = process.env[name];
@@ -96,20 +99,6 @@ export function produceOrders(topic: string, orders: OrderMessage[], chunk?: num
   return produceRaw(topic, orders.map((o) => ({ key: orderKey(o), value: encodeOrder(o) })), chunk);
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** Waits until the group has committed everything on the topic (lag 0). */
 export async function waitForZeroLag(groupId: string, topic: string, timeoutMs = 60_000): Promise<void> {
