@@ -167,9 +167,15 @@ export async function startSentinelTopology(): Promise<SentinelTopology> {
         return nodes.find((n) => n.port === port)!;
       },
       async syncReplicas() {
+        // After a failover the demoted node first needs a full resync: wait for an online replica,
+        // then for it to acknowledge every write so far.
         const m = await topo.master();
-        const acked = await admin(m, (c) => c.call('WAIT', '1', '5000'));
-        if (acked !== 1) throw new Error(`WAIT on master :${m.port}: ${String(acked)} replicas acknowledged`);
+        await waitUntil(`a replica of :${m.port} online and caught up`, () =>
+          admin(m, async (c) => {
+            if (!/^slave\d+:.*state=online/m.test(await c.info('replication'))) return undefined;
+            return (await c.call('WAIT', '1', '2000')) === 1 ? true : undefined;
+          }),
+        );
       },
       waitForNewMaster: (from, timeoutMs = 30_000) =>
         waitUntil(
