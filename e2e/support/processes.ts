@@ -16,22 +16,40 @@ export interface RunningProcess {
   exited: Promise<number | null>;
 }
 
-export async function startComponent(
+export interface StartOptions {
+  readyTimeoutMs?: number;
+  waitReady?: boolean;
+  /** Keep at most this many lines in `lines` (long benchmark runs); unlimited by default. */
+  maxLines?: number;
+}
+
+export function startComponent(
   command: 'api' | 'worker' | 'operator' | 'migrate',
   env: Record<string, string | undefined>,
-  opts: { readyTimeoutMs?: number; waitReady?: boolean } = {},
+  opts: StartOptions = {},
 ): Promise<RunningProcess> {
-  const child = spawn(process.execPath, [CLI, command], {
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+  return startNodeProcess(command, [CLI, command], { LOG_LEVEL: 'info', ...env }, opts);
+}
+
+/** Runs `node <nodeArgs>` and, unless waitReady is false, waits for its ready line. */
+export async function startNodeProcess(
+  label: string,
+  nodeArgs: string[],
+  env: Record<string, string | undefined>,
+  opts: StartOptions = {},
+): Promise<RunningProcess> {
+  const child = spawn(process.execPath, nodeArgs, {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
+  const maxLines = opts.maxLines ?? Infinity;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let port: number | undefined;
   const ready = new Promise<void>((resolve, reject) => {
     const onLine = (line: string) => {
-      lines.push(line);
-      if (process.env.FG_TEST_VERBOSE) process.stderr.write(`[${command}] ${line}\n`);
+      if (lines.length < maxLines) lines.push(line);
+      if (process.env.FG_TEST_VERBOSE) process.stderr.write(`[${label}] ${line}\n`);
       if (line.includes('"msg":"ready"')) {
         try {
           const p = JSON.parse(line).port;
@@ -44,7 +62,7 @@ export async function startComponent(
     };
     createInterface({ input: child.stdout! }).on('line', onLine);
     createInterface({ input: child.stderr! }).on('line', onLine);
-    exited.then((code) => reject(new Error(`${command} exited with ${code} before ready:\n${lines.slice(-30).join('\n')}`)));
+    exited.then((code) => reject(new Error(`${label} exited with ${code} before ready:\n${lines.slice(-30).join('\n')}`)));
   });
   // With waitReady: false nobody awaits `ready`; its rejection on exit must not become unhandled.
   ready.catch(() => undefined);
@@ -59,7 +77,7 @@ export async function startComponent(
       await Promise.race([
         ready,
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`${command} not ready after ${timeoutMs} ms:\n${lines.slice(-30).join('\n')}`)), timeoutMs);
+          timer = setTimeout(() => reject(new Error(`${label} not ready after ${timeoutMs} ms:\n${lines.slice(-30).join('\n')}`)), timeoutMs);
         }),
       ]);
     } catch (e) {
