@@ -4,13 +4,13 @@
 // No kubelet and no scheduler: Pods are never scheduled (they stay Pending); see docs/controlplane.md.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
+import { writeKubeconfig } from './kube.js';
 
 const TOOLS_DIR = fileURLToPath(new URL('./k8s-tools/', import.meta.url));
 const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'helm'] as const;
@@ -261,19 +261,6 @@ function ensureSecrets(stateDir: string) {
   return { saKey, saPub, tokens, adminToken: tokenOf('admin'), kcmToken: tokenOf('system:kube-controller-manager') };
 }
 
-function writeKubeconfig(path: string, server: string, ca: Buffer, token: string, user: string): void {
-  const doc = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'flux-gate', cluster: { server, 'certificate-authority-data': ca.toString('base64') } }],
-    users: [{ name: user, user: { token } }],
-    contexts: [{ name: 'flux-gate', context: { cluster: 'flux-gate', user } }],
-    'current-context': 'flux-gate',
-  };
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, stringify(doc), { mode: 0o600 });
-  renameSync(tmp, path);
-}
 
 // ---------------------------------------------------------------- processes
 

@@ -106,7 +106,15 @@ export async function tokenFor(
 export function kubeconfigForToken(token: string, o: { kubeconfig?: string; user?: string } = {}): string {
   const adminPath = adminKubeconfigPath(o.kubeconfig);
   const { server, ca } = readKubeconfig(adminPath);
-  const user = o.user ?? 'token-user';
+  const dir = join(dirname(adminPath), 'tokens');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `kubeconfig-${createHash('sha256').update(token).digest('hex').slice(0, 12)}`);
+  writeKubeconfig(path, server, ca, token, o.user ?? 'token-user');
+  return path;
+}
+
+/** Writes a token kubeconfig for the local control plane atomically, readable by its owner only. */
+export function writeKubeconfig(path: string, server: string, ca: Buffer, token: string, user: string): void {
   const doc = {
     apiVersion: 'v1',
     kind: 'Config',
@@ -115,12 +123,8 @@ export function kubeconfigForToken(token: string, o: { kubeconfig?: string; user
     contexts: [{ name: 'flux-gate', context: { cluster: 'flux-gate', user } }],
     'current-context': 'flux-gate',
   };
-  const dir = join(dirname(adminPath), 'tokens');
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, `kubeconfig-${createHash('sha256').update(token).digest('hex').slice(0, 12)}`);
   writeFileSync(`${path}.tmp`, stringify(doc), { mode: 0o600 });
   renameSync(`${path}.tmp`, path);
-  return path;
 }
 
 const execFileP = promisify(execFile);
