@@ -1,11 +1,29 @@
 // Kafka down: orders get 503 + Retry-After and give their stock back (no leak); the idempotency key
 // is free again. Kafka back: readiness returns and the same key places its order.
+// Kafka killed (SIGKILL) with produces in flight: whatever each client saw, no 200 is lost or ends
+// rejected, each key keeps one orderId, and Redis's stock equals PostgreSQL's once quiet.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceControl } from '../../tools/stack/control.js';
-import { countBy, http, initSale, order, redisStock, startApi, topicEndOffset, uniqueName, waitFor, type ApiHarness } from '../support/api.js';
+import type { RunningProcess } from '../support/processes.js';
+import {
+  countBy,
+  http,
+  initSale,
+  order,
+  redisStock,
+  settledSale,
+  startApi,
+  startWorkerFor,
+  topicEndOffset,
+  uniqueName,
+  waitFor,
+  type ApiHarness,
+  type Res,
+} from '../support/api.js';
 
 let h: ApiHarness;
+let worker: RunningProcess | undefined;
 const control = new ServiceControl();
 
 beforeAll(async () => {
@@ -15,8 +33,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await control.start('kafka'); // whatever happened, leave the stack whole for the next file
   if (h) await topicEndOffset(h.topic); // and answering metadata requests again
+  await worker?.stop('SIGKILL');
   await h?.close();
 });
+
+async function killAndRestartKafka(): Promise<void> {
+  await control.stop('kafka', { hard: true });
+  // Right after SIGKILL the port can still read as taken for a moment: start once it is free.
+  await waitFor('Kafka to start again', () => control.start('kafka').then(() => true), 120_000, 500);
+}
 
 describe('Kafka outage', () => {
   it('503 + Retry-After and the stock comes back while the broker is down; orders flow again once it is back', async () => {
@@ -64,4 +89,57 @@ describe('Kafka outage', () => {
     expect(metrics).toContain(`fluxgate_kafka_produce_errors_total{component="api"} ${produceFailures}\n`);
     expect(metrics).toContain(`fluxgate_reservation_releases_total{result="released",component="api"} ${produceFailures}\n`);
   });
+
+  it('broker SIGKILLed under load, then back: 0 lost, 0 broken promises, one orderId per key, stock conserved', async () => {
+    const productId = uniqueName('killed');
+    const stock = 300;
+    await initSale(h.base, { productId, quantity: stock });
+    worker = await startWorkerFor(h);
+    /** Every answer each key got, in order (what the clients saw). */
+    const answers = new Map<string, Res[]>();
+    let soldOut = false;
+    let killed: Promise<void> | undefined;
+    const buyer = async (b: number) => {
+      for (let n = 0; !soldOut; n++) {
+        const key = randomUUID();
+        const seen: Res[] = [];
+        answers.set(key, seen);
+        for (;;) {
+          const r = await order(h.base, { productId, userId: `buyer-${b}-${n}` }, key);
+          seen.push(r);
+          if (r.status !== 503) break;
+          await new Promise((res) => setTimeout(res, 200)); // as a client does, same key
+        }
+        const last = seen.at(-1)!;
+        if (last.status === 409 && last.body.status === 'sold_out') soldOut = true;
+        const accepted = [...answers.values()].filter((s) => s.at(-1)?.status === 200).length;
+        // Kill the broker once a third is sold: produces from 40 buyers are in flight.
+        killed ??= accepted >= stock / 3 ? killAndRestartKafka() : undefined;
+      }
+    };
+    await Promise.all(Array.from({ length: 40 }, (_, b) => buyer(b)));
+    await killed;
+
+    const all = [...answers.entries()];
+    const finals = all.map(([, seen]) => seen.at(-1)!);
+    expect(countBy(finals, (r) => r.status)).toMatchObject({ 200: stock });
+    const unavailable = all.flatMap(([, seen]) => seen.filter((r) => r.status === 503));
+    expect(unavailable.length).toBeGreaterThan(0); // the fault did hit orders
+    // One orderId per key: a 503 that named an order and the key's final 200 agree.
+    const keysWithTwoOrderIds = all.filter(([, seen]) => new Set(seen.map((r) => r.body?.orderId).filter(Boolean)).size > 1);
+    expect(keysWithTwoOrderIds).toEqual([]);
+
+    const accepted = finals.filter((r) => r.status === 200).map((r) => r.body.orderId as string);
+    const { orders, redisStock: left } = await settledSale(h, productId, accepted);
+    const byId = new Map(orders.map((o) => [o.id, o]));
+    const confirmed = orders.filter((o) => o.status === 'confirmed');
+    expect({
+      lost: accepted.filter((id) => !byId.has(id)).length,
+      brokenPromises: accepted.filter((id) => byId.get(id)?.status !== 'confirmed').length,
+      confirmedNotAnswered200: confirmed.filter((o) => !accepted.includes(o.id)).length,
+      duplicateKeys: confirmed.length - new Set(confirmed.map((o) => o.idempotencyKey)).size,
+      confirmed: confirmed.length,
+      redisLeft: left,
+    }).toEqual({ lost: 0, brokenPromises: 0, confirmedNotAnswered200: 0, duplicateKeys: 0, confirmed: stock, redisLeft: 0 });
+  }, 300_000);
 });
