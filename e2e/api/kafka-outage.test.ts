@@ -22,12 +22,16 @@ import {
   type Res,
 } from '../support/api.js';
 
+const RETRIES = 2;
+const REQUEST_TIMEOUT_MS = 2_000;
+const PRODUCE_BUDGET_MS = (RETRIES + 1) * REQUEST_TIMEOUT_MS + RETRIES * 2_000; // attempts + backoff
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let h: ApiHarness;
 let worker: RunningProcess | undefined;
 const control = new ServiceControl();
 
 beforeAll(async () => {
-  h = await startApi('kafka-outage', { KAFKA_PRODUCE_RETRIES: '2', KAFKA_REQUEST_TIMEOUT_MS: '2000' });
+  h = await startApi('kafka-outage', { KAFKA_PRODUCE_RETRIES: String(RETRIES), KAFKA_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) });
 });
 
 afterAll(async () => {
@@ -37,7 +41,16 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function killAndRestartKafka(): Promise<void> {
+/**
+ * A broker that stalls then crashes: frozen (SIGSTOP) past the API's whole produce budget, so the
+ * produces it holds in its sockets are answered 503, then thawed (it appends them), then SIGKILLed.
+ */
+async function stallThenKillKafka(): Promise<void> {
+  const pid = control.pid('kafka')!;
+  process.kill(pid, 'SIGSTOP');
+  await sleep(PRODUCE_BUDGET_MS + 2_000);
+  process.kill(pid, 'SIGCONT');
+  await sleep(500);
   await control.stop('kafka', { hard: true });
   // Right after SIGKILL the port can still read as taken for a moment: start once it is free.
   await waitFor('Kafka to start again', () => control.start('kafka').then(() => true), 120_000, 500);
@@ -90,7 +103,7 @@ describe('Kafka outage', () => {
     expect(metrics).toContain(`fluxgate_reservation_releases_total{result="released",component="api"} ${produceFailures}\n`);
   });
 
-  it('broker SIGKILLed under load, then back: 0 lost, 0 broken promises, one orderId per key, stock conserved', async () => {
+  it('broker stalled then SIGKILLed under load, then back: 0 lost, 0 broken promises, one orderId per key, stock conserved', async () => {
     const productId = uniqueName('killed');
     const stock = 300;
     await initSale(h.base, { productId, quantity: stock });
@@ -108,13 +121,13 @@ describe('Kafka outage', () => {
           const r = await order(h.base, { productId, userId: `buyer-${b}-${n}` }, key);
           seen.push(r);
           if (r.status !== 503) break;
-          await new Promise((res) => setTimeout(res, 200)); // as a client does, same key
+          await sleep(200); // as a client does, same key
         }
         const last = seen.at(-1)!;
         if (last.status === 409 && last.body.status === 'sold_out') soldOut = true;
         const accepted = [...answers.values()].filter((s) => s.at(-1)?.status === 200).length;
-        // Kill the broker once a third is sold: produces from 40 buyers are in flight.
-        killed ??= accepted >= stock / 3 ? killAndRestartKafka() : undefined;
+        // Stall and kill the broker once a third is sold: produces from 40 buyers are in flight.
+        killed ??= accepted >= stock / 3 ? stallThenKillKafka() : undefined;
       }
     };
     await Promise.all(Array.from({ length: 40 }, (_, b) => buyer(b)));
