@@ -9,8 +9,8 @@ import { describeError, httpStatus, type Kube } from './kube/client.js';
 import type { EventRecorder } from './kube/events.js';
 import { decide } from './model/decide.js';
 import { withDefaults } from './model/defaults.js';
-import { FINALIZER, GROUP, KIND, VERSION, type Action, type Decision, type FlashSale, type Observed, type Result, type Settings } from './model/types.js';
-import type { LagMonitor } from './lag-monitor.js';
+import { FINALIZER, GROUP, KIND, VERSION, type Action, type Decision, type FlashSale, type LagView, type Observed, type Result, type Settings } from './model/types.js';
+import { lagViewFor, type LagMonitor } from './lag-monitor.js';
 import type { OperatorMetrics } from './metrics.js';
 import type { ScalerLoop } from './scaling/scaler-loop.js';
 
@@ -85,13 +85,13 @@ export class Reconciler {
     // figures read next already include every order below the barrier.
     let drained: boolean | undefined;
     let drainRemaining: number | undefined;
-    let lag: Result<{ total: number; partitions: number; partitionsWithLag: number }>;
+    let lag: Result<LagView>;
     if (m.barrier) {
       try {
         const reading = await this.d.lag.readNow();
         drainRemaining = remainingBeforeBarrier(reading, m.barrier);
         drained = drainRemaining === 0;
-        lag = { ok: true, value: { total: reading.lag.total, partitions: reading.partitions, partitionsWithLag: reading.partitionsWithLag } };
+        lag = { ok: true, value: lagViewFor(reading, productId) };
       } catch (e) {
         drained = false;
         lag = { ok: false, error: describeError(e) };
@@ -101,7 +101,7 @@ export class Reconciler {
       lag = !l
         ? { ok: false, error: 'no lag reading yet' }
         : l.ok
-          ? { ok: true, value: { total: l.reading.lag.total, partitions: l.reading.partitions, partitionsWithLag: l.reading.partitionsWithLag } }
+          ? { ok: true, value: lagViewFor(l.reading, productId) }
           : { ok: false, error: l.error };
     }
     const [postgres, redis] = await Promise.all([

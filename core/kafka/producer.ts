@@ -3,10 +3,11 @@
 // micro-batched (everything queued when a producer is free goes out in one request) over a few
 // producers ("lanes") working in parallel. A lane whose send fails is replaced (new producer id):
 // a half-written batch can then never make the broker drop later orders as "duplicates".
-import { Kafka, Partitioners, logLevel, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from '../logging.js';
 import { kafkaLogCreator } from './consumer.js';
 import { encodeOrder, orderKey, type OrderMessage } from './order-message.js';
+import { createOrderPartitioner } from './partitioner.js';
 
 export interface OrderProducerOptions {
   brokers: string[];
@@ -108,7 +109,7 @@ export class OrderProducer {
     const producer = this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: createOrderPartitioner,
       allowAutoTopicCreation: false,
     });
     const gen: Generation = { producer, connected: false, connecting: Promise.resolve() };

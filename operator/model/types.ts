@@ -51,6 +51,7 @@ export interface FlashSaleStatus {
     replicas?: number;
     desired?: number;
     lag?: number;
+    partition?: number;
     partitions?: number;
     partitionsWithLag?: number;
     cap?: Binding | Hold;
@@ -104,9 +105,12 @@ export interface RedisSale {
 }
 
 export interface LagView {
+  /** The worker group's lag over the whole topic (what recovery waits on). */
   total: number;
   partitions: number;
   partitionsWithLag: number;
+  /** This sale's own partition (its orders are keyed by productId) and that partition's lag. */
+  own?: { partition: number; lag: number };
 }
 
 /** What the per-Deployment scaler last did for this sale's Deployment. */
