@@ -199,12 +199,16 @@ export async function scaleOf(ns: string, deployment: string): Promise<number> {
   return s.spec?.replicas ?? 0;
 }
 
-/** A worker Deployment object (nothing runs it: the test control plane has no kubelet). */
-export async function createDeployment(ns: string, name: string, replicas: number): Promise<void> {
+/**
+ * A worker Deployment object (nothing runs it: the test control plane has no kubelet). It opts in
+ * to scaling by the operator as the chart's worker does, unless `optIn` is false.
+ */
+export async function createDeployment(ns: string, name: string, replicas: number, o: { optIn?: boolean } = {}): Promise<void> {
+  const annotations = o.optIn === false ? {} : { 'fluxgate.io/replicas-owner': 'operator' };
   const doc = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name, namespace: ns },
+    metadata: { name, namespace: ns, annotations },
     spec: {
       replicas,
       selector: { matchLabels: { app: name } },

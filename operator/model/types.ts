@@ -8,7 +8,8 @@ export const PLURAL = 'flashsales';
 export const KIND = 'FlashSale';
 export const FINALIZER = 'fluxgate.io/redis-keys';
 
-export type Phase = 'Pending' | 'Active' | 'Recovering' | 'SoldOut' | 'Ended' | 'Paused';
+export const PHASES = ['Pending', 'Active', 'Recovering', 'SoldOut', 'Ended', 'Paused'] as const;
+export type Phase = (typeof PHASES)[number];
 export type ConditionType = 'Ready' | 'StockSeeded' | 'WorkersScaled' | 'Consistent' | 'MetricsAvailable';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
