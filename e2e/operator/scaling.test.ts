@@ -158,7 +158,7 @@ describe('scaling the worker Deployment on consumer lag', () => {
     // Events point at the Deployment's uid, so `kubectl describe deploy` lists them.
     const uid = await uidOf('deployment', 'workers');
     expect((await rawEvents('Deployment', 'workers')).every((e) => e.involvedObject.uid === uid)).toBe(true);
-    await waitFor('kubectl describe deploy lists the Events', async () => /ScaledWorkers\s+scaled workers down from 2 to 1 replicas/.test(await kubectl(['describe', 'deployment', 'workers', '-n', ns])) || undefined, 30_000, 1000);
+    await waitFor('kubectl describe deploy lists the Events', async () => /ScaledWorkers\s+\S+\s+flux-gate-operator\s+scaled workers down from 2 to 1 replicas/.test(await kubectl(['describe', 'deployment', 'workers', '-n', ns])) || undefined, 30_000, 1000);
     console.log(`[operator scaling] ${JSON.stringify({ scaleUpReactionMs: scaleUpMs, scaleDownToMinMs: scaleDownMs, windowSeconds: 3, steps: samples })}`);
   }, 300_000);
 
