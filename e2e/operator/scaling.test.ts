@@ -207,4 +207,29 @@ describe('scaling the worker Deployment on consumer lag', () => {
     await waitForSale(ns, 'hpa', 'scaled once the HPA is gone', (x) => condition(x, 'WorkersScaled')?.status === 'True' && x.status?.workers?.replicas === 3);
     expect(await scaleOf(ns, 'hpa-scaled')).toBe(3);
   }, 120_000);
+
+  it('does not fight a KEDA ScaledObject either (once the keda.sh API exists)', async () => {
+    // The KEDA CRD, reduced to what the operator reads (the rest is preserved as unknown fields).
+    const crd = {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'scaledobjects.keda.sh' },
+      spec: {
+        group: 'keda.sh',
+        scope: 'Namespaced',
+        names: { plural: 'scaledobjects', singular: 'scaledobject', kind: 'ScaledObject', listKind: 'ScaledObjectList' },
+        versions: [{ name: 'v1alpha1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+      },
+    };
+    await kubectl(['apply', '-f', '-'], { input: JSON.stringify(crd) });
+    await waitFor('the keda.sh API served', async () => (await kubectl(['api-resources', '--api-group=keda.sh']).catch(() => '')).includes('scaledobjects') || undefined, 60_000, 500);
+    await createDeployment(ns, 'keda-scaled', 1);
+    const so = { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name: 'kafka', namespace: ns }, spec: { scaleTargetRef: { name: 'keda-scaled' }, triggers: [{ type: 'kafka' }] } };
+    await kubectl(['apply', '-f', '-'], { input: JSON.stringify(so) });
+    const workers = { deployment: 'keda-scaled', minReplicas: 3, maxReplicas: 4, lagPerReplica: 20, activationLag: 0, scaleDownStabilizationSeconds: 3 };
+    await kubectl(['apply', '-n', ns, '-f', '-'], { input: flashSale('keda', { productId: uniqueName('keda'), stock: 10, workers }) });
+    const s = await waitForSale(ns, 'keda', 'refused', (x) => condition(x, 'WorkersScaled')?.reason === 'AutoscalerConflict');
+    expect(condition(s, 'WorkersScaled')?.message).toContain('KEDA ScaledObject kafka');
+    expect(await scaleOf(ns, 'keda-scaled')).toBe(1);
+  }, 120_000);
 });
