@@ -58,6 +58,7 @@ export async function main(): Promise<void> {
   const reconciler = new Reconciler({
     kube, products: new Products(pool), redis: redisSales, lag, scaler, events, metrics, logger, isLeader,
     allSales: () => informer?.list() ?? [],
+    inFlightWaitMs: cfg.RECOVERY_IN_FLIGHT_WAIT_SECONDS * 1000,
     settings: { auditConfirmMs: cfg.AUDIT_CONFIRM_SECONDS * 1000, lagPollMs: cfg.LAG_POLL_SECONDS * 1000, retryMs: 2_000 },
   });
   const queue = new WorkQueue(
@@ -125,6 +126,7 @@ export async function main(): Promise<void> {
         metrics.leader.set(0);
         poll.stop();
         void queue.stop();
+        reconciler.reset();
       },
     },
     logger,

@@ -1,6 +1,7 @@
 // The operator's view of Redis, through the shared sale module (core/redis/sale.ts owns the
 // key names, the meta hash and the scripts; this file adapts them to the model's types).
 import type { FluxRedis, RedisClient } from '../../core/redis/client.js';
+import { countReservationsInFlight } from '../../core/redis/in-flight.js';
 import { saleKeys } from '../../core/redis/keys.js';
 import { closeGate, configureSale, deleteSaleKeys, openGate, raiseSaleStock, readSaleState, seedSale } from '../../core/redis/sale.js';
 import type { RedisSale, SeedSettings } from '../model/types.js';
@@ -95,6 +96,11 @@ export class RedisSales {
     // One EXISTS per sale (auto-pipelined): a multi-key pipeline would cross slots on a Cluster.
     const found = await Promise.all(productIds.map((id) => this.redis.exists(saleKeys(id).stock)));
     return new Set(productIds.filter((_, i) => found[i] === 0));
+  }
+
+  /** Reservations not yet durable in Kafka, younger than maxAgeMs (see countReservationsInFlight). */
+  reservationsInFlight(productId: string, maxAgeMs: number): Promise<number> {
+    return countReservationsInFlight(this.redis, productId, maxAgeMs);
   }
 
   closeGate(productId: string, state: 'recovering' | 'paused'): Promise<void> {

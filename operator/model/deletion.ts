@@ -27,7 +27,6 @@ export function deletionOrClaim(st: Step): Decision | undefined {
     return {
       actions: [
         { kind: 'deleteRedisKeys', productId: spec.productId },
-        { kind: 'clearDrainBarrier' },
         { kind: 'event', type: 'Normal', reason: 'RedisKeysDeleted', message: `removed the Redis keys of ${spec.productId}; PostgreSQL keeps its data` },
         { kind: 'removeFinalizer' },
       ],

@@ -49,24 +49,43 @@ export function recoveryStep(st: SaleStep, reason: RecoveryReason): Decision {
   if (!inRecovery) {
     actions.push({ kind: 'event', type: 'Warning', reason: 'RecoveryStarted', message: `${RECOVERY_TEXT[reason]}: gate closed, reseeding from PostgreSQL once the workers drained the orders topic` });
   }
+  // A gate found open again (a failover to a replica that had not seen it close) let orders in
+  // after the barrier: close it again and capture a new barrier. A gate that is gone with the keys
+  // lets nothing in (not seeded), so the barrier holds.
+  const gateOpen = r.gate !== 'recovering' && r.gate !== null;
+  const { barrier: kept, ...recoveryWithoutBarrier } = prev.recovery ?? {};
+  const barrier = inRecovery && !gateOpen ? kept : undefined;
   if (r.gate !== 'recovering') actions.push({ kind: 'closeGate', productId: spec.productId, state: 'recovering' });
   st.cond('StockSeeded', 'False', 'Recovering', RECOVERY_TEXT[reason]);
   workersStatus(st);
   const recovering = st.status({
     phase: 'Recovering',
     stock: stockFigures(st, r.stock),
-    recovery: { ...prev.recovery, reason, startedAt },
+    recovery: { ...recoveryWithoutBarrier, reason, startedAt, ...(barrier ? { barrier } : {}) },
     workers: workersFields(o, prev),
   });
+  const wait = (waiting: string): Decision => {
+    st.cond('Ready', 'False', 'Recovering', `${RECOVERY_TEXT[reason]}; ${waiting}`);
+    return { actions, status: { ...recovering, conditions: st.conditions(), message: waiting }, requeueAfterMs: s.lagPollMs };
+  };
+  if (!barrier) {
+    // The barrier (log-end offsets) is captured only once the gate is seen closed and no
+    // reservation made before is still being produced: one produced later would land above it.
+    if (r.gate !== 'recovering') return wait('closing the gate');
+    if (o.inFlight === undefined || o.inFlight > 0) {
+      return wait(o.inFlight === undefined
+        ? 'counting the reservations still on their way to Kafka'
+        : `waiting for ${o.inFlight} orders accepted before the gate closed to reach Kafka`);
+    }
+    actions.push({ kind: 'captureDrainBarrier' });
+    return wait('waiting for the workers to drain the orders topic');
+  }
   if (o.drained !== true) {
-    if (o.drained === undefined) actions.push({ kind: 'captureDrainBarrier' });
-    const waiting = !o.lag.ok
+    return wait(!o.lag.ok
       ? `waiting for a lag reading (${o.lag.error})`
       : o.drainRemaining !== undefined
         ? `waiting for the workers to persist ${o.drainRemaining} orders accepted before the recovery began`
-        : 'waiting for the workers to drain the orders topic';
-    st.cond('Ready', 'False', 'Recovering', `${RECOVERY_TEXT[reason]}; ${waiting}`);
-    return { actions, status: { ...recovering, conditions: st.conditions(), message: waiting }, requeueAfterMs: s.lagPollMs };
+        : 'waiting for the workers to drain the orders topic');
   }
   if (st.lowering && !st.loweringRefused) {
     actions.push({ kind: 'lowerStockInPostgres', productId: spec.productId, from: product.initialStock, to: spec.stock });
@@ -77,7 +96,6 @@ export function recoveryStep(st: SaleStep, reason: RecoveryReason): Decision {
   const seconds = (o.now.getTime() - Date.parse(startedAt)) / 1000;
   const gate = spec.paused ? 'paused' : 'open';
   actions.push(seedAction({ productId: spec.productId, product, wanted: st.wanted, gate, minEpoch: st.nextEpoch }));
-  actions.push({ kind: 'clearDrainBarrier' });
   actions.push({ kind: 'auditPending', value: undefined });
   actions.push({ kind: 'recoveryFinished', reason, seconds });
   actions.push({
