@@ -9,7 +9,7 @@ import { describeError, httpStatus, type Kube } from './kube/client.js';
 import type { EventRecorder } from './kube/events.js';
 import { decide } from './model/decide.js';
 import { withDefaults } from './model/defaults.js';
-import { FINALIZER, GROUP, KIND, VERSION, type Action, type Decision, type FlashSale, type LagView, type Observed, type Result, type Settings } from './model/types.js';
+import { FINALIZER, GROUP, KIND, VERSION, type Action, type Decision, type FlashSale, type FlashSaleStatus, type LagView, type Observed, type Result, type Settings } from './model/types.js';
 import type { LagMonitor } from './lag-monitor.js';
 import type { OperatorMetrics } from './metrics.js';
 import type { ScalerLoop } from './scaling/scaler-loop.js';
@@ -224,7 +224,9 @@ export class Reconciler {
     if (isDeepStrictEqual(stripUndefined(sale.status ?? {}), stripUndefined(decision.status))) return;
     if (!this.d.isLeader()) throw new NotLeader();
     try {
-      await this.d.kube.patchStatus(sale, decision.status);
+      // A merge patch keeps every key it does not name: name the removed ones (null), or a finished
+      // recovery's barrier would stay and a later recovery would trust it.
+      await this.d.kube.patchStatus(sale, mergePatchOf(sale.status ?? {}, decision.status) as FlashSaleStatus);
     } catch (e) {
       if (httpStatus(e) === 404) return;
       throw e;
@@ -242,6 +244,16 @@ export function olderSaleOf(sale: FlashSale, all: FlashSale[]): string | undefin
   }
   if (!owner || owner.metadata.uid === sale.metadata.uid || (owner.metadata.namespace === sale.metadata.namespace && owner.metadata.name === sale.metadata.name)) return undefined;
   return `${owner.metadata.namespace}/${owner.metadata.name}`;
+}
+
+/** `next`, plus null for every object key of `prev` that `next` drops (JSON merge patch, RFC 7386). */
+export function mergePatchOf(prev: unknown, next: unknown): unknown {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(prev) || !isObject(next)) return next;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(prev)) if (!(k in next) || next[k] === undefined) out[k] = null;
+  for (const [k, v] of Object.entries(next)) if (v !== undefined) out[k] = mergePatchOf(prev[k], v);
+  return out;
 }
 
 function barrierFromStatus(b: Record<string, string> | undefined): DrainBarrier | undefined {

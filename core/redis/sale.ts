@@ -18,21 +18,39 @@ export interface SaleSeed {
 
 const ms = (d: Date | null | undefined) => (d ? d.getTime() : 0);
 
+export interface SeedOptions {
+  gate?: 'open' | 'paused';
+  /**
+   * The epoch Redis held when the seeded figures were computed: a seed whose epoch moved since
+   * (another operator, the new leader, seeded meanwhile) is refused with StaleSeed, nothing changed.
+   */
+  expectEpoch?: number;
+  /** The new epoch is at least this (an epoch key lost with Redis restarts at 0). */
+  minEpoch?: number;
+}
+
+export class StaleSeed extends Error {
+  constructor(productId: string, expected: number, current: number) {
+    super(`seed of ${productId} refused: computed for epoch ${expected}, Redis is at epoch ${current} (seeded meanwhile by another operator)`);
+    this.name = 'StaleSeed';
+  }
+}
+
 /**
  * Sets stock and config, bumps the epoch and sets the gate (open by default). Returns the new epoch.
  * Only call it when no accepted order is still on its way to PostgreSQL (topic drained), or the
  * seeded stock counts those orders twice.
  */
-export async function seedSale(redis: FluxRedis, sale: SaleSeed, opts: { gate?: 'open' | 'paused' } = {}): Promise<number> {
+export async function seedSale(redis: FluxRedis, sale: SaleSeed, opts: SeedOptions = {}): Promise<number> {
   if (!Number.isInteger(sale.stock) || sale.stock < 0) throw new RangeError(`stock must be an integer >= 0, got ${sale.stock}`);
   const k = saleKeys(sale.productId);
-  return Number(
-    await redis.fgSeed(
-      k.stock, k.meta, k.epoch,
-      sale.stock, ms(sale.startsAt), ms(sale.endsAt), sale.rateLimitPerSecond ?? 0, sale.perUserLimit ?? 0,
-      sale.initialStock, opts.gate ?? 'open',
-    ),
-  );
+  const reply = (await redis.fgSeed(
+    k.stock, k.meta, k.epoch,
+    sale.stock, ms(sale.startsAt), ms(sale.endsAt), sale.rateLimitPerSecond ?? 0, sale.perUserLimit ?? 0,
+    sale.initialStock, opts.gate ?? 'open', opts.expectEpoch ?? '', opts.minEpoch ?? 1,
+  )) as unknown;
+  if (Array.isArray(reply)) throw new StaleSeed(sale.productId, opts.expectEpoch ?? 0, Number(reply[1]));
+  return Number(reply);
 }
 
 /** The sale's limits and window; null = none (encoded 0 in the meta hash, as seed.lua does). */

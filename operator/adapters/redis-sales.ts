@@ -43,15 +43,11 @@ export class RedisSales {
     };
   }
 
-  /** Seeds (seed.lua via seedSale) with an epoch of at least minEpoch; returns the new epoch. */
-  async seed(s: SeedSettings): Promise<number> {
-    if (s.minEpoch > 1) {
-      // An epoch key lost with Redis restarts at 0; lift it so the seed's INCR lands above every
-      // epoch an API pod may still hold. Only called with the gate closed, so nothing races it.
-      const k = saleKeys(s.productId).epoch;
-      const cur = Number((await this.redis.get(k)) ?? 0);
-      if (cur < s.minEpoch - 1) await this.redis.set(k, String(s.minEpoch - 1));
-    }
+  /**
+   * Seeds (seed.lua via seedSale) at an epoch of at least minEpoch; returns the new epoch. Refused
+   * (StaleSeed) when Redis's epoch is no longer expectEpoch: a deposed leader's late seed.
+   */
+  seed(s: SeedSettings): Promise<number> {
     return seedSale(
       this.redis,
       {
@@ -63,7 +59,7 @@ export class RedisSales {
         startsAt: s.startsAtMs ? new Date(s.startsAtMs) : null,
         endsAt: s.endsAtMs ? new Date(s.endsAtMs) : null,
       },
-      { gate: s.gate },
+      { gate: s.gate, expectEpoch: s.expectEpoch, minEpoch: s.minEpoch },
     );
   }
 

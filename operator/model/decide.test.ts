@@ -38,7 +38,7 @@ function observed(o: Partial<Observed> = {}): Observed {
     sale: sale({}, seededStatus()),
     postgres: { ok: true, value: product() },
     redis: { ok: true, value: { runId: 'run-a', sale: redisSale() } },
-    lag: { ok: true, value: { total: 0, partitions: 6, partitionsWithLag: 0 } },
+    lag: { ok: true, value: { total: 0, partitions: 6, partitionsWithLag: 0, atMs: NOW.getTime() } },
     ...o,
   };
 }
@@ -66,6 +66,23 @@ describe('decide: lifecycle', () => {
     expect(d.status).toMatchObject({ phase: 'Active', redis: { runId: 'r', epoch: 1 }, stock: { allocated: 100, postgres: 100, redis: 100, remaining: 100, sold: 0 } });
     expect(cond(d.status, 'StockSeeded')?.status).toBe('True');
     expect(cond(d.status, 'Ready')).toMatchObject({ status: 'True', reason: 'Active', lastTransitionTime: '2030-01-01T10:30:00Z', observedGeneration: 2 });
+  });
+
+  // Defect 5: a FlashSale deleted (its keys, epoch included, removed) and recreated while its orders
+  // are still in the topic must not be seeded with the full stock before they are persisted.
+  const created = { creationTimestamp: '2030-01-01T10:29:58Z' };
+  const fresh = { ok: true as const, value: { runId: 'r', sale: EMPTY_REDIS } };
+  const firstSeedRows: Array<[string, Observed['lag'], string]> = [
+    ['orders in the topic: seeded after the drain', { ok: true, value: { total: 4, partitions: 6, partitionsWithLag: 1, atMs: NOW.getTime() } }, 'closeGate'],
+    ['a lag of 0 read before the sale was created proves nothing: wait for a newer one', { ok: true, value: { total: 0, partitions: 6, partitionsWithLag: 0, atMs: Date.parse('2030-01-01T10:29:58.500Z') } }, 'none'],
+    ['lag unreadable: seeded after the drain', { ok: false, error: 'timeout' }, 'closeGate'],
+    ['lag 0 read after the sale was created: seeded at once', { ok: true, value: { total: 0, partitions: 6, partitionsWithLag: 0, atMs: NOW.getTime() } }, 'seed'],
+  ];
+  it.each(firstSeedRows)('first seed: %s', (_n, lag, first) => {
+    const d = decide(observed({ sale: sale({}, undefined, created), redis: fresh, lag }), settings);
+    expect(kinds(d.actions).filter((k) => k === 'closeGate' || k === 'seed')).toEqual(first === 'none' ? [] : [first]);
+    if (first === 'none') expect(d.requeueAfterMs).toBe(settings.lagPollMs);
+    if (first === 'closeGate') expect(d.status).toMatchObject({ phase: 'Recovering', recovery: { reason: 'RedisKeysMissing' } });
   });
 
   it('a paused sale is seeded with the gate paused', () => {

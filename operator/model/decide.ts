@@ -55,6 +55,10 @@ export function decide(o: Observed, s: Settings): Decision {
   }
   if (need.kind === 'recovery') return recoveryStep(ss, need.reason);
   if (need.kind === 'firstSeed') return firstSeedStep(ss);
+  if (need.kind === 'awaitFreshLag') {
+    const message = 'waiting for a consumer-lag reading taken after the sale was created (orders of an earlier sale of this product may still be in the topic)';
+    return { actions: st.actions, status: st.status({ phase: st.prev.phase ?? 'Pending', message }), requeueAfterMs: s.lagPollMs };
+  }
   return steadyStateStep(ss);
 }
 

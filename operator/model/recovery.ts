@@ -17,7 +17,12 @@ export const RECOVERY_TEXT: Record<RecoveryReason, string> = {
 };
 
 /** What Redis needs: nothing, a first seed (never sold, nothing can be in flight), or a recovery. */
-export type RedisNeed = { kind: 'none' } | { kind: 'firstSeed' } | { kind: 'recovery'; reason: RecoveryReason };
+export type RedisNeed =
+  | { kind: 'none' }
+  | { kind: 'firstSeed' }
+  /** A first seed waiting for a lag reading taken after the sale was created. */
+  | { kind: 'awaitFreshLag' }
+  | { kind: 'recovery'; reason: RecoveryReason };
 
 export function redisNeed(st: SaleStep, auditConfirmed: boolean): RedisNeed {
   const { prev, product, r, runId } = st;
@@ -25,8 +30,15 @@ export function redisNeed(st: SaleStep, auditConfirmed: boolean): RedisNeed {
   const seededByUs = prev.redis?.epoch !== undefined;
   const recovery = (reason: RecoveryReason): RedisNeed => ({ kind: 'recovery', reason });
   if (r.stock === null || r.gate === null) {
-    // Nothing sold and never seeded: no order can be in flight for it, seed at once.
-    if (!seededByUs && r.epoch === null && product.stock === product.initialStock) return { kind: 'firstSeed' };
+    // Never seeded and nothing sold in PostgreSQL: seed at once, but only if no order can still be
+    // on its way there. A FlashSale deleted and recreated (the finalizer removed its keys, epoch
+    // included) may have orders in the topic: a lag of 0 read after this FlashSale was created
+    // proves there are none; otherwise the seed waits for the drain like any recovery.
+    if (!seededByUs && r.epoch === null && product.stock === product.initialStock) {
+      const quiet = topicQuietSinceCreation(st);
+      if (quiet === 'yes') return { kind: 'firstSeed' };
+      if (quiet === 'unknown') return { kind: 'awaitFreshLag' };
+    }
     return recovery('RedisKeysMissing');
   }
   if (r.gate === 'recovering') return recovery('InterruptedRecovery');
@@ -37,6 +49,16 @@ export function redisNeed(st: SaleStep, auditConfirmed: boolean): RedisNeed {
   if (r.initialStock !== null && r.initialStock > product.initialStock) return recovery('AllocationMismatch');
   if (auditConfirmed) return recovery('AuditMismatch');
   return { kind: 'none' };
+}
+
+/** yes: lag 0 read after the sale was created; no: lag > 0 or unreadable; unknown: the reading is older. */
+function topicQuietSinceCreation(st: SaleStep): 'yes' | 'no' | 'unknown' {
+  const lag = st.o.lag;
+  if (!lag.ok || lag.value.total !== 0) return 'no';
+  const created = st.o.sale.metadata.creationTimestamp;
+  if (created === undefined) return 'yes';
+  // creationTimestamp has whole seconds: the reading must come after the end of that second.
+  return lag.value.atMs !== undefined && lag.value.atMs >= Date.parse(created) + 1000 ? 'yes' : 'unknown';
 }
 
 /** One step of the recovery: close the gate, wait for the drain, lower if asked, seed and reopen. */
@@ -95,7 +117,7 @@ export function recoveryStep(st: SaleStep, reason: RecoveryReason): Decision {
   }
   const seconds = (o.now.getTime() - Date.parse(startedAt)) / 1000;
   const gate = spec.paused ? 'paused' : 'open';
-  actions.push(seedAction({ productId: spec.productId, product, wanted: st.wanted, gate, minEpoch: st.nextEpoch }));
+  actions.push(seedAction({ productId: spec.productId, product, wanted: st.wanted, gate, minEpoch: st.nextEpoch, expectEpoch: st.r.epoch ?? 0 }));
   actions.push({ kind: 'auditPending', value: undefined });
   actions.push({ kind: 'recoveryFinished', reason, seconds });
   actions.push({

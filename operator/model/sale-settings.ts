@@ -45,7 +45,7 @@ export function redisSettings(w: WantedSettings) {
 }
 
 /** Seeds Redis with PostgreSQL's figures and the spec's settings. */
-export function seedAction(a: { productId: string; product: ProductRow; wanted: WantedSettings; gate: 'open' | 'paused'; minEpoch: number }): Action {
+export function seedAction(a: { productId: string; product: ProductRow; wanted: WantedSettings; gate: 'open' | 'paused'; minEpoch: number; expectEpoch: number }): Action {
   return {
     kind: 'seed',
     seed: {
@@ -55,6 +55,7 @@ export function seedAction(a: { productId: string; product: ProductRow; wanted: 
       ...redisSettings(a.wanted),
       gate: a.gate,
       minEpoch: a.minEpoch,
+      expectEpoch: a.expectEpoch,
     },
   };
 }

@@ -8,7 +8,7 @@ import type { Decision } from './types.js';
 export function firstSeedStep(st: SaleStep): Decision {
   const { o, actions, product } = st;
   const spec = o.sale.spec;
-  actions.push(seedAction({ productId: spec.productId, product, wanted: st.wanted, gate: spec.paused ? 'paused' : 'open', minEpoch: st.nextEpoch }));
+  actions.push(seedAction({ productId: spec.productId, product, wanted: st.wanted, gate: spec.paused ? 'paused' : 'open', minEpoch: st.nextEpoch, expectEpoch: st.r.epoch ?? 0 }));
   actions.push({ kind: 'event', type: 'Normal', reason: 'Seeded', message: `seeded ${product.stock} units into Redis at epoch ${st.nextEpoch}` });
   return finish(st, { stock: product.stock, epoch: st.nextEpoch, consistentAfterSeed: true });
 }

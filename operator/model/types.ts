@@ -183,6 +183,8 @@ export interface SeedSettings {
   gate: 'open' | 'paused';
   /** The new epoch must be at least this (an epoch key lost with Redis must not restart at 1). */
   minEpoch: number;
+  /** The epoch observed in Redis when this seed was decided (0 = none): refused if it moved since. */
+  expectEpoch: number;
 }
 
 export type Action =
