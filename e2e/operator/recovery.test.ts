@@ -210,3 +210,50 @@ describe('a produce still in flight when the gate closes', () => {
     expect(accepted.length).toBe(stock - 1);
   }, 300_000);
 });
+
+// Defect 5: deleting a FlashSale removes its Redis keys (epoch included); recreating it while its
+// orders are still in the topic must not seed the full stock before they are in PostgreSQL.
+describe('a FlashSale deleted and recreated while its orders are still in Kafka', () => {
+  const name = 'again';
+  const productId = uniqueName('again');
+  const stock = 20;
+
+  it('is seeded from PostgreSQL after the drain: every 200 ends confirmed, never more than the stock', async () => {
+    const worker = procs[0]!;
+    const spec = flashSale(name, { productId, stock });
+    await kubectl(['apply', '-n', ns, '-f', '-'], { input: spec });
+    await waitForSale(ns, name, 'Active', (x) => x.status?.phase === 'Active');
+    const accepted: string[] = [];
+    let n = 0;
+    const buy = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        const r = await order(apiBase, { productId, userId: `again${n++}`, quantity: 1 }, randomUUID());
+        if (r.status === 200) accepted.push(r.body!.orderId!);
+      }
+    };
+    worker.child.kill('SIGSTOP'); // orders stay in the topic
+    try {
+      await buy(6);
+      expect(accepted.length).toBe(6);
+      await kubectl(['delete', 'flashsale', name, '-n', ns, '--wait=true']);
+      await kubectl(['apply', '-n', ns, '-f', '-'], { input: spec });
+      // Several operator polls with the orders still unpersisted.
+      await new Promise((r) => setTimeout(r, 3_000));
+    } finally {
+      worker.child.kill('SIGCONT');
+    }
+    await waitForSale(ns, name, 'selling again', (x) => x.status?.phase === 'Active', 120_000);
+    for (let round = 0; round < 6 && accepted.length < stock + 5; round++) await buy(10);
+    await waitForSale(ns, name, 'SoldOut and drained', (x) => x.status?.phase === 'SoldOut' && x.status.workers?.lag === 0, 120_000);
+    await waitFor('every 200 stored', async () => {
+      const r = await b.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM orders WHERE id = ANY($1::uuid[])', [accepted]);
+      return Number(r.rows[0]!.n) === accepted.length || undefined;
+    }, 60_000);
+    const rows = await b.pool.query<{ status: string; n: string }>('SELECT status, count(*)::text AS n FROM orders WHERE product_id = $1 GROUP BY status', [productId]);
+    const byStatus = Object.fromEntries(rows.rows.map((x) => [x.status, Number(x.n)]));
+    console.log(`[operator recreate] ${JSON.stringify({ accepted: accepted.length, ...byStatus })}`);
+    expect(byStatus.rejected ?? 0).toBe(0);
+    expect(byStatus.confirmed).toBe(stock);
+    expect(accepted.length).toBe(stock);
+  }, 300_000);
+});
