@@ -222,7 +222,10 @@ describe('a FlashSale deleted and recreated while its orders are still in Kafka'
     const worker = procs[0]!;
     const spec = flashSale(name, { productId, stock });
     await kubectl(['apply', '-n', ns, '-f', '-'], { input: spec });
-    await waitForSale(ns, name, 'Active', (x) => x.status?.phase === 'Active');
+    await waitForSale(ns, name, 'Active', (x) => x.status?.phase === 'Active').catch(async (e) => {
+      console.log(await kubectl(['get', 'flashsale', name, '-n', ns, '-o', 'json']), procs[2]!.lines.slice(-10).join('\n'));
+      throw e;
+    });
     const accepted: string[] = [];
     let n = 0;
     const buy = async (count: number) => {
