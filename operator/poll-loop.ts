@@ -53,12 +53,15 @@ export class PollLoop {
       this.poll()
         .catch((e) => this.d.logger.warn({ err: describeError(e) }, 'poll failed'))
         .finally(() => {
-          if (myTerm === this.term && this.d.isLeader()) this.schedule(myTerm);
+          // Only the end of the term stops the chain (stop() is called on every leadership loss):
+          // a renewal merely late at this instant must not end the loop for the rest of the term.
+          if (myTerm === this.term) this.schedule(myTerm);
         });
     }, this.d.intervalMs);
   }
 
   private async poll(): Promise<void> {
+    if (!this.d.isLeader()) return;
     const { lag, redisWatch, scaler, requeue } = this.d;
     await lag.poll();
     const sales = this.d.sales();

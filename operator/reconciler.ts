@@ -106,6 +106,15 @@ export class Reconciler {
         drained = false;
         lag = { ok: false, error: describeError(e) };
       }
+    } else if (sale.status?.redis?.epoch === undefined) {
+      // Never seeded: the first seed needs a reading taken after the sale was created (see
+      // model/recovery.ts), not the poll loop's latest.
+      try {
+        const reading = await this.d.lag.readNow();
+        lag = { ok: true, value: { atMs: Date.now(), total: reading.lag.total, partitions: reading.partitions, partitionsWithLag: reading.partitionsWithLag } };
+      } catch (e) {
+        lag = { ok: false, error: describeError(e) };
+      }
     } else {
       const l = this.d.lag.latest;
       lag = !l
