@@ -1,6 +1,7 @@
 // The order hot path, free of HTTP: one Redis round trip (the reserve script), one Kafka produce,
 // then the answer. Repeated idempotency keys are answered from memory when this process placed the
 // order, by waiting on the first request when it is still running here, else from Redis.
+import { Unavailable } from '../core/errors.js';
 import type { OrderMessage } from '../core/kafka/order-message.js';
 import type { Logger } from '../core/logging.js';
 import type { FluxRedis } from '../core/redis/client.js';
@@ -113,7 +114,7 @@ export class OrderService {
       this.d.metrics.redisErrors.inc();
       // The script may have run before the connection failed: undo it if so (fenced by orderId).
       this.release(req, orderId);
-      return { ok: false, code: 'unavailable', message: `Redis unavailable: ${(err as Error).message}` };
+      return { ok: false, code: 'unavailable', message: new Unavailable('Redis', err).message };
     }
     switch (r.kind) {
       case 'ok':
@@ -155,7 +156,7 @@ export class OrderService {
     } catch (err) {
       this.d.metrics.kafkaProduceErrors.inc();
       await this.release(req, orderId);
-      return { ok: false, code: 'unavailable', message: `order not accepted (Kafka unavailable: ${(err as Error).message}); nothing was reserved, retry` };
+      return { ok: false, code: 'unavailable', message: `order not accepted (${new Unavailable('Kafka', err).message}); nothing was reserved, retry` };
     }
     // Not awaited: the answer does not depend on it; a duplicate meanwhile waits on the record.
     confirmReservation(redis, req.productId, req.idempotencyKey, orderId).catch(() => this.d.metrics.redisErrors.inc());
@@ -189,7 +190,7 @@ export class OrderService {
     try {
       return (await this.d.isProductKnown(productId)) ? { ok: false, code: 'recovering' } : { ok: false, code: 'unknown_sale' };
     } catch (err) {
-      return { ok: false, code: 'unavailable', message: `PostgreSQL unavailable: ${(err as Error).message}` };
+      return { ok: false, code: 'unavailable', message: new Unavailable('PostgreSQL', err).message };
     }
   }
 
@@ -205,7 +206,7 @@ export class OrderService {
         record = await readIdempotencyRecord(this.d.redis, req.productId, req.idempotencyKey);
       } catch (err) {
         this.d.metrics.redisErrors.inc();
-        return { ok: false, code: 'unavailable', message: `Redis unavailable: ${(err as Error).message}` };
+        return { ok: false, code: 'unavailable', message: new Unavailable('Redis', err).message };
       }
     }
     if (!record) return { ok: false, code: 'unavailable', message: 'the first order with this x-idempotency-key failed; retry' };

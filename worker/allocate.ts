@@ -2,8 +2,6 @@
 // under lock, decide each order's fate. Deterministic, so a redelivered batch decides the same way.
 import type { OrderMessage } from '../core/kafka/order-message.js';
 
-export type RejectReason = 'out_of_stock' | 'duplicate' | 'unknown_product';
-
 export type Decision =
   | { order: OrderMessage; status: 'confirmed' }
   | { order: OrderMessage; status: 'rejected'; reason: 'out_of_stock' | 'unknown_product' }

@@ -4,7 +4,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { upsertProduct, type Product } from '../../core/postgres/products.js';
 import { seedSale } from '../../core/redis/sale.js';
-import { ApiError } from '../answers.js';
+import { ApiError, unavailable } from '../answers.js';
 import { errorResponses, initBodySchema, initResponseSchema } from '../schemas.js';
 
 interface InitBody {
@@ -59,14 +59,14 @@ export async function adminRoutes(app: FastifyInstance, opts: { adminToken?: str
           endsAt,
         });
       } catch (err) {
-        throw new ApiError('unavailable', `PostgreSQL unavailable: ${(err as Error).message}`);
+        throw unavailable('PostgreSQL', err);
       }
       let epoch: number;
       try {
         epoch = await seedSale(app.redis, { ...product, productId: product.id });
       } catch (err) {
         app.apiMetrics.redisErrors.inc();
-        throw new ApiError('unavailable', `Redis unavailable (product stored, not seeded; retry /init): ${(err as Error).message}`);
+        throw unavailable('Redis', err, 'product stored, not seeded; retry /init');
       }
       app.orderService.forgetSale(product.id);
       app.productLookup.forget(product.id);
