@@ -1,6 +1,7 @@
-// What the worker does with one Kafka batch (one partition): decode, dead-letter the poison,
-// persist the rest in one transaction, and only then commit the offsets. Nothing is committed past
-// a message that is not durable somewhere (PostgreSQL or the DLQ).
+// What the worker does with one Kafka batch (one partition): decode, persist the orders in one
+// transaction (split when PostgreSQL refuses one: bisect.ts), dead-letter what cannot be decoded or
+// stored, and only then commit the offsets. Nothing is committed past a message that is not durable
+// somewhere (PostgreSQL or the DLQ).
 //
 // eachBatch returns as soon as the batch's transaction has started (pipeline.ts): kafkajs then
 // fetches the next batch, which we decode while PostgreSQL works, and which waits for this one to
@@ -13,7 +14,8 @@ import type { Logger } from '../core/logging.js';
 import { commitPastBatch } from './commit.js';
 import { deadLetter } from './dead-letter.js';
 import { recordBatch, recordDecisions, type WorkerMetrics } from './metrics.js';
-import { persistBatch } from './persist-batch.js';
+import { persistBisecting } from './bisect.js';
+import { mergeResults, persistBatch } from './persist-batch.js';
 import { PartitionPipelines, type JobOutcome } from './pipeline.js';
 import { ABORTED, retryUntilDone, withHeartbeat, type Backoff, type RetryOptions } from './retry.js';
 
@@ -33,18 +35,27 @@ export interface BatchContext {
   seek: (topic: string, partition: number, offset: string) => void;
 }
 
-export function splitBatch(topic: string, partition: number, messages: KafkaMessage[]) {
+export interface SplitBatch {
+  orders: OrderMessage[];
+  /** The Kafka message of each order (same index): a refused order goes to the DLQ byte for byte. */
+  sources: KafkaMessage[];
+  poison: PoisonMessage[];
+}
+
+export function splitBatch(topic: string, partition: number, messages: KafkaMessage[]): SplitBatch {
   const orders: OrderMessage[] = [];
+  const sources: KafkaMessage[] = [];
   const poison: PoisonMessage[] = [];
   for (const message of messages) {
     try {
       orders.push(decodeOrder(message.value));
+      sources.push(message);
     } catch (err) {
       if (!(err instanceof InvalidOrderMessage)) throw err;
       poison.push({ topic, partition, message, reason: err.message });
     }
   }
-  return { orders, poison };
+  return { orders, sources, poison };
 }
 
 export async function handleBatch(ctx: BatchContext, payload: EachBatchPayload): Promise<void> {
@@ -89,7 +100,7 @@ function retryOptions(ctx: BatchContext, payload: EachBatchPayload, log: Logger,
 async function persistAndCommit(
   ctx: BatchContext,
   payload: EachBatchPayload,
-  { orders, poison }: { orders: OrderMessage[]; poison: PoisonMessage[] },
+  { orders, sources, poison: undecodable }: SplitBatch,
   started: bigint,
 ): Promise<JobOutcome> {
   const { batch } = payload;
@@ -101,9 +112,14 @@ async function persistAndCommit(
   };
 
   const pgStarted = process.hrtime.bigint();
-  const persisted = await withHeartbeat(payload.heartbeat, () => retryUntilDone(() => persistBatch(ctx.pool, orders), retry('postgres')));
+  const stored = await withHeartbeat(payload.heartbeat, () =>
+    persistBisecting(orders, (slice) => persistBatch(ctx.pool, slice), (op) => retryUntilDone(op, retry('postgres'))),
+  );
   const pgDone = process.hrtime.bigint();
-  if (persisted === ABORTED) return given();
+  if (stored === ABORTED) return given();
+  const persisted = mergeResults(stored.results);
+  const refused = stored.refused.map((r) => ({ topic: batch.topic, partition: batch.partition, message: sources[r.index]!, reason: r.reason }));
+  const poison = [...undecodable, ...refused].sort((a, b) => (BigInt(a.message.offset) < BigInt(b.message.offset) ? -1 : 1));
   if (!(await deadLetter(ctx, poison, retry('dlq'), log))) return given();
   const { confirmed, rejected } = recordDecisions(ctx.metrics, log, persisted.decisions, persisted.redelivered);
 

@@ -34,7 +34,7 @@ export function createWorkerMetrics() {
     }),
     dlq: new Counter({
       name: 'fluxgate_worker_dlq_total',
-      help: 'Messages sent to the dead-letter topic because they could not be decoded',
+      help: 'Messages sent to the dead-letter topic because they could not be decoded or PostgreSQL refused them',
       registers: [registry],
     }),
     retries: new Counter({

@@ -90,3 +90,12 @@ export async function persistBatch(pool: Pool, orders: readonly OrderMessage[]):
   // Still conflicting in checked mode means a concurrent writer (a zombie consumer): the caller retries.
   return inTransaction(pool, (c) => attempt(c, orders, true));
 }
+
+/** One result for the slices of a batch persisted separately (bisect.ts), in order. */
+export function mergeResults(parts: readonly PersistResult[]): PersistResult {
+  return {
+    decisions: parts.flatMap((r) => r.decisions),
+    redelivered: parts.reduce((n, r) => n + r.redelivered, 0),
+    checked: parts.some((r) => r.checked),
+  };
+}
