@@ -26,7 +26,13 @@ export async function main(): Promise<void> {
   });
   registerPoolGauges(metrics.registry, pool);
   const kafka = createKafka({ clientId: `${config.KAFKA_CLIENT_ID}-worker`, brokers: config.KAFKA_BROKERS, logger });
-  await ensureTopics(kafka, { ordersTopic: topics.orders, partitions: config.ORDERS_TOPIC_PARTITIONS, logger });
+  await ensureTopics(kafka, {
+    ordersTopic: topics.orders,
+    partitions: config.ORDERS_TOPIC_PARTITIONS,
+    replicationFactor: config.ORDERS_TOPIC_REPLICATION_FACTOR,
+    minInsyncReplicas: config.ORDERS_TOPIC_MIN_INSYNC_REPLICAS,
+    logger,
+  });
 
   // DLQ producer: acks=all on every send; not idempotent (a DLQ copy written twice after a retry is
   // harmless, and kafkajs' idempotent mode would want unbounded retries that could hang shutdown).
