@@ -9,9 +9,9 @@
 // stored and inserts with ON CONFLICT DO NOTHING.
 import type { Pool, PoolClient } from 'pg';
 import type { OrderMessage } from '../core/kafka/order-message.js';
-import { insertNewOrders, insertOrders, readStoredKeys, type OrderRow } from '../core/postgres/orders.js';
-import { lockProducts, takeStock } from '../core/postgres/products.js';
-import { allocate, idempotencyKeyOf, type Decision, type LockedState } from './allocate.js';
+import { confirmedUnitsPerUser, insertNewOrders, insertOrders, readStoredKeys, type OrderRow } from '../core/postgres/orders.js';
+import { lockProducts, takeStock, type LockedProduct } from '../core/postgres/products.js';
+import { allocate, idempotencyKeyOf, userUnitsKeyOf, type Decision, type LockedState } from './allocate.js';
 
 export interface PersistResult {
   decisions: Decision[];
@@ -57,13 +57,23 @@ function toRow(d: Decision): OrderRow {
   };
 }
 
+/** The per-user limits of the batch's products and what their users already hold (read under the product lock). */
+async function readUserLimits(client: PoolClient, orders: readonly OrderMessage[], locked: readonly LockedProduct[]) {
+  const perUserLimit = new Map(locked.flatMap((p) => (p.perUserLimit === null ? [] : [[p.id, p.perUserLimit] as const])));
+  const pairs = new Map<string, { productId: string; userId: string }>();
+  for (const o of orders) if (perUserLimit.has(o.productId)) pairs.set(userUnitsKeyOf(o.productId, o.userId), o);
+  const held = await confirmedUnitsPerUser(client, [...pairs.values()]);
+  return { perUserLimit, userUnits: new Map(held.map((h) => [userUnitsKeyOf(h.productId, h.userId), h.units])) };
+}
+
 async function attempt(client: PoolClient, orders: readonly OrderMessage[], checked: boolean): Promise<PersistResult> {
   const locked = await lockProducts(client, [...new Set(orders.map((o) => o.productId))]);
   // Read after the lock: a writer that committed before we got it is visible to this statement.
   const known: Omit<LockedState, 'stock'> = checked
     ? await readStoredKeys(client, orders, idempotencyKeyOf)
     : { storedOrderIds: new Set(), keyHolders: new Map() };
-  const { decisions, redelivered, taken } = allocate(orders, { stock: new Map(locked.map((r) => [r.id, r.stock])), ...known });
+  const limits = await readUserLimits(client, orders, locked);
+  const { decisions, redelivered, taken } = allocate(orders, { stock: new Map(locked.map((r) => [r.id, r.stock])), ...known, ...limits });
   if (decisions.length === 0) return { decisions, redelivered, checked };
   const rows = decisions.map(toRow);
   if (!checked) {

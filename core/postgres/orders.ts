@@ -5,7 +5,7 @@ import type { Pool } from 'pg';
 type Queryable = Pick<Pool, 'query'>;
 
 /** Why the worker stored an order rejected (the reject_reason column). */
-export type RejectReason = 'out_of_stock' | 'duplicate' | 'unknown_product';
+export type RejectReason = 'out_of_stock' | 'duplicate' | 'unknown_product' | 'over_user_limit';
 
 export type StoredOrderStatus =
   | { status: 'confirmed'; orderId: string; productId: string; quantity: number }
@@ -135,4 +135,29 @@ export async function readStoredKeys(
     if (r.holds_key) keyHolders.set(keyOf(r.product_id, r.idempotency_key), r.id);
   }
   return { storedOrderIds, keyHolders };
+}
+
+/** Confirmed units per (product, user) for the given pairs; pairs holding none are absent. */
+export async function confirmedUnitsPerUser(
+  db: Queryable,
+  pairs: ReadonlyArray<{ productId: string; userId: string }>,
+): Promise<Array<{ productId: string; userId: string; units: number }>> {
+  if (pairs.length === 0) return [];
+  const { rows } = await db.query<{ product_id: string; user_id: string; units: number }>(
+    `SELECT o.product_id, o.user_id, sum(o.quantity)::int AS units
+       FROM unnest($1::text[], $2::text[]) AS k(product_id, user_id)
+       JOIN orders o ON o.product_id = k.product_id AND o.user_id = k.user_id AND o.status = 'confirmed'
+      GROUP BY o.product_id, o.user_id`,
+    [pairs.map((p) => p.productId), pairs.map((p) => p.userId)],
+  );
+  return rows.map((r) => ({ productId: r.product_id, userId: r.user_id, units: r.units }));
+}
+
+/** Confirmed units of every user of a sale (rebuilding Redis's per-user counters on a reseed). */
+export async function confirmedUnitsByUser(db: Queryable, productId: string): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ user_id: string; units: number }>(
+    `SELECT user_id, sum(quantity)::int AS units FROM orders WHERE product_id = $1 AND status = 'confirmed' GROUP BY user_id`,
+    [productId],
+  );
+  return new Map(rows.map((r) => [r.user_id, r.units]));
 }
