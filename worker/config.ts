@@ -12,6 +12,22 @@ export const workerOwnVars = {
     description: 'PostgreSQL connections of one worker process; also the most batches (one per partition) persisting at once',
     usedBy: ['worker'],
   },
+  PG_QUERY_TIMEOUT_MS: {
+    type: 'int',
+    default: '60000',
+    min: 100,
+    max: 3600000,
+    description: 'Longest one PostgreSQL statement of a batch may take (statement_timeout, and a client-side timeout for a server that stopped answering); the batch is then retried',
+    usedBy: ['worker'],
+  },
+  PG_CONNECT_TIMEOUT_MS: {
+    type: 'int',
+    default: '5000',
+    min: 100,
+    max: 600000,
+    description: 'Deadline to open a PostgreSQL connection before the batch is retried',
+    usedBy: ['worker'],
+  },
   WORKER_PARTITIONS_CONCURRENCY: {
     type: 'int',
     default: '2',

@@ -21,7 +21,8 @@ export async function main(): Promise<void> {
   const pool = createPool(config.DATABASE_URL, {
     max: poolMax,
     applicationName: 'flux-gate-worker',
-    statementTimeoutMs: 60_000,
+    queryTimeoutMs: config.PG_QUERY_TIMEOUT_MS,
+    connectTimeoutMs: config.PG_CONNECT_TIMEOUT_MS,
     logger,
   });
   registerPoolGauges(metrics.registry, pool);
