@@ -1,5 +1,6 @@
 // The operator's view of the products row (the truth): reads it for the model and applies the
 // model's PostgreSQL actions. The SQL is core/postgres/products.ts's; this only translates types.
+import { confirmedUnitsByUser } from '../../core/postgres/orders.js';
 import type { Pool } from '../../core/postgres/pool.js';
 import { ensureProduct, lowerStock, raiseStock, readProduct } from '../../core/postgres/products.js';
 import type { ProductRow } from '../model/types.js';
@@ -36,5 +37,10 @@ export class Products {
   /** Removes (from − to) once, only if that many units are unsold. Call with the orders topic drained. */
   lower(productId: string, from: number, to: number): Promise<boolean> {
     return lowerStock(this.pool, productId, from, to);
+  }
+
+  /** Confirmed units per user of the sale (rebuilds Redis's per-user counters on a seed). */
+  userUnits(productId: string): Promise<Map<string, number>> {
+    return confirmedUnitsByUser(this.pool, productId);
   }
 }

@@ -43,7 +43,7 @@ export class RedisSales {
   }
 
   /** Seeds (seed.lua via seedSale) with an epoch of at least minEpoch; returns the new epoch. */
-  async seed(s: SeedSettings): Promise<number> {
+  async seed(s: SeedSettings, userUnits?: ReadonlyMap<string, number>): Promise<number> {
     if (s.minEpoch > 1) {
       // An epoch key lost with Redis restarts at 0; lift it so the seed's INCR lands above every
       // epoch an API pod may still hold. Only called with the gate closed, so nothing races it.
@@ -61,6 +61,7 @@ export class RedisSales {
         rateLimitPerSecond: s.rateLimitPerSecond,
         startsAt: s.startsAtMs ? new Date(s.startsAtMs) : null,
         endsAt: s.endsAtMs ? new Date(s.endsAtMs) : null,
+        userUnits,
       },
       { gate: s.gate },
     );
