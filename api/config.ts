@@ -92,7 +92,7 @@ export const apiOwnVars = {
 } as const satisfies Record<string, VarSpec>;
 
 export const apiVars = {
-  ...pick(connectionVars, ...REDIS_CONNECTION_VARS, 'DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'ORDERS_TOPIC', 'ORDERS_TOPIC_PARTITIONS', 'LOG_LEVEL'),
+  ...pick(connectionVars, ...REDIS_CONNECTION_VARS, 'DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'ORDERS_TOPIC', 'ORDERS_TOPIC_PARTITIONS', 'ORDERS_TOPIC_REPLICATION_FACTOR', 'ORDERS_TOPIC_MIN_INSYNC_REPLICAS', 'LOG_LEVEL'),
   ...apiOwnVars,
 } as const satisfies Record<string, VarSpec>;
 

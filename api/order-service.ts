@@ -4,6 +4,7 @@
 // Invariant: an idempotency key names one orderId for one user and quantity. A produce that may have
 // written its order never gives the unit back nor frees the key: the key's retries produce that same
 // orderId again until Kafka acks it (the worker stores an orderId once).
+import { Unavailable } from '../core/errors.js';
 import type { OrderMessage } from '../core/kafka/order-message.js';
 import { ProduceError } from '../core/kafka/producer.js';
 import type { Logger } from '../core/logging.js';
@@ -138,7 +139,7 @@ export class OrderService {
       this.d.metrics.redisErrors.inc();
       // The script may have run before the connection failed: undo it if so (fenced by orderId).
       if (firstAttempt) await this.release(req, orderId);
-      return { ok: false, code: 'unavailable', message: `Redis unavailable: ${(err as Error).message}` };
+      return { ok: false, code: 'unavailable', message: new Unavailable('Redis', err).message };
     }
     switch (r.kind) {
       case 'ok':
@@ -200,7 +201,7 @@ export class OrderService {
       const message = (err as Error).message;
       if (mayRelease && err instanceof ProduceError && err.outcome === 'not_written') {
         await this.release(req, o.orderId);
-        return { ok: false, code: 'unavailable', message: `order not accepted (Kafka unavailable: ${message}); nothing was reserved, retry` };
+        return { ok: false, code: 'unavailable', message: `order not accepted (${new Unavailable('Kafka', err).message}); nothing was reserved, retry` };
       }
       await this.markUnknown(req, o.orderId);
       return limbo(o.orderId, `Kafka: ${message}`);
@@ -247,7 +248,7 @@ export class OrderService {
     try {
       return (await this.d.isProductKnown(productId)) ? { ok: false, code: 'recovering' } : { ok: false, code: 'unknown_sale' };
     } catch (err) {
-      return { ok: false, code: 'unavailable', message: `PostgreSQL unavailable: ${(err as Error).message}` };
+      return { ok: false, code: 'unavailable', message: new Unavailable('PostgreSQL', err).message };
     }
   }
 
@@ -263,7 +264,7 @@ export class OrderService {
         record = await readIdempotencyRecord(this.d.redis, req.productId, req.idempotencyKey);
       } catch (err) {
         this.d.metrics.redisErrors.inc();
-        return { ok: false, code: 'unavailable', message: `Redis unavailable: ${(err as Error).message}` };
+        return { ok: false, code: 'unavailable', message: new Unavailable('Redis', err).message };
       }
     }
     if (!record) return { ok: false, code: 'unavailable', message: 'the first order with this x-idempotency-key failed; retry' };

@@ -202,7 +202,8 @@ export class Reconciler {
           break;
         }
         case 'seed': {
-          const epoch = await this.d.redis.seed(a.seed);
+          // The per-user counters come from PostgreSQL too (Redis may have lost them).
+          const epoch = await this.d.redis.seed(a.seed, await this.d.products.userUnits(pid));
           if (decision.status.redis && epoch !== decision.status.redis.epoch) decision.status.redis.epoch = epoch;
           this.d.logger.info({ productId: pid, stock: a.seed.stock, epoch, gate: a.seed.gate }, 'seeded Redis from PostgreSQL');
           break;

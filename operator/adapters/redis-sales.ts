@@ -47,7 +47,7 @@ export class RedisSales {
    * Seeds (seed.lua via seedSale) at an epoch of at least minEpoch; returns the new epoch. Refused
    * (StaleSeed) when Redis's epoch is no longer expectEpoch: a deposed leader's late seed.
    */
-  seed(s: SeedSettings): Promise<number> {
+  seed(s: SeedSettings, userUnits?: ReadonlyMap<string, number>): Promise<number> {
     return seedSale(
       this.redis,
       {
@@ -58,6 +58,7 @@ export class RedisSales {
         rateLimitPerSecond: s.rateLimitPerSecond,
         startsAt: s.startsAtMs ? new Date(s.startsAtMs) : null,
         endsAt: s.endsAtMs ? new Date(s.endsAtMs) : null,
+        userUnits,
       },
       { gate: s.gate, expectEpoch: s.expectEpoch, minEpoch: s.minEpoch },
     );
