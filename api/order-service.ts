@@ -12,6 +12,7 @@ import {
   reserve,
   type IdempotencyRecord,
 } from '../core/redis/reserve.js';
+import { localOnly, type Durability } from '../core/redis/durability.js';
 import type { Rejection } from './answers.js';
 import type { ApiMetrics, OrderOutcome } from './metrics.js';
 
@@ -43,6 +44,8 @@ export interface OrderSettings {
 
 export interface OrderServiceDeps {
   redis: FluxRedis;
+  /** Passed between reservation and produce, so the reservation survives a Redis failover; default none. */
+  durability?: Durability;
   producer: { send(order: OrderMessage): Promise<void> };
   isProductKnown(productId: string): Promise<boolean>;
   metrics: ApiMetrics;
@@ -150,6 +153,13 @@ export class OrderService {
       acceptedAt: new Date(r.acceptedAtMs).toISOString(),
       epoch: r.epoch,
     };
+    try {
+      await (this.d.durability ?? localOnly).settle();
+    } catch (err) {
+      // Nothing was produced: the order is not accepted, so its unit goes back (fenced by orderId).
+      await this.release(req, orderId);
+      return { ok: false, code: 'unavailable', message: `order not accepted (${(err as Error).message}); nothing was reserved, retry` };
+    }
     try {
       await this.d.producer.send(order);
     } catch (err) {
