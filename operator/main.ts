@@ -95,19 +95,23 @@ export async function main(): Promise<void> {
 
   // --- The poll loop (leader only): lag, Redis restart detection, worker scaling. ---
   let pollTimer: NodeJS.Timeout | undefined;
-  let lastRunId: string | undefined;
+  /** run_id last seen per sale (productId), to log a restart once. */
+  const lastRunIds = new Map<string, string>();
   let lastLagTotal: number | undefined;
   let lastLagRefreshMs = 0;
   const poll = async () => {
     await lag.poll();
     const sales = informer!.list();
     try {
-      const runId = await redisSales.runId();
       const seeded = sales.filter((s) => s.status?.redis?.epoch !== undefined && !s.metadata.deletionTimestamp);
-      const missing = await redisSales.missingStock(seeded.map((s) => s.spec.productId));
-      if (lastRunId && runId !== lastRunId) logger.warn({ from: lastRunId, to: runId }, 'Redis run_id changed: restart or failover; recovering every sale');
-      lastRunId = runId;
+      // Per sale: on a Cluster, only the node holding the sale's slot matters (each master has its own run_id).
+      const ids = seeded.map((s) => s.spec.productId);
+      const [runIds, missing] = await Promise.all([redisSales.runIds(ids), redisSales.missingStock(ids)]);
       for (const s of seeded) {
+        const runId = runIds.get(s.spec.productId)!;
+        const last = lastRunIds.get(s.spec.productId);
+        if (last && last !== runId) logger.warn({ productId: s.spec.productId, from: last, to: runId }, 'Redis run_id of the sale\'s node changed: restart or failover; recovering');
+        lastRunIds.set(s.spec.productId, runId);
         if (s.status?.redis?.runId !== runId || missing.has(s.spec.productId)) queue.add(keyOf(s));
       }
     } catch (e) {
@@ -167,7 +171,7 @@ export async function main(): Promise<void> {
         clearTimeout(pollTimer);
         void queue.stop();
         scaler.reset();
-        lastRunId = undefined;
+        lastRunIds.clear();
       },
     },
     logger,
