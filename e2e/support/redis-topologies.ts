@@ -75,7 +75,7 @@ class Group {
       exited = new Promise<void>((r) => c.once('exit', () => r()));
     };
     const answers = () =>
-      waitUntil(`${name} on :${port} answers PING`, async () => {
+      waitFor(`${name} on :${port} answers PING`, async () => {
         if (!node.running()) throw new Error(`${name} exited:\n${log.slice(-20).join('\n')}`);
         const c = node.client();
         c.on('error', () => undefined);
@@ -125,11 +125,6 @@ class Group {
   }
 }
 
-/** Polls every 100 ms, up to 30 s by default. */
-export function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  return waitFor(what, probe, timeoutMs, 100);
-}
-
 async function admin<T>(node: RedisNode, f: (c: Redis) => Promise<T>): Promise<T> {
   const c = node.client();
   c.on('error', () => undefined);
@@ -165,7 +160,7 @@ export async function startSentinelTopology(o: { replicas?: number } = {}): Prom
     const nodes = [a];
     for (let i = 0; i < replicaCount; i++) {
       const r = await g.start(`redis-${'bcdefgh'[i]}`, `replicaof 127.0.0.1 ${a.port}`);
-      await waitUntil(`replica :${r.port} in sync`, () => admin(r, async (c) => ((await c.info('replication')).includes('master_link_status:up') ? true : undefined)));
+      await waitFor(`replica :${r.port} in sync`, () => admin(r, async (c) => ((await c.info('replication')).includes('master_link_status:up') ? true : undefined)));
       nodes.push(r);
     }
     const sentinel = await g.start(
@@ -179,7 +174,7 @@ export async function startSentinelTopology(o: { replicas?: number } = {}): Prom
       ['--sentinel'],
     );
     const masterPort = () => admin(sentinel, async (c) => Number(((await c.call('SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as string[])[1]));
-    await waitUntil('the Sentinel to see the replicas', () =>
+    await waitFor('the Sentinel to see the replicas', () =>
       admin(sentinel, async (c) => (((await c.call('SENTINEL', 'replicas', MASTER_NAME)) as unknown[]).length === replicaCount ? true : undefined)),
     );
     const topo: SentinelTopology = {
@@ -194,7 +189,7 @@ export async function startSentinelTopology(o: { replicas?: number } = {}): Prom
         // After a failover the demoted node first needs a full resync: wait for an online replica,
         // then for it to acknowledge every write so far.
         const m = await topo.master();
-        await waitUntil(`a replica of :${m.port} online and caught up`, () =>
+        await waitFor(`a replica of :${m.port} online and caught up`, () =>
           admin(m, async (c) => {
             if (!/^slave\d+:.*state=online/m.test(await c.info('replication'))) return undefined;
             return (await c.call('WAIT', '1', '2000')) === 1 ? true : undefined;
@@ -202,7 +197,7 @@ export async function startSentinelTopology(o: { replicas?: number } = {}): Prom
         );
       },
       waitForNewMaster: (from, timeoutMs = 30_000) =>
-        waitUntil(
+        waitFor(
           `a master other than :${from.port}`,
           async () => {
             const m = await topo.master();
@@ -248,7 +243,7 @@ export async function startCluster(): Promise<ClusterTopology> {
     });
     if (r.status !== 0) throw new Error(`redis-cli --cluster create failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
     for (const n of nodes) {
-      await waitUntil(`cluster_state:ok on :${n.port}`, () => admin(n, async (c) => ((await c.call('CLUSTER', 'INFO')) as string).includes('cluster_state:ok') ? true : undefined));
+      await waitFor(`cluster_state:ok on :${n.port}`, () => admin(n, async (c) => ((await c.call('CLUSTER', 'INFO')) as string).includes('cluster_state:ok') ? true : undefined));
     }
     const first = nodes[0]!;
     return {
