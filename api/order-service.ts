@@ -18,6 +18,7 @@ import {
   reserve,
   type IdempotencyRecord,
 } from '../core/redis/reserve.js';
+import { localOnly, type Durability } from '../core/redis/durability.js';
 import type { Rejection } from './answers.js';
 import type { ApiMetrics, OrderOutcome } from './metrics.js';
 
@@ -50,6 +51,8 @@ export interface OrderSettings {
 
 export interface OrderServiceDeps {
   redis: FluxRedis;
+  /** Passed between reservation and produce, so the reservation survives a Redis failover; default none. */
+  durability?: Durability;
   producer: { send(order: OrderMessage): Promise<void> };
   isProductKnown(productId: string): Promise<boolean>;
   metrics: ApiMetrics;
@@ -194,6 +197,14 @@ export class OrderService {
       acceptedAt: new Date(o.acceptedAtMs).toISOString(),
       epoch: o.epoch,
     };
+    try {
+      await (this.d.durability ?? localOnly).settle();
+    } catch (err) {
+      // Not produced by this attempt: a new order's unit goes back (fenced by orderId); an adopted
+      // one (maybe in the log from an earlier attempt) keeps its unit and its key.
+      if (mayRelease) await this.release(req, o.orderId);
+      return { ok: false, code: 'unavailable', message: `order not accepted (${(err as Error).message}); nothing was reserved, retry` };
+    }
     try {
       await this.d.producer.send(order);
     } catch (err) {

@@ -123,7 +123,7 @@ export class Reconciler {
     const [postgres, redis] = await Promise.all([
       settle(() => this.d.products.read(productId)),
       settle(async () => {
-        const [runId, s] = await Promise.all([this.d.redis.runId(), this.d.redis.read(productId)]);
+        const [runId, s] = await Promise.all([this.d.redis.runId(productId), this.d.redis.read(productId)]);
         return { runId, sale: s };
       }),
     ]);

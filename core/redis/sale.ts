@@ -133,6 +133,14 @@ async function restoreUserUnits(redis: FluxRedis, productId: string, units: Read
 
 const RAISE_TO = "local c = tonumber(redis.call('GET', KEYS[1]) or '0') if c < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end return 1";
 
+/**
+ * run_id of the node holding the sale (on a Cluster, its slot's master; any other master's differs).
+ * It changes when that node restarts or a replica takes over: how the operator detects lost data.
+ */
+export async function saleNodeRunId(redis: FluxRedis, productId: string): Promise<string> {
+  return String(await redis.fgNodeRunId(saleKeys(productId).meta));
+}
+
 /** Closes the gate: the API answers 503 (recovering / paused) until openGate or seedSale. */
 export async function closeGate(redis: FluxRedis, productId: string, state: Exclude<GateState, 'open'> = 'recovering'): Promise<void> {
   await redis.hset(saleKeys(productId).meta, 'state', state);
