@@ -1,15 +1,17 @@
-// The chart reuses files another part of the project owns (Helm reads only files inside the
-// chart, so they are symlinked in: helm follows them and `helm package` stores their content).
-// These tests fail if the chart ever gets its own diverging copy or its own RBAC rules.
-import { readFileSync } from 'node:fs';
+// The chart carries copies of files another part of the project owns (the CRD and the operator
+// RBAC): real files, not symlinks, so a chart copied out of the repo (or vendored, or packaged)
+// still works. These tests fail if a copy diverges, if a symlink comes back, or if the chart
+// grows its own RBAC rules. After editing crds/ or deploy/rbac/, copy the file into the chart.
+import { cpSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { ALL_ON, CHART, REPO, template } from './chart.js';
+import { ALL_ON, CHART, KUBE_VERSION, parseManifests, REPO, runOk, template, tools } from './chart.js';
 
 const read = (p: string) => readFileSync(join(REPO, p), 'utf8');
 const docs = (text: string) => parseAllDocuments(text).map((d) => d.toJS()).filter(Boolean);
-const FIX = 'the chart must reuse the file (a symlink), not carry a diverging copy';
+const FIX = 'copy the file into the chart: cp crds/flashsale.yaml helm/flux-gate/crds/; cp deploy/rbac/operator-clusterrole.yaml helm/flux-gate/files/operator-rbac.yaml';
 
 describe('chart copies of shared files', () => {
   it('the chart CRD is byte-identical to crds/flashsale.yaml', () => {
@@ -31,6 +33,35 @@ describe('chart copies of shared files', () => {
     }
     // Nothing else in the chart grants permissions.
     expect(rendered.filter((o) => /Role$/.test(o.kind)).map((o) => o.kind).sort()).toEqual(['ClusterRole', 'Role']);
+  });
+
+  it('the chart directory holds no symlink (a copied chart must not point back into the repo)', () => {
+    const links: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of readdirSync(dir)) {
+        const p = join(dir, e);
+        const st = lstatSync(p);
+        if (st.isSymbolicLink()) links.push(p.slice(CHART.length + 1));
+        else if (st.isDirectory()) walk(p);
+      }
+    };
+    walk(CHART);
+    expect(links).toEqual([]);
+  });
+
+  it('a chart copied out of the repo packages and renders, CRD included', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fg-chart-copy-'));
+    try {
+      cpSync(CHART, join(dir, 'flux-gate'), { recursive: true });
+      const { helm } = tools();
+      await runOk(helm, ['package', join(dir, 'flux-gate'), '--destination', dir]);
+      const tgz = readdirSync(dir).find((f) => f.endsWith('.tgz'))!;
+      const out = parseManifests(await runOk(helm, ['template', 'fg', join(dir, tgz), '-n', 'shop', '--kube-version', KUBE_VERSION, '--include-crds']));
+      expect(out.find((o) => o.kind === 'CustomResourceDefinition')?.metadata.name).toBe('flashsales.fluxgate.io');
+      expect(out.filter((o) => o.kind === 'Deployment').length).toBe(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the rendered RBAC binds only the operator ServiceAccount', async () => {
