@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { ALL_ON, CHART, KUBE_VERSION, parseManifests, REPO, runOk, template, tools } from './chart.js';
+import { ALL_ON, CHART, KUBE_VERSION, parseManifests, REPO, runOk, template, tools, type K8sObject } from './chart.js';
 
 const read = (p: string) => readFileSync(join(REPO, p), 'utf8');
 const docs = (text: string) => parseAllDocuments(text).map((d) => d.toJS()).filter(Boolean);
@@ -22,17 +22,47 @@ describe('chart copies of shared files', () => {
     expect(readFileSync(join(CHART, 'files/operator-rbac.yaml'), 'utf8'), FIX).toBe(read('deploy/rbac/operator-clusterrole.yaml'));
   });
 
-  it.each([['default', []], ['all-on', [ALL_ON]]])('the rendered ClusterRole and leader-election Role have exactly the rules of deploy/rbac (%s values)', async (_n, files) => {
+  const operatorRbac = (objects: K8sObject[]) => objects.filter((o) => /Role(Binding)?$/.test(o.kind) && o.metadata.labels?.['app.kubernetes.io/component'] === 'operator');
+
+  it.each([['default', []], ['all-on', [ALL_ON]]])('every namespace: the rendered ClusterRole and leader-election Role have exactly the rules of deploy/rbac (%s values)', async (_n, files) => {
     const source = docs(read('deploy/rbac/operator-clusterrole.yaml'));
-    const rendered = await template({ valuesFiles: files as string[] });
+    const rendered = operatorRbac(await template({ valuesFiles: files as string[] }));
     for (const kind of ['ClusterRole', 'Role']) {
       const want = source.find((d: any) => d.kind === kind);
       const got = rendered.filter((o) => o.kind === kind);
       expect(got, kind).toHaveLength(1);
       expect(got[0]!.rules, kind).toEqual(want.rules);
     }
-    // Nothing else in the chart grants permissions.
-    expect(rendered.filter((o) => /Role$/.test(o.kind)).map((o) => o.kind).sort()).toEqual(['ClusterRole', 'Role']);
+    // Nothing else grants the operator permissions.
+    expect(rendered.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
+  });
+
+  it('watchNamespaces: a Role with the ClusterRole\'s rules and a RoleBinding in each watched namespace, nothing cluster-wide', async () => {
+    const source = docs(read('deploy/rbac/operator-clusterrole.yaml'));
+    const objects = await template({ set: ['operator.watchNamespaces={shop,shop-eu}'] });
+    const rendered = operatorRbac(objects);
+    expect(rendered.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
+    for (const ns of ['shop', 'shop-eu']) {
+      const role = rendered.find((o) => o.kind === 'Role' && o.metadata.namespace === ns && !o.metadata.name.endsWith('-leader-election'));
+      expect(role?.rules, ns).toEqual(source.find((d: any) => d.kind === 'ClusterRole').rules);
+      const binding = rendered.find((o) => o.kind === 'RoleBinding' && o.metadata.namespace === ns && o.roleRef.name === role!.metadata.name);
+      expect(binding?.roleRef.kind, ns).toBe('Role');
+    }
+    const operator = objects.find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-operator'))!;
+    const env = operator.spec.template.spec.containers[0].env as Array<{ name: string; value?: string }>;
+    expect(env.find((e) => e.name === 'WATCH_NAMESPACE')?.value).toBe('shop,shop-eu');
+  });
+
+  it('tenants: view gets read access and edit/admin write access to FlashSales by aggregation, and it can be turned off', async () => {
+    const aggregated = (await template()).filter((o) => o.kind === 'ClusterRole' && o.metadata.labels?.['app.kubernetes.io/component'] === 'rbac');
+    const view = aggregated.find((o) => o.metadata.labels?.['rbac.authorization.k8s.io/aggregate-to-view'] === 'true')!;
+    const edit = aggregated.find((o) => !o.metadata.labels?.['rbac.authorization.k8s.io/aggregate-to-view'])!;
+    expect(view.rules).toEqual([{ apiGroups: ['fluxgate.io'], resources: ['flashsales', 'flashsales/status'], verbs: ['get', 'list', 'watch'] }]);
+    expect(edit.metadata.labels).toMatchObject({ 'rbac.authorization.k8s.io/aggregate-to-edit': 'true', 'rbac.authorization.k8s.io/aggregate-to-admin': 'true' });
+    expect(edit.rules[0].verbs).toEqual(['create', 'update', 'patch', 'delete', 'deletecollection']);
+    // Nobody gets write access to the status (the operator's) through these.
+    expect(JSON.stringify(edit.rules)).not.toContain('flashsales/status');
+    expect((await template({ set: ['rbac.aggregateToDefaultRoles=false'] })).filter((o) => o.metadata.labels?.['app.kubernetes.io/component'] === 'rbac')).toEqual([]);
   });
 
   it('the chart directory holds no symlink (a copied chart must not point back into the repo)', () => {
