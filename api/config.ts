@@ -1,6 +1,7 @@
 // The API's configuration: shared connection settings plus its own knobs, validated at start.
-import { loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
+import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
 import { REDIS_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
+import { metricsServerVars } from '../core/metrics/server.js';
 import { redisTargetFromConfig } from '../core/redis/client.js';
 
 export const apiOwnVars = {
@@ -93,6 +94,7 @@ export const apiOwnVars = {
 
 export const apiVars = {
   ...pick(connectionVars, ...REDIS_CONNECTION_VARS, 'DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'ORDERS_TOPIC', 'ORDERS_TOPIC_PARTITIONS', 'LOG_LEVEL'),
+  ...metricsServerVars,
   ...apiOwnVars,
 } as const satisfies Record<string, VarSpec>;
 
@@ -101,5 +103,7 @@ export type ApiConfig = ConfigOf<typeof apiVars>;
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const config = loadConfig(apiVars, env);
   redisTargetFromConfig(config); // REDIS_SENTINEL_MASTER with REDIS_SENTINELS: fail at start, not at connect
+  if (config.PORT !== 0 && config.PORT === config.METRICS_PORT)
+    throw new ConfigError([`METRICS_PORT (${config.METRICS_PORT}) must differ from PORT: /metrics is never served on the public port`]);
   return config;
 }

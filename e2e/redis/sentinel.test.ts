@@ -91,7 +91,7 @@ describe('API on Redis Sentinel', () => {
     expect(statuses.filter((s) => s === 200).length, 'accepted orders').toBe(STOCK);
     expect(await redis.get(saleKeys(productId).stock)).toBe('0');
     expect(await topicEndOffset(h.topic), 'orders in Kafka').toBe(STOCK);
-    expect((await http(h.base, 'GET', '/metrics')).text).toMatch(/^fluxgate_redis_up\{component="api"\} 1$/m);
+    expect((await http(h.metrics, 'GET', '/metrics')).text).toMatch(/^fluxgate_redis_up\{component="api"\} 1$/m);
     console.info(`sentinel: ${answers.length} answers, ${statuses.filter((s) => s === 503).length} × 503 (${duringCrash.filter((s) => s === 503).length} during the crash)`);
   }, 180_000);
 });
