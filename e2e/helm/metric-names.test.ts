@@ -29,7 +29,7 @@ describe('metric names in alerts and dashboard', () => {
     const used = new Set([...namesIn(exprs), ...namesIn(dashboard)]);
     expect(used.size).toBeGreaterThan(5);
 
-    const source = [...sourceFiles(join(REPO, 'services')), ...sourceFiles(join(REPO, 'operator'))]
+    const source = ['core', 'api', 'worker', 'operator'].flatMap((d) => sourceFiles(join(REPO, d)))
       .map((f) => readFileSync(f, 'utf8'))
       .join('\n');
     const missing = [...used].filter((n) => !new RegExp(`['"\`]${n}['"\`]`).test(source)).sort();
@@ -48,7 +48,10 @@ describe('metric names in alerts and dashboard', () => {
       ['FluxGateApiErrorRateCritical', /> 0\.05$/, '5m', 'critical'],
       ['FluxGatePostgresPoolBusy', /> 0\.8$/, '5m', 'warning'],
       ['FluxGatePostgresPoolExhausted', /> 0\.95$/, '5m', 'critical'],
-      ['FluxGateWorkerRateBelowFloor', /< 1\s+and /, '5m', 'warning'],
+      ['FluxGateWorkerRateBelowFloor', /or on \(\) vector\(0\)\) < 1\s+and /, '5m', 'warning'],
+      ['FluxGateOperatorDown', /or on \(\) vector\(0\)\) < 1$/, '5m', 'critical'],
+      ['FluxGateOperatorNoLeader', /or on \(\) vector\(0\)\) < 1$/, '2m', 'critical'],
+      ['FluxGateScrapeTargetDown', /== 0$/, '5m', 'warning'],
     ];
     expect(Object.keys(byName).sort()).toEqual(expectations.map((e) => e[0]).sort());
     for (const [name, expr, forDuration, severity] of expectations) {

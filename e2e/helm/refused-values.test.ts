@@ -25,6 +25,7 @@ const cases: Array<{ why: string; set: string[]; message: RegExp }> = [
   { why: 'a watched namespace that is not a DNS label', set: ['operator.watchNamespaces={Shop_EU}'], message: /at '\/operator\/watchNamespaces\/0': 'Shop_EU' does not match pattern/ },
   { why: 'an unknown unhealthy-pod eviction policy', set: ['api.pdb.unhealthyPodEvictionPolicy=Never'], message: /at '\/api\/pdb\/unhealthyPodEvictionPolicy': value must be one of 'AlwaysAllow', 'IfHealthyBudget'/ },
   { why: 'a topology spread constraint without topologyKey', set: ['worker.topologySpreadConstraints[0].maxSkew=1', 'worker.topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule'], message: /at '\/worker\/topologySpreadConstraints\/0': missing property 'topologyKey'/ },
+  { why: 'the API metrics port equal to its public port', set: ['api.metricsPort=3000'], message: /api\.metricsPort \(3000\) must differ from api\.port/ },
 ];
 
 describe('values the chart refuses', () => {
