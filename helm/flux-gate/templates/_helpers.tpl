@@ -173,7 +173,7 @@ checks both ways). Call with (dict "root" $ "component" "api").
 {{- end }}
 {{- end -}}
 
-{{/* Probes on the component's HTTP port: /healthz = alive, /readyz = dependencies ready. */}}
+{{/* Probes on the component's HTTP port: /healthz = alive, /readyz = ready to serve (for the api: started and not draining, never Redis/Kafka; see the README's API probes). */}}
 {{- define "flux-gate.probes" -}}
 startupProbe:
   httpGet: {path: /healthz, port: http}
