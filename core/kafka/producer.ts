@@ -5,10 +5,11 @@
 // a half-written batch can then never make the broker drop later orders as "duplicates".
 // A failed send rejects with a ProduceError saying whether the batch may have been written: each
 // lane has its own client whose sockets count the Produce requests that went out (produce-outcome.ts).
-import { Kafka, Partitioners, logLevel, type KafkaConfig, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from '../logging.js';
 import { kafkaLogCreator } from './consumer.js';
 import { encodeOrder, orderKey, type OrderMessage } from './order-message.js';
+import { createOrderPartitioner } from './partitioner.js';
 import { ProduceError, classifyProduceFailure, countingSocketFactory } from './produce-outcome.js';
 
 export { ProduceError, type ProduceOutcome } from './produce-outcome.js';
@@ -125,7 +126,7 @@ export class OrderProducer {
     const producer = lane.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: createOrderPartitioner,
       allowAutoTopicCreation: false,
     });
     const gen: Generation = { producer, connected: false, connecting: Promise.resolve() };

@@ -49,16 +49,17 @@ interface Case {
 }
 
 const leader = (pod: string, v: string): [string, string] => [`fluxgate_operator_leader{${target(SVC.operator, pod)}}`, v];
-const lag = (pod: string, flashsale: string, v: string): [string, string] => [`fluxgate_operator_consumer_lag{${target(SVC.operator, pod)},flashsale="${flashsale}"}`, v];
+const lag = (pod: string, flashsale: string, v: string): [string, string] => [`fluxgate_operator_consumer_lag{${target(SVC.operator, pod)},flashsale_namespace="${NS}",flashsale="${flashsale}"}`, v];
+const ready = (pod: string, reason: string, v: string): [string, string] => [`fluxgate_operator_flashsale_ready{${target(SVC.operator, pod)},flashsale_namespace="${NS}",flashsale="phone",reason="${reason}"}`, v];
 const requests = (status: string, v: string): [string, string] => [`fluxgate_http_requests_total{${target(SVC.api, 'api-0')},component="api",route="/order",method="POST",status="${status}"}`, v];
 const persisted = (v: string): [string, string] => [`fluxgate_worker_orders_persisted_total{${target(SVC.worker, 'worker-0')},status="accepted"}`, v];
 const up = (svc: string, pod: string, v: string): [string, string] => [`up{${target(svc, pod)},job="${svc}"}`, v];
 
 const cases: Case[] = [
   // The standby's stale lag (op-1) is ignored: only the leader's reading counts.
-  { name: 'lag above the warning level on the leader', series: [leader('op-0', '1x15'), leader('op-1', '0x15'), lag('op-0', 'phone', '2000x15'), lag('op-1', 'phone', '50000x15')], at: '10m', alert: 'FluxGateConsumerLagHigh', fires: [{ flashsale: 'phone' }] },
+  { name: 'lag above the warning level on the leader', series: [leader('op-0', '1x15'), leader('op-1', '0x15'), lag('op-0', 'phone', '2000x15'), lag('op-1', 'phone', '50000x15')], at: '10m', alert: 'FluxGateConsumerLagHigh', fires: [{ flashsale_namespace: NS, flashsale: 'phone' }] },
   { name: 'lag below the warning level', series: [leader('op-0', '1x15'), lag('op-0', 'phone', '10x15')], at: '10m', alert: 'FluxGateConsumerLagHigh', fires: [] },
-  { name: 'lag above the critical level', series: [leader('op-0', '1x15'), lag('op-0', 'phone', '20000x15')], at: '10m', alert: 'FluxGateConsumerLagCritical', fires: [{ flashsale: 'phone' }] },
+  { name: 'lag above the critical level', series: [leader('op-0', '1x15'), lag('op-0', 'phone', '20000x15')], at: '10m', alert: 'FluxGateConsumerLagCritical', fires: [{ flashsale_namespace: NS, flashsale: 'phone' }] },
   { name: 'Redis down in every pod', series: [[`fluxgate_redis_up{${target(SVC.api, 'api-0')}}`, '0x5'], [`fluxgate_redis_up{${target(SVC.operator, 'op-0')}}`, '0x5']], at: '2m', alert: 'FluxGateRedisDown', fires: [{}] },
   { name: 'Redis up in one pod', series: [[`fluxgate_redis_up{${target(SVC.api, 'api-0')}}`, '0x5'], [`fluxgate_redis_up{${target(SVC.operator, 'op-0')}}`, '1x5']], at: '2m', alert: 'FluxGateRedisDown', fires: [] },
   // 1 of 61 answers a 5xx: above 1 %, below 5 %.
@@ -81,6 +82,8 @@ const cases: Case[] = [
   { name: 'no leader series at all', series: [up(SVC.api, 'api-0', '1x10')], at: '3m', alert: 'FluxGateOperatorNoLeader', fires: [{}] },
   { name: 'a leader', series: [leader('op-0', '1x10'), leader('op-1', '0x10')], at: '3m', alert: 'FluxGateOperatorNoLeader', fires: [] },
   { name: 'an API pod not scrapable', series: [up(SVC.api, 'api-0', '0x10'), up(SVC.api, 'api-1', '1x10'), up('someone-else', 'x-0', '0x10')], at: '6m', alert: 'FluxGateScrapeTargetDown', fires: [{ namespace: NS, service: SVC.api, pod: 'api-0', job: SVC.api }] },
+  { name: 'a sale not Ready for 10 minutes, as the leader sees it', series: [leader('op-0', '1x15'), leader('op-1', '0x15'), ready('op-0', 'StockBelowSold', '0x15'), ready('op-1', 'StockBelowSold', '1x15')], at: '12m', alert: 'FluxGateFlashSaleNotReady', fires: [{ flashsale_namespace: NS, flashsale: 'phone', reason: 'StockBelowSold' }] },
+  { name: 'a sale Ready', series: [leader('op-0', '1x15'), ready('op-0', 'Active', '1x15')], at: '12m', alert: 'FluxGateFlashSaleNotReady', fires: [] },
   { name: 'every target up (another release\'s target down)', series: [up(SVC.api, 'api-0', '1x10'), up(SVC.operator, 'op-0', '1x10'), up('someone-else', 'x-0', '0x10')], at: '6m', alert: 'FluxGateScrapeTargetDown', fires: [] },
 ];
 

@@ -8,7 +8,8 @@ export const PLURAL = 'flashsales';
 export const KIND = 'FlashSale';
 export const FINALIZER = 'fluxgate.io/redis-keys';
 
-export type Phase = 'Pending' | 'Active' | 'Recovering' | 'SoldOut' | 'Ended' | 'Paused';
+export const PHASES = ['Pending', 'Active', 'Recovering', 'SoldOut', 'Ended', 'Paused'] as const;
+export type Phase = (typeof PHASES)[number];
 export type ConditionType = 'Ready' | 'StockSeeded' | 'WorkersScaled' | 'Consistent' | 'MetricsAvailable';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
@@ -51,13 +52,26 @@ export interface FlashSaleStatus {
     replicas?: number;
     desired?: number;
     lag?: number;
+    partition?: number;
     partitions?: number;
     partitionsWithLag?: number;
     cap?: Binding | Hold;
     lastScaleTime?: string;
   };
   redis?: { runId?: string; epoch?: number };
-  recovery?: { count?: number; startedAt?: string; finishedAt?: string; lastDurationSeconds?: number; reason?: RecoveryReason };
+  recovery?: {
+    count?: number;
+    startedAt?: string;
+    finishedAt?: string;
+    lastDurationSeconds?: number;
+    reason?: RecoveryReason;
+    /**
+     * The drain barrier of the recovery in progress: log-end offset (decimal string) per partition,
+     * captured after the gate closed and every earlier reservation reached Kafka. In the status, not
+     * in memory, so a new leader resumes the same recovery and never reuses one of an earlier term.
+     */
+    barrier?: Record<string, string>;
+  };
   conditions?: Condition[];
 }
 
@@ -104,9 +118,14 @@ export interface RedisSale {
 }
 
 export interface LagView {
+  /** When this reading was taken (ms since the epoch). */
+  atMs?: number;
+  /** The worker group's lag over the whole topic (what recovery waits on). */
   total: number;
   partitions: number;
   partitionsWithLag: number;
+  /** This sale's own partition (its orders are keyed by productId) and that partition's lag. */
+  own?: { partition: number; lag: number };
 }
 
 /** What the per-Deployment scaler last did for this sale's Deployment. */
@@ -128,10 +147,17 @@ export interface Observed {
   /** Latest lag read of the orders topic for the worker group. */
   lag: Result<LagView>;
   /**
-   * Whether the workers have persisted every order accepted before this sale's recovery began
-   * (committed offsets past the log end offsets captured then). undefined = no barrier captured yet.
+   * Whether the workers have persisted every order below status.recovery.barrier (committed
+   * offsets past it). undefined = no barrier in the status yet.
    */
   drained?: boolean;
+  /**
+   * Reservations not yet durable in Kafka (produce in flight), read only once the recovery's gate
+   * is closed and before its barrier is captured: none may be left when the barrier is captured, or
+   * an order produced late would sit above it and be missed by the reseed. Reservations older than
+   * Settings.inFlightWaitMs are not counted (their API pod died). undefined = not read.
+   */
+  inFlight?: number;
   /** Orders still to persist before the barrier, for the status message. */
   drainRemaining?: number;
   workers?: WorkersView;
@@ -162,6 +188,8 @@ export interface SeedSettings {
   gate: 'open' | 'paused';
   /** The new epoch must be at least this (an epoch key lost with Redis must not restart at 1). */
   minEpoch: number;
+  /** The epoch observed in Redis when this seed was decided (0 = none): refused if it moved since. */
+  expectEpoch: number;
 }
 
 export type Action =
@@ -175,8 +203,8 @@ export type Action =
   | { kind: 'closeGate'; productId: string; state: 'recovering' | 'paused' }
   | { kind: 'openGate'; productId: string }
   | { kind: 'configureRedis'; productId: string; perUserLimit: number | null; rateLimitPerSecond: number | null; startsAtMs: number | null; endsAtMs: number | null }
+  /** Reads the log-end offsets of the orders topic into status.recovery.barrier. */
   | { kind: 'captureDrainBarrier' }
-  | { kind: 'clearDrainBarrier' }
   | { kind: 'seed'; seed: SeedSettings }
   | { kind: 'auditPending'; value: { redis: number; postgres: number; sinceMs: number } | undefined }
   | { kind: 'recoveryFinished'; reason: RecoveryReason; seconds: number }
