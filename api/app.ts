@@ -14,7 +14,7 @@ import { localOnly, ReplicaAcks, type Durability } from '../core/redis/durabilit
 import { registerRedisUpGauge } from '../core/redis/metrics.js';
 import { errorHandler, reject } from './answers.js';
 import { replicaAcks, type ApiConfig } from './config.js';
-import { createApiMetrics, type ApiMetrics } from './metrics.js';
+import { createApiMetrics, registerKafkaConnectedGauge, type ApiMetrics } from './metrics.js';
 import { OrderService } from './order-service.js';
 import { kafkaPlugin, postgresPlugin, redisPlugin, type OrderSender } from './plugins/resources.js';
 import { ProductLookup } from './product-lookup.js';
@@ -35,6 +35,7 @@ declare module 'fastify' {
     productLookup: ProductLookup;
     apiMetrics: ApiMetrics;
     lifecycle: { shuttingDown: boolean };
+    metricsRegistry: Registry;
   }
 }
 
@@ -74,6 +75,7 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<F
   });
 
   app.decorate('lifecycle', { shuttingDown: false });
+  app.decorate('metricsRegistry', registry);
   app.decorate('apiMetrics', metrics);
   // JSON only: text/plain (a Fastify default) would reach validation as a string.
   app.removeContentTypeParser(['text/plain', 'application/json']);
@@ -100,6 +102,7 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<F
   await app.register(postgresPlugin, { config, pool: deps.pool, logger });
   await app.register(kafkaPlugin, { config, producer: deps.producer, logger, metrics });
   registerRedisUpGauge(registry, app.redis);
+  registerKafkaConnectedGauge(registry, app.orderProducer);
   registerPoolGauges(registry, app.pg);
 
   const productLookup = new ProductLookup((id) => productExists(app.pg, id), config.PRODUCT_LOOKUP_CACHE_MS);

@@ -1,6 +1,7 @@
 // The API's configuration: shared connection settings plus its own knobs, validated at start.
 import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
 import { REDIS_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
+import { metricsServerVars } from '../core/metrics/server.js';
 import { redisTargetFromConfig } from '../core/redis/client.js';
 
 export const apiOwnVars = {
@@ -110,6 +111,7 @@ export const apiOwnVars = {
 
 export const apiVars = {
   ...pick(connectionVars, ...REDIS_CONNECTION_VARS, 'DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'ORDERS_TOPIC', 'ORDERS_TOPIC_PARTITIONS', 'ORDERS_TOPIC_REPLICATION_FACTOR', 'ORDERS_TOPIC_MIN_INSYNC_REPLICAS', 'LOG_LEVEL'),
+  ...metricsServerVars,
   ...apiOwnVars,
 } as const satisfies Record<string, VarSpec>;
 
@@ -125,6 +127,8 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     throw new ConfigError([
       `REDIS_REPLICA_ACK_TIMEOUT_MS (${config.REDIS_REPLICA_ACK_TIMEOUT_MS}) must be below REDIS_COMMAND_TIMEOUT_MS (${config.REDIS_COMMAND_TIMEOUT_MS}): a WAIT is a Redis command`,
     ]);
+  if (config.PORT !== 0 && config.PORT === config.METRICS_PORT)
+    throw new ConfigError([`METRICS_PORT (${config.METRICS_PORT}) must differ from PORT: /metrics is never served on the public port`]);
   return config;
 }
 

@@ -3,16 +3,32 @@
 // Kafka producer, quit Redis and PostgreSQL, exit 0.
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../core/logging.js';
+import { startMetricsServer } from '../core/metrics/server.js';
 import { buildApp } from './app.js';
 import { loadApiConfig } from './config.js';
+import { canServe, dependencyReport } from './routes/health.js';
 
 export async function main(): Promise<void> {
   const config = loadApiConfig();
   const logger = createLogger('api', config.LOG_LEVEL);
   const app = await buildApp(config, { logger });
+  // /metrics (and /dependencies) on their own listener: never reachable through the public Service.
+  const metricsServer = await startMetricsServer({
+    port: config.METRICS_PORT,
+    host: config.METRICS_HOST,
+    registry: app.metricsRegistry,
+    logger,
+    isReady: () => ({ ready: canServe(app) }),
+    routes: {
+      '/dependencies': async () => {
+        const d = await dependencyReport(app);
+        return { status: d.ok ? 200 : 503, body: { status: d.ok ? 'ok' : 'degraded', redis: d.redis, kafka: d.kafka } };
+      },
+    },
+  });
   await app.listen({ port: config.PORT, host: config.HOST });
   const port = (app.server.address() as AddressInfo).port;
-  logger.info({ port, topic: config.ORDERS_TOPIC }, 'ready');
+  logger.info({ port, metricsPort: metricsServer.port, topic: config.ORDERS_TOPIC }, 'ready');
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
@@ -27,6 +43,7 @@ export async function main(): Promise<void> {
     if (config.SHUTDOWN_DRAIN_DELAY_MS > 0) await new Promise((r) => setTimeout(r, config.SHUTDOWN_DRAIN_DELAY_MS));
     try {
       await app.close();
+      await metricsServer.close();
       logger.info('stopped');
       process.exit(0);
     } catch (err) {

@@ -1,5 +1,5 @@
 // The API's own metrics (HTTP metrics come from core/metrics/http-plugin.ts).
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export const ORDER_OUTCOMES = [
   'accepted', 'replayed', 'sold_out', 'sold_out_cached', 'limit_reached', 'not_started', 'ended', 'unknown_sale',
@@ -78,4 +78,16 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
       replicaWaitOrders.labels(ok ? 'ok' : 'failed').inc(orders);
     },
   };
+}
+
+/** 1 while the order producer is connected to Kafka (read at scrape time): the dependency an alert watches, since /readyz does not. */
+export function registerKafkaConnectedGauge(registry: Registry, producer: { readonly connected: boolean }): void {
+  new Gauge({
+    name: 'fluxgate_kafka_producer_connected',
+    help: '1 while the API order producer is connected to Kafka, else 0',
+    registers: [registry],
+    collect() {
+      this.set(producer.connected ? 1 : 0);
+    },
+  });
 }

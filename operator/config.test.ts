@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../core/config/env.js';
-import { loadOperatorConfig } from './config.js';
+import { loadOperatorConfig, watchNamespaces } from './config.js';
 
 const base = { REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: 'postgres://u:p@127.0.0.1/db', KAFKA_BROKERS: '127.0.0.1:9092' };
 
@@ -18,5 +18,19 @@ describe('operator config', () => {
   });
   it('names every missing variable', () => {
     expect(() => loadOperatorConfig({})).toThrow(/REDIS_URL is required[\s\S]*DATABASE_URL is required[\s\S]*KAFKA_BROKERS is required/);
+  });
+  it('WATCH_NAMESPACE: absent or empty = every namespace; one or a comma list otherwise', () => {
+    expect(watchNamespaces(undefined)).toBeUndefined();
+    expect(watchNamespaces(' ')).toBeUndefined();
+    expect(watchNamespaces('shop')).toEqual(['shop']);
+    expect(watchNamespaces('shop, shop-eu ,b2b')).toEqual(['shop', 'shop-eu', 'b2b']);
+  });
+  it.each([
+    ['shop,', /WATCH_NAMESPACE entries must be namespace names \(DNS-1123 labels\), got ""/],
+    ['Shop', /got "Shop"/],
+    ['shop,a_b', /got "a_b"/],
+    ['shop,shop', /WATCH_NAMESPACE names shop more than once/],
+  ])('refuses WATCH_NAMESPACE=%j, naming the entry', (raw, message) => {
+    expect(() => loadOperatorConfig({ ...base, WATCH_NAMESPACE: raw })).toThrow(message);
   });
 });

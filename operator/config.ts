@@ -13,7 +13,7 @@ export const operatorOwnVars = {
   WATCH_NAMESPACE: {
     type: 'string',
     optional: true,
-    description: 'Reconcile FlashSales of this namespace only; absent = every namespace (needs the ClusterRole)',
+    description: 'Reconcile FlashSales of these namespaces only (one, or a comma list); absent or empty = every namespace (needs the ClusterRole)',
     usedBy: ['operator'],
   },
   OPERATOR_NAMESPACE: {
@@ -117,9 +117,31 @@ export const operatorVars = {
 
 export type OperatorConfig = ConfigOf<typeof operatorVars>;
 
+/** A namespace name as the apiserver accepts it (DNS-1123 label). */
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/**
+ * The namespaces WATCH_NAMESPACE names, or undefined for "every namespace". A list never holds
+ * an empty or repeated entry: "shop," or "shop,shop" would otherwise watch (and reconcile) twice.
+ */
+export function watchNamespaces(raw: string | undefined): string[] | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const list = raw.split(',').map((s) => s.trim());
+  const bad = list.filter((n) => !NAMESPACE.test(n));
+  if (bad.length) throw new ConfigError([`WATCH_NAMESPACE entries must be namespace names (DNS-1123 labels), got ${bad.map((b) => JSON.stringify(b)).join(', ')}`]);
+  const repeated = list.filter((n, i) => list.indexOf(n) !== i);
+  if (repeated.length) throw new ConfigError([`WATCH_NAMESPACE names ${repeated.join(', ')} more than once`]);
+  return list;
+}
+
 export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
   const c = loadConfig(operatorVars, env);
   const problems: string[] = [];
+  try {
+    watchNamespaces(c.WATCH_NAMESPACE);
+  } catch (e) {
+    problems.push(...(e as ConfigError).problems);
+  }
   if (c.LEASE_RENEW_DEADLINE_SECONDS >= c.LEASE_DURATION_SECONDS)
     problems.push(`LEASE_RENEW_DEADLINE_SECONDS (${c.LEASE_RENEW_DEADLINE_SECONDS}) must be < LEASE_DURATION_SECONDS (${c.LEASE_DURATION_SECONDS})`);
   if (c.LEASE_RETRY_PERIOD_SECONDS >= c.LEASE_RENEW_DEADLINE_SECONDS)

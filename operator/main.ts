@@ -10,10 +10,10 @@ import { registerRedisUpGauge } from '../core/redis/metrics.js';
 import { LagReader } from './adapters/lag-reader.js';
 import { Products } from './adapters/products.js';
 import { RedisSales } from './adapters/redis-sales.js';
-import { loadOperatorConfig } from './config.js';
+import { loadOperatorConfig, watchNamespaces } from './config.js';
 import { Kube, describeError, loadKubeConfig } from './kube/client.js';
 import { EventRecorder } from './kube/events.js';
-import { FlashSaleInformer } from './kube/informer.js';
+import { FlashSaleInformers } from './kube/informer.js';
 import { LeaderElector } from './kube/leader.js';
 import { LagMonitor } from './lag-monitor.js';
 import { createOperatorMetrics } from './metrics.js';
@@ -54,7 +54,7 @@ export async function main(): Promise<void> {
   let elector: LeaderElector | undefined;
   const isLeader = () => elector?.isLeader() ?? false;
   const scaler = new ScalerLoop(kube, lag, events, metrics, logger, isLeader);
-  let informer: FlashSaleInformer | undefined;
+  let informer: FlashSaleInformers | undefined;
   const reconciler = new Reconciler({
     kube, products: new Products(pool), redis: redisSales, lag, scaler, events, metrics, logger, isLeader,
     allSales: () => informer?.list() ?? [],
@@ -88,8 +88,8 @@ export async function main(): Promise<void> {
     },
   );
 
-  informer = new FlashSaleInformer(kube, {
-    namespace: cfg.WATCH_NAMESPACE,
+  informer = new FlashSaleInformers(kube, {
+    namespaces: watchNamespaces(cfg.WATCH_NAMESPACE),
     silenceMs: cfg.WATCH_SILENCE_SECONDS * 1000,
     logger,
     onChange: (s) => queue.add(keyOf(s)),
@@ -146,7 +146,7 @@ export async function main(): Promise<void> {
   await informer.start();
   elector.start();
   logger.info(
-    { port: server.port, identity, watchNamespace: cfg.WATCH_NAMESPACE ?? '(all)', lease: `${cfg.OPERATOR_NAMESPACE}/${cfg.LEASE_NAME}` },
+    { port: server.port, identity, watchNamespace: watchNamespaces(cfg.WATCH_NAMESPACE)?.join(',') ?? '(all)', lease: `${cfg.OPERATOR_NAMESPACE}/${cfg.LEASE_NAME}` },
     'ready',
   );
 

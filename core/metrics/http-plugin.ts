@@ -1,5 +1,6 @@
 // HTTP metrics for a Fastify app: requests by route, method and status code, and a latency
-// histogram by route; serves GET /metrics. Route labels are the route patterns (never raw URLs),
+// histogram by route. It does NOT serve /metrics: that belongs on a separate listener
+// (core/metrics/server.ts), never on the public port. Route labels are the route patterns (never raw URLs),
 // so cardinality stays bounded whatever clients send.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -40,10 +41,5 @@ export function httpMetrics(app: FastifyInstance, opts: HttpMetricsOptions): voi
     if (!h) histograms.set(route, (h = duration.labels(route)));
     h.observe(reply.elapsedTime / 1000);
     done();
-  });
-
-  app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', opts.registry.contentType);
-    return opts.registry.metrics();
   });
 }

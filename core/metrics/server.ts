@@ -1,4 +1,5 @@
-// A tiny HTTP server for processes without an API (worker, operator): /healthz, /readyz, /metrics.
+// A tiny HTTP server for /healthz, /readyz and /metrics: the worker's and operator's only one, and
+// the API's private listener (its /metrics is never on the public port).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
@@ -11,14 +12,14 @@ export const metricsServerVars = {
     default: '9091',
     min: 0,
     max: 65535,
-    description: 'Port of the /healthz, /readyz and /metrics server of worker and operator (0 = any free port)',
-    usedBy: ['worker', 'operator'],
+    description: 'Port of the /healthz, /readyz and /metrics server (the API serves /metrics only here, not on PORT; 0 = any free port)',
+    usedBy: ['api', 'worker', 'operator'],
   },
   METRICS_HOST: {
     type: 'string',
     default: '0.0.0.0',
-    description: 'Address the worker and operator /healthz, /readyz, /metrics server listens on',
-    usedBy: ['worker', 'operator'],
+    description: 'Address the /healthz, /readyz, /metrics server listens on',
+    usedBy: ['api', 'worker', 'operator'],
   },
 } as const satisfies Record<string, VarSpec>;
 
@@ -35,6 +36,8 @@ export interface MetricsServerOptions {
   /** Liveness: false means "restart me" (a wedged event loop never answers at all). */
   isAlive?: () => boolean;
   isReady: () => ReadinessReport | Promise<ReadinessReport>;
+  /** More JSON routes, e.g. the API's /dependencies: status 200 or 503 with a body. */
+  routes?: Record<string, () => Promise<{ status: number; body: unknown }>>;
   logger?: Logger;
 }
 
@@ -63,8 +66,14 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
         }
         case '/metrics':
           return send(200, await opts.registry.metrics(), opts.registry.contentType);
-        default:
+        default: {
+          const route = path === undefined ? undefined : opts.routes?.[path];
+          if (route) {
+            const r = await route();
+            return send(r.status, JSON.stringify(r.body));
+          }
           return send(404, JSON.stringify({ error: `no route ${path}; try /healthz, /readyz or /metrics` }));
+        }
       }
     })().catch((err: Error) => {
       opts.logger?.error({ err: err.message, path }, 'metrics server handler failed');

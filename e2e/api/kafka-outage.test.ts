@@ -75,14 +75,17 @@ describe('Kafka outage', () => {
     const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => order(h.base, { productId, userId: `burst-${i}` })));
     expect(countBy(burst, (r) => r.status)).toEqual({ 503: 20 });
     expect(await redisStock(h.redis, productId)).toBe(99);
-    const notReady = await waitFor('readiness to fail', async () => {
-      const r = await http(h.base, 'GET', '/readyz');
+    const degraded = await waitFor('the outage to be reported', async () => {
+      const r = await http(h.metrics, 'GET', '/dependencies');
       return r.status === 503 ? r : undefined;
     });
-    expect(notReady.body).toEqual({ status: 'not_ready', redis: true, kafka: false, shuttingDown: false });
+    expect(degraded.body).toEqual({ status: 'degraded', redis: true, kafka: false });
+    // The pod stays in the Service: buyers keep getting the 503 + Retry-After above from it.
+    expect((await http(h.base, 'GET', '/readyz')).status).toBe(200);
+    expect((await http(h.metrics, 'GET', '/metrics')).text).toMatch(/^fluxgate_kafka_producer_connected\{component="api"\} 0$/m);
 
     await control.start('kafka');
-    await waitFor('readiness to come back', async () => ((await http(h.base, 'GET', '/readyz')).status === 200 ? true : undefined), 90_000);
+    await waitFor('Kafka reported back', async () => ((await http(h.metrics, 'GET', '/dependencies')).status === 200 ? true : undefined), 90_000);
     // As a client does: retry with the same key while the answer is 503 (partition leaders may
     // still be settling right after the broker restart); every 503 gives its stock back.
     let refusedAfterRestart = 0;
@@ -97,7 +100,7 @@ describe('Kafka outage', () => {
     expect(retried.body.remaining).toBe(98);
     expect(await redisStock(h.redis, productId)).toBe(98);
     expect(await topicEndOffset(h.topic)).toBe(offsetBefore + 1);
-    const metrics = (await http(h.base, 'GET', '/metrics')).text;
+    const metrics = (await http(h.metrics, 'GET', '/metrics')).text;
     const produceFailures = 21 + refusedAfterRestart;
     expect(metrics).toContain(`fluxgate_kafka_produce_errors_total{component="api"} ${produceFailures}\n`);
     expect(metrics).toContain(`fluxgate_reservation_releases_total{result="released",component="api"} ${produceFailures}\n`);

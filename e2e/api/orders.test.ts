@@ -175,9 +175,13 @@ describe('POST /order', () => {
     expect((await http(h.base, 'POST', '/init', { body, headers: { authorization: 'Bearer not-the-token-at-all' } })).status).toBe(403);
   });
 
-  it('readiness, metrics, and SIGTERM: stops with exit code 0', async () => {
-    expect((await http(h.base, 'GET', '/readyz')).body).toEqual({ status: 'ready', redis: true, kafka: true, shuttingDown: false });
-    const metrics = await http(h.base, 'GET', '/metrics');
+  it('readiness, metrics (on the metrics listener only), and SIGTERM: stops with exit code 0', async () => {
+    expect((await http(h.base, 'GET', '/readyz')).body).toEqual({ status: 'ready', shuttingDown: false });
+    expect((await http(h.metrics, 'GET', '/dependencies')).body).toEqual({ status: 'ok', redis: true, kafka: true });
+    // Never on the public port (the Service buyers reach).
+    expect((await http(h.base, 'GET', '/metrics')).status).toBe(404);
+    const metrics = await http(h.metrics, 'GET', '/metrics');
+    expect(metrics.text).toMatch(/^fluxgate_kafka_producer_connected\{component="api"\} 1$/m);
     expect(metrics.text).toMatch(/fluxgate_orders_total\{outcome="accepted",component="api"\} \d+/);
     expect(await h.api.stop('SIGTERM')).toBe(0);
     expect(h.api.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);

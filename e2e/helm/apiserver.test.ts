@@ -79,7 +79,7 @@ describe('helm install into the local control plane', () => {
     // The example names the worker Deployment this release created (flux-gate-worker).
     await runOk(kubectl, ['apply', '-n', installNs, '-f', join(REPO, 'crds/examples/flashsale.yaml')]);
     const list = await runOk(kubectl, ['get', 'flashsales', '-n', installNs]);
-    expect(list).toMatch(/^NAME\s+PHASE\s+REMAINING\s+SOLD\s+LAG\s+WORKERS\s+AGE/m);
+    expect(list).toMatch(/^NAME\s+PHASE\s+REMAINING\s+SOLD\s+LAG\s+WORKERS\s+REASON\s+AGE/m);
     expect(list).toMatch(/^phone-drop\s/m);
 
     // The operator scales the worker through the scale subresource; a chart upgrade must not undo it.
@@ -90,5 +90,36 @@ describe('helm install into the local control plane', () => {
     expect(replicas).toBe('4');
     const revision = await runOk(helm, ['history', 'flux-gate', '--namespace', installNs, '-o', 'json']);
     expect(JSON.parse(revision).map((h: any) => h.status)).toEqual(['superseded', 'deployed']);
+  });
+
+  it('a tenant bound to the built-in edit role may write FlashSales, one bound to view may only read them (aggregation)', async () => {
+    await runOk(kubectl, ['create', 'rolebinding', 'tenant-edit', '-n', installNs, '--clusterrole=edit', '--user=tenant-editor']);
+    await runOk(kubectl, ['create', 'rolebinding', 'tenant-view', '-n', installNs, '--clusterrole=view', '--user=tenant-viewer']);
+    const can = async (user: string, verb: string, ...extra: string[]) =>
+      (await run(kubectl, ['auth', 'can-i', verb, 'flashsales.fluxgate.io', ...extra, '-n', installNs, `--as=${user}`])).stdout.trim();
+    // The clusterrole-aggregation controller (kube-controller-manager) copies the rules in.
+    for (let i = 0; i < 100 && (await can('tenant-editor', 'create')) !== 'yes'; i++) await new Promise((r) => setTimeout(r, 200));
+    expect(await can('tenant-editor', 'create')).toBe('yes');
+    expect(await can('tenant-editor', 'delete')).toBe('yes');
+    expect(await can('tenant-editor', 'patch', '--subresource=status')).toBe('no');
+    expect(await can('tenant-viewer', 'list')).toBe('yes');
+    expect(await can('tenant-viewer', 'create')).toBe('no');
+  });
+
+  it('a release scoped to other namespaces gets Roles there and no cluster-wide grant', async () => {
+    const watched = `${installNs}-tenant`;
+    await runOk(kubectl, ['create', 'namespace', watched]);
+    try {
+      const r = await run(helm, ['install', 'scoped', CHART, '--namespace', installNs, '--no-hooks', '--set', `operator.watchNamespaces={${watched}}`, '--set', 'rbac.aggregateToDefaultRoles=false']);
+      expect(r.code, r.stderr).toBe(0);
+      const sa = `system:serviceaccount:${installNs}:scoped-flux-gate-operator`;
+      const can = async (ns: string[]) => (await run(kubectl, ['auth', 'can-i', 'patch', 'flashsales.fluxgate.io', '--subresource=status', ...ns, `--as=${sa}`])).stdout.trim();
+      expect(await can(['-n', watched])).toBe('yes');
+      expect(await can(['-n', installNs])).toBe('no');
+      expect(await can(['--all-namespaces'])).toBe('no');
+    } finally {
+      await run(helm, ['uninstall', 'scoped', '--namespace', installNs, '--no-hooks']);
+      await run(kubectl, ['delete', 'namespace', watched, '--wait=false']);
+    }
   });
 });

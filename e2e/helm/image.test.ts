@@ -35,8 +35,14 @@ describe('Dockerfile', () => {
   const runtime = all.at(-1)!;
   const nodeImage = text.match(/^ARG NODE_IMAGE=(\S+)$/m)?.[1];
 
-  it('is multi-stage on Node 20 (slim Debian)', () => {
-    expect(nodeImage).toMatch(/^node:20(\.\d+)*-bookworm-slim$/);
+  // End of life of each Node LTS line (nodejs.org/en/about/previous-releases).
+  const LTS_END_OF_LIFE: Record<number, string> = { 20: '2026-04-30', 22: '2027-04-30', 24: '2028-04-30' };
+
+  it('is multi-stage on a Node LTS line that is still supported (slim Debian)', () => {
+    expect(nodeImage).toMatch(/^node:\d+(\.\d+)*-bookworm-slim$/);
+    const major = Number(nodeImage!.match(/^node:(\d+)/)![1]);
+    expect(LTS_END_OF_LIFE[major], `node:${major} is not an LTS line we know`).toBeDefined();
+    expect(Date.parse(LTS_END_OF_LIFE[major]!), `node:${major} reached end of life on ${LTS_END_OF_LIFE[major]}`).toBeGreaterThan(Date.now());
     expect(all.map((s) => s.from)).toEqual(['${NODE_IMAGE}', '${NODE_IMAGE}', '${NODE_IMAGE}']);
   });
 

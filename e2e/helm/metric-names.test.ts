@@ -48,7 +48,10 @@ describe('metric names in alerts and dashboard', () => {
       ['FluxGateApiErrorRateCritical', /> 0\.05$/, '5m', 'critical'],
       ['FluxGatePostgresPoolBusy', /> 0\.8$/, '5m', 'warning'],
       ['FluxGatePostgresPoolExhausted', /> 0\.95$/, '5m', 'critical'],
-      ['FluxGateWorkerRateBelowFloor', /< 1\s+and /, '5m', 'warning'],
+      ['FluxGateWorkerRateBelowFloor', /or on \(\) vector\(0\)\) < 1\s+and /, '5m', 'warning'],
+      ['FluxGateOperatorDown', /or on \(\) vector\(0\)\) < 1$/, '5m', 'critical'],
+      ['FluxGateOperatorNoLeader', /or on \(\) vector\(0\)\) < 1$/, '2m', 'critical'],
+      ['FluxGateScrapeTargetDown', /== 0$/, '5m', 'warning'],
       ['FluxGateFlashSaleNotReady', /== 0$/, '10m', 'warning'],
     ];
     expect(Object.keys(byName).sort()).toEqual(expectations.map((e) => e[0]).sort());

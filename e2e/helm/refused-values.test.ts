@@ -22,6 +22,10 @@ const cases: Array<{ why: string; set: string[]; message: RegExp }> = [
   { why: 'a connection URL through extraEnv', set: ['api.extraEnv.DATABASE_URL=postgres://u:hunter2@db/x'], message: /api\.extraEnv\.DATABASE_URL looks like a secret or a connection URL/ },
   { why: 'a typo in a value name', set: ['api.replicas=3'], message: /at '\/api': additional properties 'replicas' not allowed/ },
   { why: 'grace period shorter than preStop', set: ['api.preStopSleepSeconds=30', 'api.terminationGracePeriodSeconds=20'], message: /api\.terminationGracePeriodSeconds \(20\) must exceed api\.preStopSleepSeconds \(30\)/ },
+  { why: 'a watched namespace that is not a DNS label', set: ['operator.watchNamespaces={Shop_EU}'], message: /at '\/operator\/watchNamespaces\/0': 'Shop_EU' does not match pattern/ },
+  { why: 'an unknown unhealthy-pod eviction policy', set: ['api.pdb.unhealthyPodEvictionPolicy=Never'], message: /at '\/api\/pdb\/unhealthyPodEvictionPolicy': value must be one of 'AlwaysAllow', 'IfHealthyBudget'/ },
+  { why: 'a topology spread constraint without topologyKey', set: ['worker.topologySpreadConstraints[0].maxSkew=1', 'worker.topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule'], message: /at '\/worker\/topologySpreadConstraints\/0': missing property 'topologyKey'/ },
+  { why: 'the API metrics port equal to its public port', set: ['api.metricsPort=3000'], message: /api\.metricsPort \(3000\) must differ from api\.port/ },
 ];
 
 describe('values the chart refuses', () => {

@@ -121,4 +121,24 @@ describe('workload hardening', () => {
       }
     }
   });
+
+  it('HA scheduling: every component takes podLabels, podAnnotations, priorityClassName and topology spread (all-on)', async () => {
+    const objects = await template({ valuesFiles: [ALL_ON] });
+    for (const o of objects.filter((x) => x.kind === 'Deployment' || x.kind === 'Job')) {
+      const tpl = o.spec.template;
+      expect(tpl.metadata.labels['example.com/cost-center'], o.metadata.name).toBe('shop');
+      expect(tpl.metadata.labels['app.kubernetes.io/component'], o.metadata.name).toBeDefined();
+      expect(tpl.metadata.annotations?.['example.com/team'], o.metadata.name).toBe('sre');
+      expect(tpl.spec.priorityClassName, o.metadata.name).toBe('flux-gate-critical');
+      if (o.kind === 'Job') continue;
+      const [spread] = tpl.spec.topologySpreadConstraints;
+      // Spread over this component's own pods (the chart fills the selector in).
+      expect(spread.labelSelector.matchLabels, o.metadata.name).toEqual(o.spec.selector.matchLabels);
+      expect(spread.topologyKey).toBe('topology.kubernetes.io/zone');
+    }
+    const pdbs = objects.filter((x) => x.kind === 'PodDisruptionBudget');
+    expect(pdbs).toHaveLength(3);
+    for (const p of pdbs) expect(p.spec.unhealthyPodEvictionPolicy, p.metadata.name).toMatch(/^(AlwaysAllow|IfHealthyBudget)$/);
+    expect(pdbs.find((p) => p.metadata.name.endsWith('-api'))!.spec.unhealthyPodEvictionPolicy).toBe('IfHealthyBudget');
+  });
 });

@@ -2,7 +2,8 @@
 // filled in, and invalid FlashSales are refused with a message naming the field.
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { applyCrd, createNamespace, EXAMPLE_FILE, flashSale, getSale, kubectl, kubectlFails } from './support.js';
+import { parse } from 'yaml';
+import { applyCrd, CRD_FILE, createNamespace, EXAMPLE_FILE, flashSale, getSale, kubectl, kubectlFails } from './support.js';
 
 let ns = '';
 
@@ -36,9 +37,46 @@ describe('FlashSale CRD', () => {
 
   it('kubectl get shows the printer columns, and -o wide the extra ones', async () => {
     const out = await kubectl(['get', 'fs', '-n', ns]);
-    expect(out.split('\n')[0]).toMatch(/^NAME\s+PHASE\s+REMAINING\s+SOLD\s+LAG\s+WORKERS\s+AGE$/);
+    expect(out.split('\n')[0]).toMatch(/^NAME\s+PHASE\s+REMAINING\s+SOLD\s+LAG\s+WORKERS\s+REASON\s+AGE$/);
     const wide = await kubectl(['get', 'flashsales', '-n', ns, '-o', 'wide']);
-    expect(wide.split('\n')[0]).toMatch(/^NAME\s+PHASE\s+REMAINING\s+SOLD\s+LAG\s+WORKERS\s+READY\s+CAP\s+AGE$/);
+    expect(wide.split('\n')[0]).toMatch(/^NAME\s+PHASE\s+REMAINING\s+SOLD\s+LAG\s+WORKERS\s+REASON\s+READY\s+CAP\s+AGE$/);
+  });
+
+  it('kubectl get fs shows why a sale is not Ready (the Ready condition\'s reason)', async () => {
+    await kubectl(['apply', '-n', ns, '-f', '-'], { input: flashSale('why', { productId: 'why-1', stock: 1 }) });
+    const ready = { type: 'Ready', status: 'False', reason: 'StockBelowSold', message: 'spec.stock 1 < sold 3', lastTransitionTime: '2030-01-01T00:00:00Z' };
+    // As the operator writes it: through the status subresource.
+    await kubectl(['patch', 'fs', 'why', '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { phase: 'Active', conditions: [ready] } })]);
+    const row = (await kubectl(['get', 'fs', 'why', '-n', ns, '--no-headers'])).trim();
+    expect(row).toMatch(/^why\s+Active\s+.*\bStockBelowSold\s+\S+$/);
+  });
+
+  /** Every property under spec, as a dotted path, with its schema node. */
+  function specProperties(node: any, path: string, out: Array<[string, any]> = []): Array<[string, any]> {
+    for (const [name, child] of Object.entries<any>(node.properties ?? {})) {
+      out.push([`${path}.${name}`, child]);
+      specProperties(child, `${path}.${name}`, out);
+    }
+    return out;
+  }
+  const schema = parse(readFileSync(CRD_FILE, 'utf8')).spec.versions[0].schema.openAPIV3Schema;
+  const fields = [['spec', schema.properties.spec], ...specProperties(schema.properties.spec, 'spec')] as Array<[string, any]>;
+
+  it.each(fields.map(([p]) => p))('%s has a description in the CRD (kubectl explain shows it)', (path) => {
+    const node = fields.find(([p]) => p === path)![1];
+    expect(String(node.description ?? '').trim().length, `${path} needs a description in crds/flashsale.yaml`).toBeGreaterThan(10);
+  });
+
+  it('kubectl explain flashsale.spec documents every field from the served schema', async () => {
+    const explained = await kubectl(['explain', 'flashsale.spec', '--recursive=false']);
+    expect(explained).toContain(schema.properties.spec.description.split(' ').slice(0, 4).join(' '));
+    for (const [path, node] of fields.filter(([p]) => p.split('.').length === 2)) {
+      const name = path.split('.')[1]!;
+      expect(explained, path).toMatch(new RegExp(`^  ${name}\\s`, 'm'));
+      expect(explained.replace(/\s+/g, ' '), path).toContain(String(node.description).replace(/\s+/g, ' ').slice(0, 30));
+    }
+    const workers = await kubectl(['explain', 'flashsale.spec.workers']);
+    expect(workers.replace(/\s+/g, ' ')).toContain('Lower bound of the worker count');
   });
 
   const invalid: Array<[string, Record<string, unknown>, RegExp]> = [

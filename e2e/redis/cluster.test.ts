@@ -79,7 +79,7 @@ describe('API on Redis Cluster', () => {
   }, 120_000);
 
   it('reports the Redis connection and the PostgreSQL pool in /metrics', async () => {
-    const text = (await http(h.base, 'GET', '/metrics')).text;
+    const text = (await http(h.metrics, 'GET', '/metrics')).text;
     expect(text).toMatch(/^fluxgate_redis_up\{component="api"\} 1$/m);
     expect(text).toMatch(/^fluxgate_pg_pool_max\{component="api"\} 4$/m);
     expect(text).toMatch(/^fluxgate_pg_pool_in_use\{component="api"\} [0-4]$/m);

@@ -95,7 +95,7 @@ describe('API on Redis Sentinel', () => {
     // The test's own client may still be finding the new master (its reconnect backs off).
     expect(await waitFor('the stock read from the new master', () => redis.get(saleKeys(productId).stock).catch(() => undefined), 30_000)).toBe('0');
     expect(await topicEndOffset(h.topic), 'orders in Kafka').toBe(STOCK);
-    expect((await http(h.base, 'GET', '/metrics')).text).toMatch(/^fluxgate_redis_up\{component="api"\} 1$/m);
+    expect((await http(h.metrics, 'GET', '/metrics')).text).toMatch(/^fluxgate_redis_up\{component="api"\} 1$/m);
     console.info(`sentinel: ${answers.length} answers, ${statuses.filter((s) => s === 503).length} × 503 (${duringCrash.filter((s) => s === 503).length} during the crash)`);
   }, 180_000);
 });

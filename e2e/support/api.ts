@@ -30,6 +30,8 @@ export const kafka = () => new Kafka({ clientId: 'e2e-api', brokers: requireEnv(
 export interface ApiHarness {
   api: RunningProcess;
   base: string;
+  /** The API's metrics listener (/metrics, /dependencies): not the public port. */
+  metrics: string;
   topic: string;
   redis: FluxRedis;
   pool: pg.Pool;
@@ -50,6 +52,8 @@ export async function startApi(prefix: string, extraEnv: Record<string, string> 
     ORDERS_TOPIC_PARTITIONS: '3',
     PORT: '0',
     HOST: '127.0.0.1',
+    METRICS_PORT: '0',
+    METRICS_HOST: '127.0.0.1',
     ADMIN_TOKEN,
     ...extraEnv,
   };
@@ -62,6 +66,7 @@ export async function startApi(prefix: string, extraEnv: Record<string, string> 
   return {
     api,
     base: `http://127.0.0.1:${api.port}`,
+    metrics: `http://127.0.0.1:${api.metricsPort}`,
     topic,
     redis,
     pool,

@@ -9,6 +9,8 @@ export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 export interface RunningProcess {
   child: ChildProcess;
   port?: number;
+  /** The API's private /metrics listener ("metricsPort" in its ready line). */
+  metricsPort?: number;
   /** Every stdout/stderr line so far (for assertions and for debugging a failed test). */
   lines: string[];
   /** SIGTERM (graceful) and wait for exit; returns the exit code. */
@@ -46,14 +48,16 @@ export async function startNodeProcess(
   const maxLines = opts.maxLines ?? Infinity;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let port: number | undefined;
+  let metricsPort: number | undefined;
   const ready = new Promise<void>((resolve, reject) => {
     const onLine = (line: string) => {
       if (lines.length < maxLines) lines.push(line);
       if (process.env.FG_TEST_VERBOSE) process.stderr.write(`[${label}] ${line}\n`);
       if (line.includes('"msg":"ready"')) {
         try {
-          const p = JSON.parse(line).port;
-          if (typeof p === 'number') port = p;
+          const parsed = JSON.parse(line);
+          if (typeof parsed.port === 'number') port = parsed.port;
+          if (typeof parsed.metricsPort === 'number') metricsPort = parsed.metricsPort;
         } catch {
           /* not JSON: ignore */
         }
@@ -87,5 +91,5 @@ export async function startNodeProcess(
       clearTimeout(timer);
     }
   }
-  return { child, get port() { return port; }, lines, stop, exited } as RunningProcess;
+  return { child, get port() { return port; }, get metricsPort() { return metricsPort; }, lines, stop, exited } as RunningProcess;
 }

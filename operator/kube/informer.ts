@@ -4,6 +4,9 @@
 //  - a watch can go silent without an error: a watchdog restarts it after WATCH_SILENCE_SECONDS
 //    without any event (cheap: the restart re-watches from the last resourceVersion);
 //  - after a restart, "add" fires only for new objects: the periodic resync covers the rest.
+// FlashSaleInformers watches a list of namespaces (WATCH_NAMESPACE=a,b) with one informer each:
+// the operator never lists, watches or reconciles a FlashSale outside them (and needs no
+// cluster-wide list right: a Role per namespace is enough).
 import { makeInformer, type Informer, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from '../../core/logging.js';
 import { GROUP, PLURAL, VERSION, type FlashSale } from '../model/types.js';
@@ -112,5 +115,37 @@ export class FlashSaleInformer {
     clearTimeout(this.restartTimer);
     clearInterval(this.watchdog);
     await this.informer?.stop();
+  }
+}
+
+export interface FlashSaleInformersOptions extends Omit<FlashSaleInformerOptions, 'namespace'> {
+  /** Namespaces to watch; undefined = every namespace (one cluster-wide informer). */
+  namespaces?: string[];
+}
+
+/** One informer per watched namespace, seen as one cache. */
+export class FlashSaleInformers {
+  private readonly informers: FlashSaleInformer[];
+
+  constructor(kube: Kube, o: FlashSaleInformersOptions) {
+    const { namespaces, ...rest } = o;
+    this.informers = (namespaces ?? [undefined]).map((namespace) => new FlashSaleInformer(kube, { ...rest, namespace }));
+  }
+
+  /** True once every namespace's first list arrived. */
+  hasSynced(): boolean {
+    return this.informers.every((i) => i.hasSynced());
+  }
+
+  list(): FlashSale[] {
+    return this.informers.flatMap((i) => i.list());
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.informers.map((i) => i.start()));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.informers.map((i) => i.stop()));
   }
 }

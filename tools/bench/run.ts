@@ -102,7 +102,7 @@ async function measureServers(servers: Server[]): Promise<HttpCaseResult[]> {
 }
 
 async function startOurApi(topic: string, init: Array<{ productId: string; quantity: number }>, extraEnv: Record<string, string> = {}): Promise<RunningProcess> {
-  const env = { ...services, PORT: '0', ADMIN_TOKEN, ORDERS_TOPIC: topic, ...extraEnv };
+  const env = { ...services, PORT: '0', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', ADMIN_TOKEN, ORDERS_TOPIC: topic, ...extraEnv };
   // BENCH_CPU_PROF=<dir>: our API writes a V8 CPU profile there on exit (open it in Chrome DevTools).
   const profDir = process.env.BENCH_CPU_PROF;
   const api = profDir
@@ -186,7 +186,7 @@ async function runAccept(): Promise<void> {
     name: 'our API, accept',
     productId: p,
     start: () => startOurApi(topic, [{ productId: p, quantity: BIG_STOCK }]),
-    after: async (api) => void (diagnostics.ourApiAccept = await produceStats(api.port!)),
+    after: async (api) => void (diagnostics.ourApiAccept = await produceStats(api.metricsPort!)),
   };
   const [ours, naive] = await measureServers([oursServer, naiveServer]);
   expectAllAccepted(ours!);

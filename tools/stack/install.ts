@@ -1,5 +1,5 @@
 // Installs what the stack needs and the machine lacks: Debian packages (redis-server, postgresql,
-// Java, Maven) through apt-get, and the Kafka broker jars through Maven into the shared cache.
+// Java, Maven, promtool) through apt-get, and the Kafka broker jars through Maven into the shared cache.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -62,6 +62,8 @@ const REQUIREMENTS: Requirement[] = [
   { what: 'PostgreSQL server', present: () => postgresBinDir() !== undefined, aptPackage: 'postgresql' },
   { what: 'Java 17+', present: () => javaBinary() !== undefined, aptPackage: 'openjdk-17-jre-headless' },
   { what: 'Maven', present: () => which('mvn') !== undefined, aptPackage: 'maven' },
+  // promtool evaluates the chart's alert rules against recorded series (e2e/helm/alerts.test.ts).
+  { what: 'promtool', present: () => which('promtool') !== undefined, aptPackage: 'prometheus' },
 ];
 
 /** Installs missing Debian packages (non-interactive). Services the packages would start are kept off. */

@@ -181,7 +181,7 @@ checks both ways). Call with (dict "root" $ "component" "api").
 {{- end }}
 {{- end -}}
 
-{{/* Probes on the component's HTTP port: /healthz = alive, /readyz = dependencies ready. */}}
+{{/* Probes on the component's HTTP port: /healthz = alive, /readyz = ready to serve (for the api: started and not draining, never Redis/Kafka; see the README's API probes). */}}
 {{- define "flux-gate.probes" -}}
 startupProbe:
   httpGet: {path: /healthz, port: http}
@@ -199,18 +199,50 @@ readinessProbe:
   failureThreshold: 2
 {{- end -}}
 
-{{/* Call with the component's values, e.g. .Values.api. */}}
+{{/* Pod template metadata: the component's labels plus podLabels, and podAnnotations.
+Call with (dict "root" $ "component" "api"). */}}
+{{- define "flux-gate.podMetadata" -}}
+{{- $v := get .root.Values .component -}}
+labels:
+  {{- include "flux-gate.componentLabels" . | nindent 2 }}
+  {{- with $v.podLabels }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- with $v.podAnnotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* Scheduling of one component's pods. A topology spread constraint without a labelSelector
+spreads this component's pods. Call with (dict "root" $ "component" "api"). */}}
 {{- define "flux-gate.scheduling" -}}
-{{- with .nodeSelector }}
+{{- $v := get .root.Values .component -}}
+{{- with $v.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with $v.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .tolerations }}
+{{- with $v.tolerations }}
 tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .affinity }}
+{{- with $v.affinity }}
 affinity:
   {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if $v.topologySpreadConstraints }}
+{{- $spread := list }}
+{{- range $v.topologySpreadConstraints }}
+{{- $t := deepCopy . }}
+{{- if not $t.labelSelector }}
+{{- $_ := set $t "labelSelector" (dict "matchLabels" (include "flux-gate.selectorLabels" $ | fromYaml)) }}
+{{- end }}
+{{- $spread = append $spread $t }}
+{{- end }}
+topologySpreadConstraints:
+  {{- toYaml $spread | nindent 2 }}
 {{- end }}
 {{- end -}}

@@ -39,6 +39,7 @@ export const kafkaDriver: ServiceDriver = {
     writeFileSync(configFile(state), renderServerProperties(readFileSync(TEMPLATE, 'utf8'), state));
     if (existsSync(join(dataDir(state), 'meta.properties'))) return;
     log(`formatting Kafka ${state.kafka.version} storage in ${dataDir(state)}`);
+    // `--cluster-id=<id>`, not `-t <id>`: a base64url id may start with '-' and would be read as an option.
     await run(
       java(),
       ['-cp', `${kafkaLibsDir(state.cacheDir, state.kafka.version)}/*`, '-Dlog4j2.configurationFile=' + LOG4J2,
