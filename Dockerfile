@@ -11,7 +11,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/copy-assets.mjs scripts/
-COPY services services
+COPY cli.ts ./
+COPY core core
+COPY api api
+COPY worker worker
 COPY operator operator
 RUN npm run build
 
@@ -33,5 +36,5 @@ COPY --from=prod-deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /src/dist ./dist
 COPY --chown=root:root package.json ./
 USER 10001:10001
-ENTRYPOINT ["node", "dist/services/cli.js"]
+ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["--help"]

@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['services/**/*.test.ts', 'operator/**/*.test.ts', 'e2e/stack/**/*.unit.test.ts'],
+          include: ['{core,api,worker,operator,tools}/**/*.test.ts'],
           testTimeout: 10_000,
         },
       },
@@ -14,8 +14,8 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['e2e/**/*.test.ts'],
-          exclude: ['e2e/stack/**/*.unit.test.ts', 'node_modules/**'],
-          globalSetup: ['e2e/stack/global-setup.ts'],
+          exclude: ['node_modules/**'],
+          globalSetup: ['e2e/support/global-setup.ts'],
           // Real services on 2 cores: one file at a time keeps timings sane and Kafka rebalances rare.
           fileParallelism: false,
           testTimeout: 120_000,

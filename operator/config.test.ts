@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../services/config/env.js';
+import { ConfigError } from '../core/config/env.js';
 import { loadOperatorConfig } from './config.js';
 
 const base = { REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: 'postgres://u:p@127.0.0.1/db', KAFKA_BROKERS: '127.0.0.1:9092' };

@@ -1,7 +1,7 @@
 // The operator's configuration: shared connection settings plus its own knobs.
-import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../services/config/env.js';
-import { REDIS_CONNECTION_VARS, connectionVars } from '../services/config/variables.js';
-import { metricsServerVars } from '../services/metrics/server.js';
+import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
+import { REDIS_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
+import { metricsServerVars } from '../core/metrics/server.js';
 
 export const operatorOwnVars = {
   KUBECONFIG: {

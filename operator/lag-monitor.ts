@@ -1,6 +1,6 @@
 // The latest consumer-lag reading, shared by the scaler and the reconciler. A failed read is
 // remembered as a failure (never as 0); the last good reading is kept next to it.
-import type { Logger } from '../services/logging.js';
+import type { Logger } from '../core/logging.js';
 import { LagReader, type LagReading } from './adapters/lag-reader.js';
 import { describeError } from './kube/client.js';
 import type { OperatorMetrics } from './metrics.js';

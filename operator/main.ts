@@ -1,12 +1,12 @@
 // `flux-gate operator`: watches FlashSales, and while it holds the leader Lease reconciles them,
 // watches Redis for restarts, and scales the worker Deployments on the consumer lag.
 import { hostname } from 'node:os';
-import { createKafka } from '../services/kafka/consumer.js';
-import { createLogger } from '../services/logging.js';
-import { startMetricsServer } from '../services/metrics/server.js';
-import { createPool, registerPoolGauges } from '../services/postgres/pool.js';
-import { createRedis, redisTargetFromConfig } from '../services/redis/client.js';
-import { registerRedisUpGauge } from '../services/redis/metrics.js';
+import { createKafka } from '../core/kafka/consumer.js';
+import { createLogger } from '../core/logging.js';
+import { startMetricsServer } from '../core/metrics/server.js';
+import { createPool, registerPoolGauges } from '../core/postgres/pool.js';
+import { createRedis, redisTargetFromConfig } from '../core/redis/client.js';
+import { registerRedisUpGauge } from '../core/redis/metrics.js';
 import { LagReader } from './adapters/lag-reader.js';
 import { Products } from './adapters/products.js';
 import { RedisSales } from './adapters/redis-sales.js';

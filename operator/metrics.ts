@@ -1,4 +1,4 @@
-// Prometheus metrics of the operator (served by services/metrics/server.ts on /metrics).
+// Prometheus metrics of the operator (served by core/metrics/server.ts on /metrics).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createOperatorMetrics() {

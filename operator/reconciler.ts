@@ -1,7 +1,7 @@
 // The imperative shell around decide(): observe() gathers the world into one plain object,
 // apply() performs the actions, then the status is written (only when it changed).
 import { isDeepStrictEqual } from 'node:util';
-import type { Logger } from '../services/logging.js';
+import type { Logger } from '../core/logging.js';
 import { remainingBeforeBarrier, type DrainBarrier } from './adapters/lag-reader.js';
 import type { Products } from './adapters/products.js';
 import type { RedisSales } from './adapters/redis-sales.js';

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # npm run bench: builds, brings the local stack up (without Kubernetes), runs every benchmark
-# side by side (e2e/bench/run.ts), prints the table, writes e2e/bench/results/, and leaves the
+# side by side (tools/bench/run.ts), prints the table, writes tools/bench/results/, and leaves the
 # stack as it found it (stopped again if this script started it).
 # Knobs (env): BENCH_DURATION_S=4 (per round) BENCH_ROUNDS=3 BENCH_WARMUP_S=2 BENCH_CONNECTIONS=64 BENCH_PIN=off|1:0 (server CPUs:wrk CPUs)
 #              BENCH_WORKER_ORDERS=100000 BENCH_PER_MESSAGE_MAX_S=10 BENCH_ONLY=ceiling,soldout,accept,worker
@@ -40,4 +40,4 @@ trap stop_stack EXIT
 npm run -s stack:up -- --no-k8s >&2
 eval "$(npm run -s stack:env)"
 export KAFKAJS_NO_PARTITIONER_WARNING=1
-npx tsx e2e/bench/run.ts
+npx tsx tools/bench/run.ts

@@ -2,7 +2,7 @@
 import { cpSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-const assetDirs = ['services/redis/lua', 'services/postgres/migrations', 'services/api/static'];
+const assetDirs = ['core/redis/lua', 'core/postgres/migrations', 'api/static'];
 for (const dir of assetDirs) {
   if (existsSync(dir)) cpSync(dir, join('dist', dir), { recursive: true });
 }

@@ -13,4 +13,4 @@ npm run -s build
 echo "demo: starting the local stack (Redis, PostgreSQL, Kafka)"
 npm run -s stack:up -- --no-k8s
 eval "$(npm run -s stack:env)"
-exec npx tsx e2e/demo/run.ts "$@"
+exec npx tsx tools/demo/run.ts "$@"

@@ -22,7 +22,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error || fail "npm ci (see the npm output above)"
 fi
 
-# 2. Build: the e2e tests spawn dist/services/cli.js.
+# 2. Build: the e2e tests spawn dist/cli.js.
 step "building (npm run build)"
 npm run -s build || fail "npm run build (TypeScript errors above)"
 
@@ -35,7 +35,7 @@ stop_stack() {
     step "leaving the stack running (FLUXGATE_KEEP_STACK=1)"
   elif [ -s "$started_file" ]; then
     step "stopping what this run started: $(cat "$started_file")"
-    npx tsx e2e/stack/cli.ts down --only="$(tr -d '\n' <"$started_file")" || echo "[test.sh] WARNING: stack:down failed" >&2
+    npx tsx tools/stack/cli.ts down --only="$(tr -d '\n' <"$started_file")" || echo "[test.sh] WARNING: stack:down failed" >&2
   fi
   rm -f "$started_file"
   exit "$code"
@@ -45,8 +45,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 step "starting the local stack (npm run stack:up)"
-npx tsx e2e/stack/cli.ts up --started-file="$started_file" || fail "the local stack did not come up (the error above names the service and its log)"
-eval "$(npx tsx e2e/stack/cli.ts env)"
+npx tsx tools/stack/cli.ts up --started-file="$started_file" || fail "the local stack did not come up (the error above names the service and its log)"
+eval "$(npx tsx tools/stack/cli.ts env)"
 
 # 4. Tests. A JSON report gives the plain closing line "N passed, N failed".
 report="$(mktemp)"

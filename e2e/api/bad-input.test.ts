@@ -1,7 +1,7 @@
 // Bad input gets a 4xx naming the problem, and changes nothing: Redis stock, the Kafka topic's end
 // offsets and PostgreSQL rows are the same after the whole table as before it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http, initSale, order, redisStock, startApi, topicEndOffset, uniqueName, type ApiHarness, type Res } from './support.js';
+import { http, initSale, order, redisStock, startApi, topicEndOffset, uniqueName, type ApiHarness, type Res } from '../support/api.js';
 
 let h: ApiHarness;
 let productId: string;

@@ -2,8 +2,8 @@
 // is free again. Kafka back: readiness returns and the same key places its order.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServiceControl } from '../stack/control.js';
-import { countBy, http, initSale, order, redisStock, startApi, topicEndOffset, uniqueName, waitFor, type ApiHarness } from './support.js';
+import { ServiceControl } from '../../tools/stack/control.js';
+import { countBy, http, initSale, order, redisStock, startApi, topicEndOffset, uniqueName, waitFor, type ApiHarness } from '../support/api.js';
 
 let h: ApiHarness;
 const control = new ServiceControl();

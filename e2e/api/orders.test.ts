@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startComponent, type RunningProcess } from '../support/processes.js';
-import { countBy, http, initSale, order, redisStock, startApi, topicEndOffset, uniqueName, waitFor, type ApiHarness, type Res } from './support.js';
+import { countBy, http, initSale, order, redisStock, startApi, topicEndOffset, uniqueName, waitFor, type ApiHarness, type Res } from '../support/api.js';
 
 let h: ApiHarness;
 let worker: RunningProcess | undefined;

@@ -2,8 +2,8 @@
 // empty (a restart loses its data): a sale PostgreSQL knows answers 503 recovering, never sold
 // out, until it is seeded again from PostgreSQL; then orders flow.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServiceControl } from '../stack/control.js';
-import { countBy, http, initSale, order, startApi, uniqueName, waitFor, type ApiHarness } from './support.js';
+import { ServiceControl } from '../../tools/stack/control.js';
+import { countBy, http, initSale, order, startApi, uniqueName, waitFor, type ApiHarness } from '../support/api.js';
 
 let h: ApiHarness;
 const control = new ServiceControl();

@@ -2,11 +2,11 @@
 // and epoch, gate and seeding, abandoned reservations, cleanup.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis, type FluxRedis } from '../../services/redis/client.js';
-import { orderStatusKey, saleKeys } from '../../services/redis/keys.js';
-import { confirmReservation, readAcceptedOrder, readIdempotencyRecord, releaseReservation, reserve, type ReserveRequest } from '../../services/redis/reserve.js';
-import { closeGate, deleteSaleKeys, openGate, readSaleState, seedSale } from '../../services/redis/sale.js';
-import { requireEnv, uniqueName } from './support.js';
+import { createRedis, type FluxRedis } from '../../core/redis/client.js';
+import { orderStatusKey, saleKeys } from '../../core/redis/keys.js';
+import { confirmReservation, readAcceptedOrder, readIdempotencyRecord, releaseReservation, reserve, type ReserveRequest } from '../../core/redis/reserve.js';
+import { closeGate, deleteSaleKeys, openGate, readSaleState, seedSale } from '../../core/redis/sale.js';
+import { requireEnv, uniqueName } from '../support/api.js';
 
 let redis: FluxRedis;
 

@@ -1,7 +1,7 @@
 // SIGTERM in the middle of a burst: in-flight orders finish (answered, and in Kafka when 200),
 // nothing reserved is leaked, readiness fails first, the process exits 0.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http, initSale, order, redisStock, startApi, topicEndOffset, uniqueName, type ApiHarness, type Res } from './support.js';
+import { http, initSale, order, redisStock, startApi, topicEndOffset, uniqueName, type ApiHarness, type Res } from '../support/api.js';
 
 let h: ApiHarness;
 

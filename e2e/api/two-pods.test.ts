@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startComponent, type RunningProcess } from '../support/processes.js';
-import { countBy, initSale, order, redisStock, startApi, topicEndOffset, uniqueName, type ApiHarness } from './support.js';
+import { countBy, initSale, order, redisStock, startApi, topicEndOffset, uniqueName, type ApiHarness } from '../support/api.js';
 
 let a: ApiHarness;
 let b: RunningProcess;

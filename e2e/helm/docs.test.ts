@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CHART, REPO } from './chart.js';
-import { docsWithTable, leafPaths, valuesTable } from '../../helm/values-table.mjs';
+import { docsWithTable, leafPaths, valuesTable } from '../../tools/docs/values-table.mjs';
 
 const docs = readFileSync(join(REPO, 'docs/install.md'), 'utf8');
 const valuesText = readFileSync(join(CHART, 'values.yaml'), 'utf8');
 
 describe('docs/install.md', () => {
-  it('has the values table of values.yaml (run `node helm/values-table.mjs --write` after editing values)', () => {
+  it('has the values table of values.yaml (run `node tools/docs/values-table.mjs --write` after editing values)', () => {
     expect(docs).toBe(docsWithTable(docs, valuesTable(valuesText)));
   });
 

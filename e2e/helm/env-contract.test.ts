@@ -2,7 +2,7 @@
 // (its VarSpec table, the same one the README documents): every variable the chart sets is
 // declared, and every required variable is set, in each Redis mode.
 import { describe, expect, it } from 'vitest';
-import type { VarSpec } from '../../services/config/env.js';
+import type { VarSpec } from '../../core/config/env.js';
 import { ALL_ON, podSpecOf, template } from './chart.js';
 
 /** Read by libraries or Kubernetes itself rather than by Flux-Gate's config loader. */
@@ -14,9 +14,9 @@ const NOT_CONFIG = new Set([
 
 async function componentVars(): Promise<Record<string, Record<string, VarSpec>>> {
   const [api, worker, migrate, operator] = await Promise.all([
-    import('../../services/api/config.js'),
-    import('../../services/worker/config.js'),
-    import('../../services/postgres/migrate-main.js'),
+    import('../../api/config.js'),
+    import('../../worker/config.js'),
+    import('../../core/postgres/migrate-main.js'),
     import('../../operator/config.js'),
   ]);
   return { api: api.apiVars, worker: worker.workerVars, migrate: migrate.migrateVars, operator: operator.operatorVars };

@@ -61,7 +61,7 @@ describe('Dockerfile', () => {
   it('runs as a numeric non-root user, flux-gate as the entrypoint, the argument picks the component', () => {
     const user = runtime.lines.filter((l) => l.startsWith('USER')).at(-1);
     expect(user).toBe('USER 10001:10001'); // the chart's podSecurityContext.runAsUser
-    expect(runtime.lines.filter((l) => l.startsWith('ENTRYPOINT'))).toEqual(['ENTRYPOINT ["node", "dist/services/cli.js"]']);
+    expect(runtime.lines.filter((l) => l.startsWith('ENTRYPOINT'))).toEqual(['ENTRYPOINT ["node", "dist/cli.js"]']);
     const chartValues = readFileSync(join(REPO, 'helm/flux-gate/values.yaml'), 'utf8');
     expect(chartValues).toMatch(/runAsUser: 10001\n/);
   });
@@ -70,7 +70,7 @@ describe('Dockerfile', () => {
     const ignored = readFileSync(join(REPO, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
     for (const p of ['.git', 'node_modules', 'dist', '.stack', 'e2e', '**/*.test.ts']) expect(ignored, p).toContain(p);
     // ... but not what the build stage COPYs.
-    for (const p of ['services', 'operator', 'scripts', 'package.json', 'package-lock.json', 'tsconfig.json']) expect(ignored, p).not.toContain(p);
+    for (const p of ['core', 'api', 'worker', 'cli.ts', 'operator', 'scripts', 'package.json', 'package-lock.json', 'tsconfig.json']) expect(ignored, p).not.toContain(p);
   });
 });
 
@@ -79,19 +79,19 @@ describe('runtime stage, reproduced in a temp folder', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('npm ci --omit=dev + dist/ loads every component and prints the CLI help', async () => {
-    if (!existsSync(join(REPO, 'dist/services/cli.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+    if (!existsSync(join(REPO, 'dist/cli.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
     for (const f of ['package.json', 'package-lock.json']) cpSync(join(REPO, f), join(dir, f));
     cpSync(join(REPO, 'dist'), join(dir, 'dist'), { recursive: true });
     await exec('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: dir, timeout: 300_000 });
     expect(existsSync(join(dir, 'node_modules/vitest')), 'dev dependency in the runtime').toBe(false);
     expect(existsSync(join(dir, 'node_modules/typescript')), 'dev dependency in the runtime').toBe(false);
 
-    const help = await exec(process.execPath, ['dist/services/cli.js', '--help'], { cwd: dir });
+    const help = await exec(process.execPath, ['dist/cli.js', '--help'], { cwd: dir });
     for (const cmd of ['api', 'worker', 'operator', 'migrate']) expect(help.stdout).toMatch(new RegExp(`^  ${cmd}\\s`, 'm'));
 
     // Load (not run) each component's whole import graph with production dependencies only.
-    const modules = ['dist/services/api/main.js', 'dist/services/worker/main.js', 'dist/operator/main.js', 'dist/services/postgres/migrate-main.js'];
-    const script = `for (const m of ${JSON.stringify(modules)}) { const mod = await import('./' + m); if (typeof mod.main !== 'function') throw new Error(m + ' exports no main()'); }`;
+    const modules = ['dist/api/main.js', 'dist/worker/main.js', 'dist/operator/main.js', 'dist/core/postgres/migrate-main.js'];
+    const script = `for (const m of ${JSON.stringify(modules)}) { const mod = await import('.' + m); if (typeof mod.main !== 'function') throw new Error(m + ' exports no main()'); }`;
     await exec(process.execPath, ['--input-type=module', '-e', script], { cwd: dir });
   });
 });

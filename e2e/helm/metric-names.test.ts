@@ -21,7 +21,7 @@ function namesIn(text: string): Set<string> {
 }
 
 describe('metric names in alerts and dashboard', () => {
-  it('are all registered in services/ or operator/', async () => {
+  it('are all registered in core/, api/, worker/ or operator/', async () => {
     const rendered = await template({ valuesFiles: [ALL_ON] });
     const rule = rendered.find((o) => o.kind === 'PrometheusRule')!;
     const exprs = rule.spec.groups.flatMap((g: any) => g.rules.map((r: any) => r.expr)).join('\n');

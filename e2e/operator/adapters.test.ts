@@ -2,11 +2,11 @@
 // often it is retried, and the recovery drain barrier follows the real consumer group.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { saleKeys } from '../../services/redis/keys.js';
+import { saleKeys } from '../../core/redis/keys.js';
 import { LagReader, remainingBeforeBarrier } from '../../operator/adapters/lag-reader.js';
 import { Products, StockChangeRefused } from '../../operator/adapters/products.js';
 import { RedisSales } from '../../operator/adapters/redis-sales.js';
-import { kafka } from '../api/support.js';
+import { kafka } from '../support/api.js';
 import { backends, requireEnv, uniqueName, type Backends } from './support.js';
 
 let b: Backends;
@@ -57,7 +57,7 @@ describe('PostgreSQL stock steps', () => {
   });
 });
 
-describe('Redis stock steps (through services/redis)', () => {
+describe('Redis stock steps (through core/redis)', () => {
   const seed = (id: string, o: Partial<Parameters<RedisSales['seed']>[0]> = {}) =>
     redis.seed({ productId: id, stock: 10, initialStock: 10, perUserLimit: 1, rateLimitPerSecond: null, startsAtMs: null, endsAtMs: null, gate: 'open', minEpoch: 1, ...o });
 

@@ -2,7 +2,7 @@
 // ServiceAccount token bound to its own ClusterRole: seeding and status, restock applied exactly
 // once across operator restarts, lowering refused below what is sold, pause, delete + finalizer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { saleKeys } from '../../services/redis/keys.js';
+import { saleKeys } from '../../core/redis/keys.js';
 import type { RunningProcess } from '../support/processes.js';
 import {
   applyCrd, backends, condition, createNamespace, events, flashSale, getSale, kubectl, kubectlFails, operatorKubeconfig,

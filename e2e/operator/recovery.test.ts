@@ -4,11 +4,11 @@
 // PostgreSQL, reopens. At the end nothing is oversold and every 200 is in PostgreSQL.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { saleKeys } from '../../services/redis/keys.js';
-import { readState } from '../stack/state.js';
-import { ensureService, stopService } from '../stack/services/index.js';
+import { saleKeys } from '../../core/redis/keys.js';
+import { readState } from '../../tools/stack/state.js';
+import { ensureService, stopService } from '../../tools/stack/services/index.js';
 import { startComponent, type RunningProcess } from '../support/processes.js';
-import { order } from '../api/support.js';
+import { order } from '../support/api.js';
 import {
   applyCrd, backends, condition, createNamespace, flashSale, kubectl, operatorKubeconfig, requireEnv, startOperator, uniqueName,
   waitFor, waitForSale, type Backends,

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startComponent, type RunningProcess } from '../support/processes.js';
-import { order } from '../api/support.js';
+import { order } from '../support/api.js';
 import {
   applyCrd, backends, condition, createDeployment, createNamespace, events, flashSale, kubectl, operatorKubeconfig, scaleOf,
   startOperator, uniqueName, waitFor, waitForSale, type Backends,

@@ -5,13 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { ensureTopics } from '../../services/kafka/admin.js';
-import { migrate } from '../../services/postgres/migrate.js';
-import { createRedis, type FluxRedis } from '../../services/redis/client.js';
-import { controlPlaneStatus } from '../stack/controlplane.js';
-import { kubeconfigForToken, runTool, tokenFor } from '../stack/kube.js';
+import { ensureTopics } from '../../core/kafka/admin.js';
+import { migrate } from '../../core/postgres/migrate.js';
+import { createRedis, type FluxRedis } from '../../core/redis/client.js';
+import { controlPlaneStatus } from '../../tools/stack/controlplane.js';
+import { kubeconfigForToken, runTool, tokenFor } from '../../tools/stack/kube.js';
 import { startComponent, type RunningProcess } from '../support/processes.js';
-import { kafka, requireEnv, uniqueName } from '../api/support.js';
+import { kafka, requireEnv, uniqueName } from '../support/api.js';
 
 export { uniqueName, requireEnv };
 

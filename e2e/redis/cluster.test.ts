@@ -3,9 +3,9 @@
 // exactly the stock, and GET /order/:orderId finds an accepted order from its id alone.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newOrderId, orderStatusKey, saleKeys } from '../../services/redis/keys.js';
-import { keySlot } from '../../services/redis/slots.js';
-import { countBy, http, initSale, order, startApi, topicEndOffset, type ApiHarness } from '../api/support.js';
+import { newOrderId, orderStatusKey, saleKeys } from '../../core/redis/keys.js';
+import { keySlot } from '../../core/redis/slots.js';
+import { countBy, http, initSale, order, startApi, topicEndOffset, type ApiHarness } from '../support/api.js';
 import { startCluster, type ClusterTopology } from '../support/redis-topologies.js';
 
 let cluster: ClusterTopology;

@@ -3,9 +3,9 @@
 // the master, answers only 200 or 503 meanwhile, and sells exactly the stock: no oversell, no unit lost.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis, type FluxRedis } from '../../services/redis/client.js';
-import { saleKeys } from '../../services/redis/keys.js';
-import { http, initSale, order, startApi, topicEndOffset, type ApiHarness, type Res } from '../api/support.js';
+import { createRedis, type FluxRedis } from '../../core/redis/client.js';
+import { saleKeys } from '../../core/redis/keys.js';
+import { http, initSale, order, startApi, topicEndOffset, type ApiHarness, type Res } from '../support/api.js';
 import { MASTER_NAME, startSentinelTopology, waitUntil, type RedisNode, type SentinelTopology } from '../support/redis-topologies.js';
 
 const STOCK = 40;

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { ServiceControl } from './control.js';
+import { ServiceControl } from '../../tools/stack/control.js';
 
 const vars = inject('stack').vars;
 const kafka = new Kafka({ clientId: 'e2e-stack', brokers: vars.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });

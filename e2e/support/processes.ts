@@ -1,10 +1,10 @@
-// Starts Flux-Gate processes (the built CLI, dist/services/cli.js) for e2e tests and waits until
+// Starts Flux-Gate processes (the built CLI, dist/cli.js) for e2e tests and waits until
 // they log their ready line: a JSON log line with "msg":"ready" (and "port" for HTTP servers).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../dist/services/cli.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 export interface RunningProcess {
   child: ChildProcess;

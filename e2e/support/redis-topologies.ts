@@ -7,8 +7,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { ensurePackages, which } from '../stack/install.js';
-import { cacheDirFor } from '../stack/paths.js';
+import { ensurePackages, which } from '../../tools/stack/install.js';
+import { cacheDirFor } from '../../tools/stack/paths.js';
 import { waitFor } from './wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

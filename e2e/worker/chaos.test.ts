@@ -1,7 +1,7 @@
 // The worker through crashes and PostgreSQL outages: every order ends up in PostgreSQL exactly once,
 // and the allocation is the same as without the failure (offset order decides).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServiceControl } from '../stack/control.js';
+import { ServiceControl } from '../../tools/stack/control.js';
 import type { RunningProcess } from '../support/processes.js';
 import {
   countOrders,
@@ -17,7 +17,7 @@ import {
   waitForZeroLag,
   type TestSetup,
 } from './support.js';
-import type { OrderMessage } from '../../services/kafka/order-message.js';
+import type { OrderMessage } from '../../core/kafka/order-message.js';
 
 let s: TestSetup;
 const running: RunningProcess[] = [];

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadMigrations, migrate } from '../../services/postgres/migrate.js';
+import { loadMigrations, migrate } from '../../core/postgres/migrate.js';
 import { startComponent } from '../support/processes.js';
 import { databaseUrl } from './support.js';
 

@@ -1,8 +1,8 @@
 // The worker against real Kafka and PostgreSQL: exactly-once persistence, stock math, no oversell,
 // duplicates by idempotency key, poison messages to the DLQ.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DLQ_HEADERS } from '../../services/kafka/dlq.js';
-import { getOrderStatus } from '../../services/postgres/orders.js';
+import { DLQ_HEADERS } from '../../core/kafka/dlq.js';
+import { getOrderStatus } from '../../core/postgres/orders.js';
 import type { RunningProcess } from '../support/processes.js';
 import {
   makeOrder,

@@ -2,10 +2,10 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import pg from 'pg';
-import { ensureTopics } from '../../services/kafka/admin.js';
-import { readConsumerLag } from '../../services/kafka/lag.js';
-import { encodeOrder, orderKey, type OrderMessage } from '../../services/kafka/order-message.js';
-import { migrate } from '../../services/postgres/migrate.js';
+import { ensureTopics } from '../../core/kafka/admin.js';
+import { readConsumerLag } from '../../core/kafka/lag.js';
+import { encodeOrder, orderKey, type OrderMessage } from '../../core/kafka/order-message.js';
+import { migrate } from '../../core/postgres/migrate.js';
 import { startComponent, type RunningProcess } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeLag } from '../../services/kafka/lag.js';
+import { computeLag } from '../../core/kafka/lag.js';
 import { remainingBeforeBarrier, type LagReading } from './lag-reader.js';
 
 function reading(parts: Array<{ p: number; low: string; high: string; committed?: string }>): LagReading {

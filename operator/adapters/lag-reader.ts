@@ -1,7 +1,7 @@
-// Reads the consumer lag of the orders topic (per partition, via services/kafka/lag.ts), and
+// Reads the consumer lag of the orders topic (per partition, via core/kafka/lag.ts), and
 // answers "have the workers persisted everything that was in the topic at time T?" for recovery.
 import type { Admin } from 'kafkajs';
-import { computeLag, type TopicLag } from '../../services/kafka/lag.js';
+import { computeLag, type TopicLag } from '../../core/kafka/lag.js';
 
 /** Log end offset per partition at the moment a recovery began. */
 export type DrainBarrier = Map<number, bigint>;

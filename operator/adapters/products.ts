@@ -1,6 +1,6 @@
 // The products row in PostgreSQL (the truth). Stock changes are single statements keyed on the
 // allocation they start from, so a retry or a second operator replica can never apply one twice.
-import type { Pool } from '../../services/postgres/pool.js';
+import type { Pool } from '../../core/postgres/pool.js';
 import type { ProductRow } from '../model/types.js';
 
 export class StockChangeRefused extends Error {

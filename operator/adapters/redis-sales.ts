@@ -1,8 +1,8 @@
-// The operator's view of Redis, through the shared sale module (services/redis/sale.ts owns the
+// The operator's view of Redis, through the shared sale module (core/redis/sale.ts owns the
 // key names and scripts; this file only adds the two atomic steps the operator needs on top).
-import type { FluxRedis, RedisClient } from '../../services/redis/client.js';
-import { saleKeys } from '../../services/redis/keys.js';
-import { closeGate, deleteSaleKeys, openGate, readSaleState, seedSale } from '../../services/redis/sale.js';
+import type { FluxRedis, RedisClient } from '../../core/redis/client.js';
+import { saleKeys } from '../../core/redis/keys.js';
+import { closeGate, deleteSaleKeys, openGate, readSaleState, seedSale } from '../../core/redis/sale.js';
 import type { RedisSale, SeedSettings } from '../model/types.js';
 
 export class RedisSales {

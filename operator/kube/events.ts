@@ -1,6 +1,6 @@
 // Kubernetes Events (core/v1) on FlashSales and worker Deployments: what `kubectl describe` shows.
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '../../services/logging.js';
+import type { Logger } from '../../core/logging.js';
 import { describeError, type Kube } from './client.js';
 
 export interface ObjectRef {

@@ -5,7 +5,7 @@
 //    without any event (cheap: the restart re-watches from the last resourceVersion);
 //  - after a restart, "add" fires only for new objects: the periodic resync covers the rest.
 import { makeInformer, type Informer, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
-import type { Logger } from '../../services/logging.js';
+import type { Logger } from '../../core/logging.js';
 import { GROUP, PLURAL, VERSION, type FlashSale } from '../model/types.js';
 import { describeError, type Kube } from './client.js';
 

@@ -3,7 +3,7 @@
 // process last saw the record change (so clock skew between nodes does not matter), and a leader
 // that cannot renew within the renew deadline stops acting at once, before the Lease can expire.
 import { V1MicroTime, type V1Lease } from '@kubernetes/client-node';
-import type { Logger } from '../../services/logging.js';
+import type { Logger } from '../../core/logging.js';
 import { describeError, httpStatus, type Kube } from './client.js';
 
 export interface LeaseTimings {

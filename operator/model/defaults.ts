@@ -1,6 +1,6 @@
 // The CRD's defaults, applied again in the operator: a FlashSale stored before a default existed
 // (or written by a client that bypassed the schema) must not turn into NaN replicas.
-import type { WorkersSpec } from '../scaling/lag-scaler.js';
+import type { WorkersSpec } from './lag-scaler.js';
 import type { FlashSale } from './types.js';
 
 export const WORKERS_DEFAULTS: Omit<WorkersSpec, 'deployment'> = {

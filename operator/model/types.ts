@@ -1,6 +1,6 @@
 // The FlashSale resource as the operator sees it, and the plain "observed world" object that
 // decide() turns into actions. Nothing here does I/O.
-import type { Binding, Hold, WorkersSpec } from '../scaling/lag-scaler.js';
+import type { Binding, Hold, WorkersSpec } from './lag-scaler.js';
 
 export const GROUP = 'fluxgate.io';
 export const VERSION = 'v1alpha1';

@@ -1,6 +1,6 @@
 // Applies the lag scaler to the worker Deployments named by FlashSales: one desired count per
 // Deployment (the max over its sales), written through the scale subresource, an Event per change.
-import type { Logger } from '../../services/logging.js';
+import type { Logger } from '../../core/logging.js';
 import type { Kube } from '../kube/client.js';
 import { describeError } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
@@ -9,7 +9,7 @@ import { KIND, GROUP, VERSION, type FlashSale, type WorkersView } from '../model
 import type { LagMonitor } from '../lag-monitor.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { withDefaults } from '../model/defaults.js';
-import { combine, decideScale, recommend, type ScalerMemory } from './lag-scaler.js';
+import { combine, decideScale, recommend, type ScalerMemory } from '../model/lag-scaler.js';
 
 export class ScalerLoop {
   private readonly memory = new Map<string, ScalerMemory>();

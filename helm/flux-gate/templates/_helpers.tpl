@@ -102,7 +102,7 @@ Connection settings for every component. Passwords come from existing Secrets on
 {{- end -}}
 
 {{/*
-The variables each component reads (its VarSpec table in services/ or operator/; e2e/helm/env-contract.test.ts
+The variables each component reads (its VarSpec table in core/, api/, worker/ or operator/; e2e/helm/env-contract.test.ts
 checks both ways). Call with (dict "root" $ "component" "api").
 */}}
 {{- define "flux-gate.connectionEnv" -}}

@@ -1,0 +1,100 @@
+// The contract of the API in one place: every non-success answer, its status code, body and
+// Retry-After. Routes return an outcome code; thrown errors (ours and Fastify's) are mapped here by
+// the one error handler.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from '../core/logging.js';
+
+export const CONTRACT = {
+  sold_out:               { status: 409, message: 'sold out' },
+  in_progress:            { status: 409, message: 'an order with this x-idempotency-key is still being placed; retry', retryAfterSec: 1 },
+  limit_reached:          { status: 403, message: 'per-user limit reached for this sale' },
+  not_started:            { status: 425, message: 'the sale has not started yet' },
+  ended:                  { status: 410, message: 'the sale has ended' },
+  unknown_sale:           { status: 404, message: 'no such sale' },
+  // API clients get 429; browsers (Accept: text/html) a 302 to /waiting-room (see order route).
+  rate_limited:           { status: 429, message: 'too many orders for this sale this second; retry', retryAfterSec: 1 },
+  recovering:             { status: 503, message: 'the sale is recovering; retry shortly', retryAfterSec: 2 },
+  paused:                 { status: 503, message: 'the sale is paused; retry later', retryAfterSec: 5 },
+  unavailable:            { status: 503, message: 'temporarily unavailable; retry', retryAfterSec: 1 },
+  invalid_request:        { status: 400, message: 'invalid request' },
+  payload_too_large:      { status: 413, message: 'request body too large' },
+  unsupported_media_type: { status: 415, message: 'Content-Type must be application/json' },
+  unauthorized:           { status: 401, message: 'missing bearer token (Authorization: Bearer <ADMIN_TOKEN>)' },
+  forbidden:              { status: 403, message: 'wrong admin token' },
+  admin_disabled:         { status: 403, message: 'admin API disabled (ADMIN_TOKEN is not set)' },
+  not_found:              { status: 404, message: 'not found' },
+  internal:               { status: 500, message: 'internal error' },
+} as const satisfies Record<string, { status: number; message: string; retryAfterSec?: number }>;
+
+export type Rejection = keyof typeof CONTRACT;
+
+export interface ErrorBody {
+  status: Rejection;
+  message: string;
+  /** The offending input for 400s, e.g. "body.quantity" or "headers.x-idempotency-key". */
+  field?: string;
+}
+
+/** A typed domain error; throw it anywhere below a route and the error handler answers it. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: Rejection,
+    message?: string,
+    readonly retryAfterSec?: number,
+    readonly field?: string,
+  ) {
+    super(message ?? CONTRACT[code].message);
+    this.name = 'ApiError';
+  }
+}
+
+/** Sends the contract answer for `code` (no throw: the hot path's rejections are not exceptional). */
+export function reject(reply: FastifyReply, code: Rejection, opts: { message?: string; retryAfterSec?: number; field?: string } = {}): FastifyReply {
+  const c: { status: number; message: string; retryAfterSec?: number } = CONTRACT[code];
+  const retryAfter = opts.retryAfterSec ?? c.retryAfterSec;
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+  const body: ErrorBody = { status: code, message: opts.message ?? c.message };
+  if (opts.field) body.field = opts.field;
+  return reply.code(c.status).send(body);
+}
+
+/** Fastify's own errors (body parsing, validation, limits) in contract terms. */
+export function classify(err: FastifyError | ApiError | Error): { code: Rejection; message?: string; retryAfterSec?: number; field?: string } {
+  if (err instanceof ApiError) return { code: err.code, message: err.message, retryAfterSec: err.retryAfterSec, field: err.field };
+  const e = err as FastifyError & { field?: string };
+  if (e.validation) return { code: 'invalid_request', message: e.message, field: e.field };
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { code: 'payload_too_large', message: e.message };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { code: 'unsupported_media_type' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { code: 'invalid_request', message: 'body is empty; send a JSON object', field: 'body' };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { code: 'invalid_request', message: 'body is not valid JSON', field: 'body' };
+  }
+  if (e instanceof SyntaxError || e.statusCode === 400) return { code: 'invalid_request', message: e.message, field: 'body' };
+  if (e.statusCode === 413) return { code: 'payload_too_large', message: e.message };
+  if (e.statusCode === 415) return { code: 'unsupported_media_type' };
+  if (e.statusCode === 404) return { code: 'not_found', message: e.message };
+  if (e.statusCode === 503) return { code: 'unavailable', message: e.message };
+  return { code: 'internal' };
+}
+
+export function errorHandler(logger: Logger) {
+  return (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const c = classify(err);
+    if (c.code === 'internal') logger.error({ err, route: request.routeOptions.url, method: request.method }, 'unhandled error');
+    return reject(reply, c.code, c);
+  };
+}
+
+export const errorBodySchema = {
+  type: 'object',
+  required: ['status', 'message'],
+  properties: {
+    status: { type: 'string' },
+    message: { type: 'string' },
+    field: { type: 'string' },
+  },
+} as const;

@@ -1,0 +1,130 @@
+// buildApp: the API as a Fastify instance, from a validated config. Resources (Redis, Kafka,
+// PostgreSQL) are created from the config unless injected through `deps` (tests).
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Pool } from 'pg';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../core/logging.js';
+import { createLogger } from '../core/logging.js';
+import { httpMetrics } from '../core/metrics/http-plugin.js';
+import { createRegistry } from '../core/metrics/registry.js';
+import { registerPoolGauges } from '../core/postgres/pool.js';
+import { productExists } from '../core/postgres/products.js';
+import type { FluxRedis } from '../core/redis/client.js';
+import { registerRedisUpGauge } from '../core/redis/metrics.js';
+import { errorHandler, reject } from './answers.js';
+import type { ApiConfig } from './config.js';
+import { createApiMetrics, type ApiMetrics } from './metrics.js';
+import { OrderService } from './order-service.js';
+import { kafkaPlugin, postgresPlugin, redisPlugin, type OrderSender } from './plugins/resources.js';
+import { ProductLookup } from './product-lookup.js';
+import { adminRoutes } from './routes/admin.js';
+import { healthRoutes } from './routes/health.js';
+import { inventoryRoutes } from './routes/inventory.js';
+import { orderRoutes } from './routes/order.js';
+import { waitingRoomRoutes } from './routes/waiting-room.js';
+import { parseJsonBody } from './json-body.js';
+import { formatValidationErrors } from './validation.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    redis: FluxRedis;
+    pg: Pool;
+    orderProducer: OrderSender;
+    orderService: OrderService;
+    productLookup: ProductLookup;
+    apiMetrics: ApiMetrics;
+    lifecycle: { shuttingDown: boolean };
+  }
+}
+
+export interface AppDeps {
+  logger?: Logger;
+  registry?: Registry;
+  redis?: FluxRedis;
+  pool?: Pool;
+  producer?: OrderSender;
+}
+
+export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const logger = deps.logger ?? createLogger('api', config.LOG_LEVEL);
+  const registry = deps.registry ?? createRegistry('api');
+  const metrics = createApiMetrics(registry);
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // No per-request log lines: at tens of thousands of requests per second they would cost more
+    // than the work. Metrics count every request; errors are still logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Nor a child logger per request (with its reqId binding): request.log is the process logger.
+    childLoggerFactory: (parent) => parent,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: {
+      customOptions: {
+        // Unknown fields are an error naming the field, not silently dropped (Fastify's default).
+        removeAdditional: false,
+        // "5" is not a quantity.
+        coerceTypes: false,
+        allErrors: false,
+      },
+    },
+    schemaErrorFormatter: formatValidationErrors,
+  });
+
+  app.decorate('lifecycle', { shuttingDown: false });
+  app.decorate('apiMetrics', metrics);
+  // JSON only: text/plain (a Fastify default) would reach validation as a string.
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  app.setErrorHandler(errorHandler(logger));
+  app.setNotFoundHandler((request, reply) => reject(reply, 'not_found', { message: `no route ${request.method} ${request.url.split('?')[0]}` }));
+
+  // Keep-alive connections busy when close() starts would otherwise stay open (idle) until the
+  // keep-alive timeout and hold close() for that long: close each one as soon as it turns idle.
+  let sweeper: NodeJS.Timeout | undefined;
+  app.addHook('preClose', async () => {
+    sweeper = setInterval(() => app.server.closeIdleConnections(), 50);
+  });
+  app.addHook('onClose', async () => clearInterval(sweeper));
+
+  httpMetrics(app, { registry });
+  await app.register(redisPlugin, { config, client: deps.redis, logger });
+  await app.register(postgresPlugin, { config, pool: deps.pool, logger });
+  await app.register(kafkaPlugin, { config, producer: deps.producer, logger, metrics });
+  registerRedisUpGauge(registry, app.redis);
+  registerPoolGauges(registry, app.pg);
+
+  const productLookup = new ProductLookup((id) => productExists(app.pg, id), config.PRODUCT_LOOKUP_CACHE_MS);
+  app.decorate('productLookup', productLookup);
+  app.decorate(
+    'orderService',
+    new OrderService({
+      redis: app.redis,
+      producer: app.orderProducer,
+      isProductKnown: (id) => productLookup.isKnown(id),
+      metrics,
+      logger,
+      settings: {
+        soldOutCacheMs: config.SOLD_OUT_CACHE_MS,
+        idempotencyTtlSec: config.IDEMPOTENCY_TTL_SECONDS,
+        orderStatusTtlSec: config.ORDER_STATUS_TTL_SECONDS,
+        pendingStaleMs: config.PENDING_STALE_MS,
+        idempotencyWaitMs: config.IDEMPOTENCY_WAIT_MS,
+      },
+    }),
+  );
+
+  await app.register(healthRoutes);
+  await app.register(orderRoutes);
+  await app.register(inventoryRoutes);
+  await app.register(adminRoutes, { adminToken: config.ADMIN_TOKEN });
+  await app.register(waitingRoomRoutes);
+  return app;
+}

@@ -1,0 +1,105 @@
+// The API's configuration: shared connection settings plus its own knobs, validated at start.
+import { loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
+import { REDIS_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
+import { redisTargetFromConfig } from '../core/redis/client.js';
+
+export const apiOwnVars = {
+  PORT: { type: 'int', default: '3000', min: 0, max: 65535, description: 'HTTP port of the API (0 = any free port; the ready log line names it)', usedBy: ['api'] },
+  HOST: { type: 'string', default: '0.0.0.0', description: 'Address the API listens on', usedBy: ['api'] },
+  ADMIN_TOKEN: {
+    type: 'string',
+    optional: true,
+    secret: true,
+    min: 16,
+    description: 'Bearer token for POST /init (at least 16 characters); unset = admin API disabled (403)',
+    usedBy: ['api'],
+  },
+  BODY_LIMIT_BYTES: { type: 'int', default: '16384', min: 1024, max: 1048576, description: 'Largest accepted request body; larger ones get 413', usedBy: ['api'] },
+  SOLD_OUT_CACHE_MS: {
+    type: 'int',
+    default: '300',
+    min: 0,
+    max: 10000,
+    description: 'After Redis says a sale is sold out, answer 409 from memory for this long without asking Redis (0 = off)',
+    usedBy: ['api'],
+  },
+  IDEMPOTENCY_TTL_SECONDS: { type: 'int', default: '86400', min: 60, description: 'How long an accepted order answer is replayed for a repeated x-idempotency-key', usedBy: ['api'] },
+  ORDER_STATUS_TTL_SECONDS: {
+    type: 'int',
+    default: '86400',
+    min: 60,
+    description: 'How long Redis remembers an accepted order (GET /order answers "pending" until PostgreSQL has it)',
+    usedBy: ['api'],
+  },
+  IDEMPOTENCY_WAIT_MS: {
+    type: 'int',
+    default: '5000',
+    min: 0,
+    max: 60000,
+    description: 'How long a repeated request waits for the first one with its key to finish before answering 409 in_progress',
+    usedBy: ['api'],
+  },
+  PENDING_STALE_MS: {
+    type: 'int',
+    default: '120000',
+    min: 10000,
+    description: 'A reservation still not confirmed after this long is deemed abandoned (its pod died) and its key may reserve again',
+    usedBy: ['api'],
+  },
+  PRODUCT_LOOKUP_CACHE_MS: {
+    type: 'int',
+    default: '2000',
+    min: 0,
+    max: 60000,
+    description: 'How long the answer to "does PostgreSQL know this product?" (asked only for sales missing in Redis) is cached',
+    usedBy: ['api'],
+  },
+  REDIS_COMMAND_TIMEOUT_MS: { type: 'int', default: '2000', min: 50, max: 60000, description: 'A Redis command unanswered for this long fails (503)', usedBy: ['api'] },
+  KAFKA_PRODUCE_RETRIES: {
+    type: 'int',
+    default: '3',
+    min: 1,
+    max: 20,
+    description: 'Retries of a produce request before its orders are answered 503 and their stock released',
+    usedBy: ['api'],
+  },
+  KAFKA_REQUEST_TIMEOUT_MS: { type: 'int', default: '5000', min: 500, max: 60000, description: 'Kafka request and acks=all timeout of the API producer', usedBy: ['api'] },
+  KAFKA_PRODUCE_BATCH_MAX: { type: 'int', default: '1000', min: 1, max: 10000, description: 'Most orders sent in one Kafka produce request', usedBy: ['api'] },
+  KAFKA_PRODUCERS: {
+    type: 'int',
+    default: '2',
+    min: 1,
+    max: 16,
+    description: 'Idempotent Kafka producers sending order batches in parallel (kafkajs allows each one request in flight)',
+    usedBy: ['api'],
+  },
+  SHUTDOWN_DRAIN_DELAY_MS: {
+    type: 'int',
+    default: '0',
+    min: 0,
+    max: 60000,
+    description: 'On SIGTERM, how long /readyz fails before the server stops accepting (lets load balancers notice; ~5000 in Kubernetes)',
+    usedBy: ['api'],
+  },
+  SHUTDOWN_GRACE_MS: {
+    type: 'int',
+    default: '15000',
+    min: 1000,
+    max: 600000,
+    description: 'On SIGTERM, how long in-flight requests and queued Kafka sends may take before the process exits anyway (code 1)',
+    usedBy: ['api'],
+  },
+} as const satisfies Record<string, VarSpec>;
+
+export const apiVars = {
+  ...pick(connectionVars, ...REDIS_CONNECTION_VARS, 'DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'ORDERS_TOPIC', 'ORDERS_TOPIC_PARTITIONS', 'LOG_LEVEL'),
+  ...apiOwnVars,
+} as const satisfies Record<string, VarSpec>;
+
+export type ApiConfig = ConfigOf<typeof apiVars>;
+
+export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const config = loadConfig(apiVars, env);
+  redisTargetFromConfig(config); // REDIS_SENTINEL_MASTER with REDIS_SENTINELS: fail at start, not at connect
+  return config;
+}

@@ -1,0 +1,128 @@
+// The in-process logic of the order path with a scripted Redis and producer (the scripts
+// themselves run against a real Redis in e2e/api/redis-scripts.test.ts).
+import { describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import { pino } from 'pino';
+import type { FluxRedis } from '../core/redis/client.js';
+import { createApiMetrics } from './metrics.js';
+import { OrderService, type OrderServiceDeps } from './order-service.js';
+
+function setup(opts: {
+  reserve: (args: unknown[]) => unknown[];
+  send?: () => Promise<void>;
+  known?: (id: string) => Promise<boolean>;
+  get?: () => string | null;
+}) {
+  const calls = { reserve: 0, release: [] as string[], confirm: 0, send: 0 };
+  const redis = {
+    fgReserve: async (...args: unknown[]) => {
+      calls.reserve++;
+      await new Promise((r) => setImmediate(r));
+      return opts.reserve(args);
+    },
+    fgRelease: async (...args: unknown[]) => {
+      calls.release.push(String(args[5]));
+      return ['released'];
+    },
+    fgConfirm: async () => {
+      calls.confirm++;
+      return 1;
+    },
+    get: async () => (opts.get ? opts.get() : null),
+  } as unknown as FluxRedis;
+  const registry = new Registry();
+  const deps: OrderServiceDeps = {
+    redis,
+    producer: {
+      send: async () => {
+        calls.send++;
+        await (opts.send ?? (async () => undefined))();
+      },
+    },
+    isProductKnown: opts.known ?? (async () => true),
+    metrics: createApiMetrics(registry),
+    logger: pino({ level: 'silent' }),
+    settings: { soldOutCacheMs: 60_000, idempotencyTtlSec: 60, orderStatusTtlSec: 60, pendingStaleMs: 60_000, idempotencyWaitMs: 100 },
+  };
+  return { service: new OrderService(deps), calls, registry };
+}
+
+const req = (p: Partial<{ productId: string; userId: string; quantity: number; idempotencyKey: string }> = {}) => ({
+  productId: 'p',
+  userId: 'u',
+  quantity: 1,
+  idempotencyKey: 'k',
+  ...p,
+});
+
+describe('OrderService', () => {
+  it('answers sold out from memory after Redis said so once', async () => {
+    const { service, calls, registry } = setup({ reserve: () => ['sold_out', 0] });
+    expect(await service.place(req())).toEqual({ ok: false, code: 'sold_out' });
+    const rest = await Promise.all(Array.from({ length: 100 }, (_, i) => service.place(req({ idempotencyKey: `k${i}` }))));
+    expect(rest.every((r) => !r.ok && r.code === 'sold_out')).toBe(true);
+    expect(calls.reserve).toBe(1);
+    expect(await registry.getSingleMetricAsString('fluxgate_orders_total')).toContain('fluxgate_orders_total{outcome="sold_out_cached"} 100');
+    service.forgetSale('p');
+    await service.place(req({ idempotencyKey: 'after-reseed' }));
+    expect(calls.reserve).toBe(2);
+  });
+
+  it('does not cache "only 2 left" as sold out', async () => {
+    const { service, calls } = setup({ reserve: () => ['sold_out', 2] });
+    expect(await service.place(req({ quantity: 3 }))).toMatchObject({ ok: false, code: 'sold_out', message: 'only 2 left, 3 requested' });
+    await service.place(req({ quantity: 3, idempotencyKey: 'k2' }));
+    expect(calls.reserve).toBe(2);
+  });
+
+  it('places concurrent duplicates of a key once and replays the answer to the others', async () => {
+    const { service, calls } = setup({ reserve: () => ['ok', 9, 1, Date.now()] });
+    const results = await Promise.all(Array.from({ length: 10 }, () => service.place(req())));
+    expect(calls).toMatchObject({ reserve: 1, send: 1 });
+    expect(new Set(results.map((r) => (r.ok ? r.body.orderId : 'x'))).size).toBe(1);
+    expect(results.filter((r) => r.ok && r.replayed)).toHaveLength(9);
+    // and a later repeat is answered from memory too
+    expect(await service.place(req())).toMatchObject({ ok: true, replayed: true });
+    expect(calls.reserve).toBe(1);
+  });
+
+  it('releases the reservation of an order Kafka did not take, and answers 503', async () => {
+    let orderId = '';
+    const { service, calls } = setup({
+      reserve: (args) => {
+        orderId = String(args[7]);
+        return ['ok', 4, 2, Date.now()];
+      },
+      send: async () => {
+        throw new Error('broker down');
+      },
+    });
+    const r = await service.place(req());
+    expect(r).toMatchObject({ ok: false, code: 'unavailable', message: expect.stringContaining('Kafka unavailable: broker down') });
+    expect(calls.release).toEqual([orderId]);
+    expect(calls.confirm).toBe(0);
+  });
+
+  it('a sale missing in Redis is recovering when PostgreSQL knows it, unknown otherwise', async () => {
+    const { service } = setup({ reserve: () => ['not_seeded'], known: async (id) => id === 'known' });
+    expect(await service.place(req({ productId: 'known' }))).toEqual({ ok: false, code: 'recovering' });
+    expect(await service.place(req({ productId: 'other' }))).toEqual({ ok: false, code: 'unknown_sale' });
+    const failing = setup({ reserve: () => ['not_seeded'], known: async () => Promise.reject(new Error('pg down')) });
+    expect(await failing.service.place(req())).toMatchObject({ ok: false, code: 'unavailable' });
+  });
+
+  it('a repeated key whose first order is pending in another process waits on its record', async () => {
+    const pending = `p|0b8f7c2e-1d2a-4c8e-9f1a-2b3c4d5e6f70|3|1|1|0|${Date.now()}`;
+    const stillPending = setup({ reserve: () => ['replay', pending], get: () => pending });
+    expect(await stillPending.service.place(req())).toEqual({ ok: false, code: 'in_progress' });
+    let reads = 0;
+    const done = setup({ reserve: () => ['replay', pending], get: () => (++reads < 3 ? pending : `d${pending.slice(1)}`) });
+    expect(await done.service.place(req())).toEqual({
+      ok: true,
+      replayed: true,
+      body: { status: 'success', orderId: '0b8f7c2e-1d2a-4c8e-9f1a-2b3c4d5e6f70', productId: 'p', remaining: 3 },
+    });
+    const failed = setup({ reserve: () => ['replay', pending], get: () => null });
+    expect(await failed.service.place(req())).toMatchObject({ ok: false, code: 'unavailable', message: expect.stringContaining('failed; retry') });
+  });
+});

@@ -1,0 +1,99 @@
+// POST /order (the hot path) and GET /order/:orderId.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { getOrderStatus } from '../../core/postgres/orders.js';
+import { readAcceptedOrder } from '../../core/redis/reserve.js';
+import { ApiError, reject } from '../answers.js';
+import {
+  IDEMPOTENCY_HEADER,
+  errorResponses,
+  orderBodySchema,
+  orderHeadersSchema,
+  orderIdParamsSchema,
+  orderStatusSchema,
+  successBodySchema,
+} from '../schemas.js';
+
+interface OrderBody {
+  productId: string;
+  userId: string;
+  quantity?: number;
+}
+
+function wantsHtml(request: FastifyRequest): boolean {
+  const accept = request.headers.accept;
+  return accept !== undefined && accept.includes('text/html');
+}
+
+/** The waiting room retries the same order (same idempotency key) by itself after Retry-After. */
+export function waitingRoomUrl(o: { productId: string; userId: string; quantity: number; idempotencyKey: string; retryAfterSec: number }): string {
+  const q = new URLSearchParams({
+    productId: o.productId,
+    userId: o.userId,
+    quantity: String(o.quantity),
+    key: o.idempotencyKey,
+    retryAfter: String(o.retryAfterSec),
+  });
+  return `/waiting-room?${q.toString()}`;
+}
+
+export async function orderRoutes(app: FastifyInstance): Promise<void> {
+  const service = app.orderService;
+
+  app.post<{ Body: OrderBody; Headers: { [IDEMPOTENCY_HEADER]: string } }>(
+    '/order',
+    {
+      schema: {
+        body: orderBodySchema,
+        headers: orderHeadersSchema,
+        response: { 200: successBodySchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { productId, userId, quantity = 1 } = request.body;
+      const idempotencyKey = request.headers[IDEMPOTENCY_HEADER];
+      const r = await service.place({ productId, userId, quantity, idempotencyKey });
+      if (r.ok) {
+        if (r.replayed) reply.header('idempotent-replayed', 'true');
+        return reply.send(r.body);
+      }
+      if (r.code === 'rate_limited' && wantsHtml(request)) {
+        const retryAfterSec = r.retryAfterSec ?? 1;
+        reply.header('retry-after', String(retryAfterSec));
+        return reply.redirect(waitingRoomUrl({ productId, userId, quantity, idempotencyKey, retryAfterSec }), 302);
+      }
+      return reject(reply, r.code, r);
+    },
+  );
+
+  app.get<{ Params: { orderId: string } }>(
+    '/order/:orderId',
+    { schema: { params: orderIdParamsSchema, response: { 200: orderStatusSchema, ...errorResponses } } },
+    async (request) => {
+      const { orderId } = request.params;
+      let stored;
+      try {
+        stored = await getOrderStatus(app.pg, orderId);
+      } catch (err) {
+        throw new ApiError('unavailable', `PostgreSQL unavailable: ${(err as Error).message}`);
+      }
+      if (stored) return stored;
+      let accepted;
+      try {
+        accepted = await readAcceptedOrder(app.redis, orderId);
+      } catch (err) {
+        app.apiMetrics.redisErrors.inc();
+        throw new ApiError('unavailable', `Redis unavailable: ${(err as Error).message}`);
+      }
+      if (accepted) {
+        return {
+          orderId,
+          status: 'pending',
+          productId: accepted.productId,
+          quantity: accepted.quantity,
+          acceptedAt: new Date(accepted.acceptedAtMs).toISOString(),
+        };
+      }
+      throw new ApiError('not_found', `no order ${orderId} (unknown, or older than ORDER_STATUS_TTL_SECONDS and never stored)`);
+    },
+  );
+}

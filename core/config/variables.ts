@@ -1,0 +1,98 @@
+// Connection settings shared by several processes. Component-specific variables live next to
+// their component (api/config.ts, worker/config.ts, operator/config.ts).
+import type { VarSpec } from './env.js';
+
+export const connectionVars = {
+  // Redis: exactly one of REDIS_URL (single instance), REDIS_SENTINELS, REDIS_CLUSTER_NODES.
+  REDIS_URL: {
+    type: 'url',
+    protocols: ['redis:', 'rediss:'],
+    optional: true,
+    exactlyOneOf: 'redis',
+    description: 'Redis (single instance) the API gates orders with, e.g. redis://127.0.0.1:6379/0; Sentinel and Cluster take the next variables instead',
+    usedBy: ['api', 'operator'],
+  },
+  REDIS_SENTINELS: {
+    type: 'brokers',
+    optional: true,
+    exactlyOneOf: 'redis',
+    description: 'Redis Sentinel mode: comma-separated Sentinels, host:port; the client follows failovers by itself',
+    usedBy: ['api', 'operator'],
+  },
+  REDIS_SENTINEL_MASTER: {
+    type: 'string',
+    optional: true,
+    description: 'Redis Sentinel mode: name of the monitored master (required with REDIS_SENTINELS)',
+    usedBy: ['api', 'operator'],
+  },
+  REDIS_CLUSTER_NODES: {
+    type: 'brokers',
+    optional: true,
+    exactlyOneOf: 'redis',
+    description: 'Redis Cluster mode: comma-separated seed nodes, host:port (the rest are discovered)',
+    usedBy: ['api', 'operator'],
+  },
+  REDIS_PASSWORD: {
+    type: 'string',
+    optional: true,
+    secret: true,
+    description: 'Redis password (also sent to the Sentinels); in single mode only used when REDIS_URL carries none',
+    usedBy: ['api', 'operator'],
+  },
+  REDIS_TLS: {
+    type: 'bool',
+    default: 'false',
+    description: 'Connect to Redis (and the Sentinels) with TLS; in single mode a rediss:// REDIS_URL does the same',
+    usedBy: ['api', 'operator'],
+  },
+  DATABASE_URL: {
+    type: 'url',
+    protocols: ['postgres:', 'postgresql:'],
+    description: 'PostgreSQL, the system of record, e.g. postgres://user:pass@127.0.0.1:5432/fluxgate',
+    usedBy: ['api', 'worker', 'operator', 'migrate'],
+    secret: true,
+  },
+  KAFKA_BROKERS: {
+    type: 'brokers',
+    description: 'Comma-separated Kafka bootstrap brokers, host:port (use 127.0.0.1, not localhost)',
+    usedBy: ['api', 'worker', 'operator'],
+  },
+  KAFKA_CLIENT_ID: {
+    type: 'string',
+    default: 'flux-gate',
+    description: 'Kafka client id prefix',
+    usedBy: ['api', 'worker', 'operator'],
+  },
+  ORDERS_TOPIC: {
+    type: 'string',
+    default: 'orders',
+    description: 'Kafka topic accepted orders are written to; the dead-letter topic is "<ORDERS_TOPIC>.dlq"',
+    usedBy: ['api', 'worker', 'operator'],
+  },
+  ORDERS_TOPIC_PARTITIONS: {
+    type: 'int',
+    default: '6',
+    min: 1,
+    max: 1000,
+    description: 'Partitions for the orders topic when Flux-Gate creates it (an existing topic is left as is)',
+    usedBy: ['api', 'worker'],
+  },
+  KAFKA_GROUP_ID: {
+    type: 'string',
+    default: 'flux-gate-worker',
+    description: 'Consumer group of the workers (the operator reads its lag)',
+    usedBy: ['worker', 'operator'],
+  },
+  LOG_LEVEL: {
+    type: 'enum',
+    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    default: 'info',
+    description: 'Log level (JSON logs on stdout)',
+    usedBy: ['api', 'worker', 'operator', 'migrate'],
+  },
+} as const satisfies Record<string, VarSpec>;
+
+/** The Redis connection variables, for the processes that talk to Redis (api, operator). */
+export const REDIS_CONNECTION_VARS = [
+  'REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_CLUSTER_NODES', 'REDIS_PASSWORD', 'REDIS_TLS',
+] as const;

@@ -1,0 +1,161 @@
+// Helpers for the API e2e tests: the built API process against the real stack (Redis, PostgreSQL,
+// Kafka), a keep-alive HTTP client, and probes of what each order may have changed.
+import { randomUUID } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { ensureTopics } from '../../core/kafka/admin.js';
+import { migrate } from '../../core/postgres/migrate.js';
+import { createRedis, type FluxRedis } from '../../core/redis/client.js';
+import { saleKeys } from '../../core/redis/keys.js';
+import { startComponent, type RunningProcess } from './processes.js';
+import { waitFor } from './wait.js';
+
+export { waitFor };
+
+export function requireEnv(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the e2e tests through the stack (eval "$(npm run -s stack:env)")`);
+  return v;
+}
+
+export const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+}
+
+export const kafka = () => new Kafka({ clientId: 'e2e-api', brokers: requireEnv('KAFKA_BROKERS').split(','), logLevel: logLevel.NOTHING });
+
+export interface ApiHarness {
+  api: RunningProcess;
+  base: string;
+  topic: string;
+  redis: FluxRedis;
+  pool: pg.Pool;
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** Migrates, creates a topic unique to the test file, starts `flux-gate api` on a free port. */
+export async function startApi(prefix: string, extraEnv: Record<string, string> = {}): Promise<ApiHarness> {
+  await migrate(requireEnv('DATABASE_URL'));
+  const topic = uniqueName(`e2e-api-${prefix}`);
+  await ensureTopics(kafka(), { ordersTopic: topic, partitions: 3 });
+  const env = {
+    REDIS_URL: requireEnv('REDIS_URL'),
+    DATABASE_URL: requireEnv('DATABASE_URL'),
+    KAFKA_BROKERS: requireEnv('KAFKA_BROKERS'),
+    ORDERS_TOPIC: topic,
+    ORDERS_TOPIC_PARTITIONS: '3',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ADMIN_TOKEN,
+    ...extraEnv,
+  };
+  const api = await startComponent('api', env, { readyTimeoutMs: 90_000 });
+  const redis = createRedis(requireEnv('REDIS_URL'));
+  redis.on('error', () => undefined); // outage tests stop Redis; the client reconnects by itself
+  await redis.connect();
+  const pool = new pg.Pool({ connectionString: requireEnv('DATABASE_URL'), max: 3 });
+  pool.on('error', () => undefined);
+  return {
+    api,
+    base: `http://127.0.0.1:${api.port}`,
+    topic,
+    redis,
+    pool,
+    env,
+    async close() {
+      await api.stop('SIGKILL');
+      redis.disconnect();
+      await pool.end();
+    },
+  };
+}
+
+export interface Res {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: any;
+  text: string;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+/** One HTTP request; body as given (a string is sent verbatim, anything else as JSON). */
+export function http(
+  base: string,
+  method: string,
+  path: string,
+  opts: { body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Res> {
+  const payload = opts.body === undefined ? undefined : typeof opts.body === 'string' || Buffer.isBuffer(opts.body) ? opts.body : JSON.stringify(opts.body);
+  const headers: Record<string, string> = {
+    ...(payload !== undefined && typeof opts.body !== 'string' && !Buffer.isBuffer(opts.body) ? { 'content-type': 'application/json' } : {}),
+    ...opts.headers,
+  };
+  if (payload !== undefined) headers['content-length'] = String(Buffer.byteLength(payload));
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}${path}`, { method, headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown;
+        try {
+          body = text ? JSON.parse(text) : undefined;
+        } catch {
+          body = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text });
+      });
+    });
+    req.on('error', reject);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+}
+
+/** POST /order with a fresh idempotency key, or the given one; `null` sends none. */
+export function order(base: string, body: unknown, key: string | null = randomUUID(), headers: Record<string, string> = {}): Promise<Res> {
+  return http(base, 'POST', '/order', { body, headers: { ...(key === null ? {} : { 'x-idempotency-key': key }), ...headers } });
+}
+
+export async function initSale(
+  base: string,
+  sale: { productId: string; quantity: number; perUserLimit?: number; rateLimitPerSecond?: number; startsAt?: string; endsAt?: string },
+): Promise<Res> {
+  const res = await http(base, 'POST', '/init', { body: sale, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  if (res.status !== 200) throw new Error(`/init answered ${res.status}: ${res.text}`);
+  return res;
+}
+
+export async function redisStock(redis: FluxRedis, productId: string): Promise<number | null> {
+  const v = await redis.get(saleKeys(productId).stock);
+  return v === null ? null : Number(v);
+}
+
+/**
+ * Sum of the topic's end offsets: grows by exactly one per produced order. Retried, because right
+ * after a broker restart the metadata may still name a partition leader that is not ready.
+ */
+export async function topicEndOffset(topic: string): Promise<number> {
+  return waitFor(`end offsets of ${topic}`, async () => {
+    const admin = kafka().admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return offsets.reduce((sum, p) => sum + Number(p.high), 0);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+}
+
+export function countBy<T>(items: T[], key: (t: T) => string | number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const i of items) out[key(i)] = (out[key(i)] ?? 0) + 1;
+  return out;
+}
+

@@ -1,0 +1,315 @@
+// npm run bench (via scripts/bench.sh): every case side by side in one run on this machine,
+// a table on stdout and the JSON in tools/bench/results/. Needs REDIS_URL, DATABASE_URL and
+// KAFKA_BROKERS (eval "$(npm run -s stack:env)") and the built CLI (npm run build).
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { CLI, startComponent, type RunningProcess } from '../../e2e/support/processes.js';
+import { measureSideBySide, type HttpCaseResult } from './http-case.js';
+import { pinProcess, startBenchScript, startNode } from './processes.js';
+import { cpuRatio, machine, ratio, round2, renderTable, workerAbsolute, workerRatio, writeReport, type BenchReport } from './report.js';
+import { loadSettings } from './settings.js';
+import { countOrders, measureWorker, prefillTopic, type WorkerCaseResult } from './worker-case.js';
+
+const TARGET = { acceptVsNaive: 3, soldOutVsBare: 0.7, workerVsPerMessage: 10, workerPerSecond: 20_000 };
+const ADMIN_TOKEN = 'bench-admin-token-not-secret';
+const BIG_STOCK = 10_000_000;
+
+function required(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`bench: ${name} is not set; run eval "$(npm run -s stack:env)" first (scripts/bench.sh does)`);
+  return v;
+}
+const built = (rel: string) => existsSync(fileURLToPath(new URL(`../../dist/${rel}`, import.meta.url)));
+
+const s = loadSettings();
+const services = { REDIS_URL: required('REDIS_URL'), DATABASE_URL: required('DATABASE_URL'), KAFKA_BROKERS: required('KAFKA_BROKERS') };
+const nonce = Date.now().toString(36);
+const startedAt = new Date().toISOString();
+const machineInfo = machine();
+const kafka = new Kafka({ clientId: 'flux-gate-bench', brokers: services.KAFKA_BROKERS.split(','), logLevel: logLevel.WARN });
+const admin = kafka.admin();
+const redis = new Redis(services.REDIS_URL);
+const db = new pg.Pool({ connectionString: services.DATABASE_URL, max: 2 });
+const topics: string[] = [];
+const products: string[] = [];
+const http: HttpCaseResult[] = [];
+const worker: WorkerCaseResult[] = [];
+const comparisons: BenchReport['comparisons'] = [];
+const cpuComparisons: BenchReport['comparisons'] = [];
+const notes: string[] = [];
+const diagnostics: Record<string, unknown> = {};
+const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
+
+async function createTopic(suffix: string): Promise<string> {
+  const topic = `bench.${nonce}.${suffix}`;
+  await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
+  topics.push(topic);
+  // A broker that just started may answer metadata before every partition has its leader.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const { topics: [meta] } = await admin.fetchTopicMetadata({ topics: [topic] });
+      if (meta && meta.partitions.length === 6 && meta.partitions.every((p) => p.leader >= 0)) return topic;
+    } catch (err) {
+      if (attempt >= 50) throw err;
+    }
+    if (attempt >= 50) throw new Error(`topic ${topic}: partitions without a leader after 10 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function product(suffix: string): string {
+  const id = `bench-${nonce}-${suffix}`;
+  products.push(id);
+  return id;
+}
+
+interface Server {
+  name: string;
+  productId: string;
+  start: () => Promise<RunningProcess>;
+  /** Called after the measurement, before the server stops (e.g. to read its /metrics). */
+  after?: (proc: RunningProcess) => Promise<void>;
+}
+
+/** Starts the servers of one comparison (pinned), measures them side by side, stops them. */
+async function measureServers(servers: Server[]): Promise<HttpCaseResult[]> {
+  const running: RunningProcess[] = [];
+  try {
+    for (const srv of servers) {
+      log(`${srv.name}: starting`);
+      const proc = await srv.start();
+      running.push(proc);
+      pinProcess(proc.child.pid, s.serverCpus);
+    }
+    const results = await measureSideBySide(
+      servers.map((srv, i) => ({ name: srv.name, productId: srv.productId, url: `http://127.0.0.1:${running[i]!.port}`, pid: running[i]!.child.pid })),
+      s,
+      log,
+    );
+    http.push(...results);
+    for (const [i, srv] of servers.entries()) await srv.after?.(running[i]!);
+    return results;
+  } finally {
+    for (const proc of running) await proc.stop();
+  }
+}
+
+async function startOurApi(topic: string, init: Array<{ productId: string; quantity: number }>): Promise<RunningProcess> {
+  const env = { ...services, PORT: '0', ADMIN_TOKEN, ORDERS_TOPIC: topic };
+  // BENCH_CPU_PROF=<dir>: our API writes a V8 CPU profile there on exit (open it in Chrome DevTools).
+  const profDir = process.env.BENCH_CPU_PROF;
+  const api = profDir
+    ? await startNode('api', ['--cpu-prof', `--cpu-prof-dir=${profDir}`, CLI, 'api'], { LOG_LEVEL: 'info', ...env })
+    : await startComponent('api', env);
+  for (const body of init) {
+    const res = await fetch(`http://127.0.0.1:${api.port}/init`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) {
+      await api.stop();
+      throw new Error(`POST /init ${JSON.stringify(body)} answered ${res.status}: ${await res.text()}`);
+    }
+  }
+  return api;
+}
+
+function expectAllAccepted(r: HttpCaseResult): void {
+  if (r.probeStatus !== 200) notes.push(`${r.name}: a fresh order got ${r.probeStatus}, expected 200`);
+  if (r.non2xx > 0 || r.socketErrors > 0)
+    notes.push(`${r.name}: ${r.non2xx} non-2xx answers and ${r.socketErrors} socket errors out of ${r.wrk.requests}: not every request was an accept`);
+}
+
+async function runCeiling(): Promise<void> {
+  await measureServers([{ name: 'static node:http (generator ceiling)', productId: 'none', start: () => startBenchScript('./static-http.ts', {}) }]);
+}
+
+async function runSoldOut(): Promise<void> {
+  const bare: Server = { name: 'bare Fastify hello-world', productId: 'none', start: () => startBenchScript('./bare-fastify.ts', {}) };
+  if (!built('api/main.js')) {
+    await measureServers([bare]);
+    return void notes.push('sold-out path: dist/api/main.js missing, our API not measured');
+  }
+  const topic = await createTopic('soldout');
+  const p = product('soldout');
+  const oursServer: Server = { name: 'our API, sold out', productId: p, start: () => startOurApi(topic, [{ productId: p, quantity: 0 }]) };
+  const [ours, base] = await measureServers([oursServer, bare]);
+  if (ours!.probeStatus !== 409) notes.push(`our API, sold out: a fresh order got ${ours!.probeStatus}, expected 409`);
+  if (ours!.non2xx !== ours!.wrk.requests) notes.push(`our API, sold out: ${ours!.wrk.requests - ours!.non2xx} of ${ours!.wrk.requests} answers were 2xx/3xx, expected all 409`);
+  comparisons.push(ratio('sold-out path: our API vs bare Fastify', ours!, base!, TARGET.soldOutVsBare, true));
+  addCpu(cpuRatio('sold-out path: our API vs bare Fastify', ours!.cpuUsPerRequest, base!.cpuUsPerRequest, base!.name, 'request', TARGET.soldOutVsBare, true));
+}
+
+/** Reads a Prometheus text page; value(name) = the first sample of that metric (any labels). */
+async function scrape(port: number): Promise<(name: string) => number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
+}
+
+/** Mean Kafka produce batch size and latency of our API, from its /metrics. */
+async function produceStats(port: number): Promise<Record<string, number>> {
+  const value = await scrape(port);
+  const batches = value('fluxgate_kafka_produce_batch_size_count');
+  const stats = {
+    produceRequests: batches,
+    meanOrdersPerProduceRequest: Math.round((value('fluxgate_kafka_produce_batch_size_sum') / batches) * 10) / 10,
+    meanProduceMs: Math.round((value('fluxgate_kafka_produce_duration_seconds_sum') / value('fluxgate_kafka_produce_duration_seconds_count')) * 1e4) / 10,
+  };
+  notes.push(`our API, accept: ${stats.produceRequests} Kafka produce requests, ${stats.meanOrdersPerProduceRequest} orders each on average, ${stats.meanProduceMs} ms each (acks=all)`);
+  return stats;
+}
+
+async function runAccept(): Promise<void> {
+  const naiveTopic = await createTopic('naive');
+  const naiveProduct = product('naive');
+  await redis.set(`naive:{${naiveProduct}}:stock`, BIG_STOCK);
+  const naiveServer: Server = {
+    name: 'naive API, accept',
+    productId: naiveProduct,
+    start: () => startBenchScript('./naive-api.ts', { ...services, NAIVE_TOPIC: naiveTopic }),
+  };
+  if (!built('api/main.js')) {
+    expectAllAccepted((await measureServers([naiveServer]))[0]!);
+    return void notes.push('accept path: dist/api/main.js missing, our API not measured');
+  }
+  const topic = await createTopic('accept');
+  const p = product('accept');
+  const oursServer: Server = {
+    name: 'our API, accept',
+    productId: p,
+    start: () => startOurApi(topic, [{ productId: p, quantity: BIG_STOCK }]),
+    after: async (api) => void (diagnostics.ourApiAccept = await produceStats(api.port!)),
+  };
+  const [ours, naive] = await measureServers([oursServer, naiveServer]);
+  expectAllAccepted(ours!);
+  expectAllAccepted(naive!);
+  comparisons.push(ratio('accept path: our API vs naive', ours!, naive!, TARGET.acceptVsNaive, false));
+  addCpu(cpuRatio('accept path: our API vs naive, with Redis+Kafka', ours!.systemCpuUsPerRequest, naive!.systemCpuUsPerRequest, naive!.name, 'request', TARGET.acceptVsNaive, false));
+}
+
+/** Mean batch size and transaction time of our worker, from its /metrics. */
+async function workerStats(port: number): Promise<Record<string, number>> {
+  const value = await scrape(port);
+  const batches = value('fluxgate_worker_batch_size_count');
+  const stats = {
+    batches,
+    meanOrdersPerBatch: Math.round(value('fluxgate_worker_batch_size_sum') / batches),
+    meanBatchMs: Math.round((value('fluxgate_worker_batch_duration_seconds_sum') / value('fluxgate_worker_batch_duration_seconds_count')) * 1e4) / 10,
+  };
+  notes.push(`our worker: ${stats.batches} batches, ${stats.meanOrdersPerBatch} orders each on average, ${stats.meanBatchMs} ms each`);
+  return stats;
+}
+
+async function resetProduct(productId: string): Promise<void> {
+  await db.query('DELETE FROM orders WHERE product_id = $1', [productId]);
+  await db.query('VACUUM ANALYZE orders');
+  await db.query('UPDATE products SET stock = initial_stock WHERE id = $1', [productId]);
+}
+
+async function runWorker(): Promise<void> {
+  const topic = await createTopic('worker');
+  const p = product('worker');
+  await db.query(
+    `INSERT INTO products (id, stock, initial_stock) VALUES ($1, $2, $2)
+     ON CONFLICT (id) DO UPDATE SET stock = EXCLUDED.stock, initial_stock = EXCLUDED.initial_stock`,
+    [p, BIG_STOCK],
+  );
+  log(`worker: pre-filling ${topic} with ${s.workerOrders} orders`);
+  await prefillTopic(kafka, topic, p, s.workerOrders, nonce);
+  const env = { ...services, ORDERS_TOPIC: topic };
+
+  log('worker: one transaction per message');
+  const perMessage = await measureWorker(
+    'per-message worker (eachMessage, 1 tx/msg)',
+    () => startBenchScript('./per-message-worker.ts', { ...env, KAFKA_GROUP_ID: `bench.${nonce}.per-message` }),
+    db, p, s.workerOrders, s.perMessageMaxS,
+  );
+  worker.push(perMessage);
+  log(`worker: per-message ${perMessage.ordersPerSecond} orders/s`);
+  if (!built('worker/main.js')) return void notes.push('worker: dist/worker/main.js missing, our worker not measured');
+
+  await resetProduct(p);
+  log('worker: our batched worker');
+  const ours = await measureWorker(
+    'our worker (batched)',
+    () => startComponent('worker', { ...env, KAFKA_GROUP_ID: `bench.${nonce}.batched`, METRICS_PORT: '0' }),
+    db, p, s.workerOrders, 120,
+    async (w) => void (diagnostics.ourWorker = await workerStats(w.port!)),
+  );
+  worker.push(ours);
+  log(`worker: batched ${ours.ordersPerSecond} orders/s`);
+  if (!ours.finished) notes.push(`our worker persisted ${ours.persisted} of ${ours.of} orders within the time cap`);
+  const confirmed = await countOrders(db, p);
+  if (confirmed !== s.workerOrders) notes.push(`worker: ${confirmed} orders in PostgreSQL, expected ${s.workerOrders}`);
+  comparisons.push(workerRatio(ours, perMessage, TARGET.workerVsPerMessage));
+  addCpu(cpuRatio('worker: batched vs per-message, with PostgreSQL+Kafka', ours.systemCpuUsPerOrder, perMessage.systemCpuUsPerOrder, perMessage.name, 'order', TARGET.workerVsPerMessage, false));
+  comparisons.push(workerAbsolute(ours, TARGET.workerPerSecond));
+}
+
+function addCpu(c: ReturnType<typeof cpuRatio>): void {
+  if (c) cpuComparisons.push(c);
+}
+
+async function cleanUp(): Promise<void> {
+  for (const p of products) {
+    await db.query('DELETE FROM orders WHERE product_id = $1', [p]).catch(() => undefined);
+    await db.query('DELETE FROM products WHERE id = $1', [p]).catch(() => undefined);
+    for (const pattern of [`fg:{${p}}:*`, `naive:{${p}}:*`]) {
+      const stream = redis.scanStream({ match: pattern, count: 1000 });
+      for await (const keys of stream) if ((keys as string[]).length) await redis.unlink(...(keys as string[]));
+    }
+  }
+  if (topics.length) {
+    const all = await admin.listTopics();
+    await admin.deleteTopics({ topics: all.filter((t) => topics.some((b) => t === b || t.startsWith(`${b}.`))) }).catch(() => undefined);
+  }
+}
+
+let failed = false;
+try {
+  await admin.connect();
+  if (built('core/postgres/migrate-main.js')) await promisify(execFile)(process.execPath, [CLI, 'migrate'], { env: { ...process.env, ...services } });
+  if (s.serverCpus !== undefined) notes.push(`servers pinned to CPU ${s.serverCpus}, wrk to CPU ${s.wrkCpus} (Redis, Kafka, PostgreSQL unpinned)`);
+  const cases: Array<[string, () => Promise<void>]> = [['ceiling', runCeiling], ['soldout', runSoldOut], ['accept', runAccept], ['worker', runWorker]];
+  for (const [name, run] of cases) {
+    if (!s.cases.has(name)) continue;
+    try {
+      await run();
+    } catch (err) {
+      // One broken case must not hide the others' figures.
+      failed = true;
+      notes.push(`case ${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+  }
+} catch (err) {
+  failed = true;
+  notes.push(`bench aborted: ${err instanceof Error ? err.message : String(err)}`);
+} finally {
+  await cleanUp().catch((e) => notes.push(`clean-up failed: ${String(e)}`));
+  await admin.disconnect();
+  redis.disconnect();
+  await db.end();
+}
+
+const report: BenchReport = {
+  startedAt,
+  finishedAt: new Date().toISOString(),
+  machine: { ...machineInfo, loadAverage1mAtEnd: round2(loadavg()[0]!) },
+  settings: { ...s, cases: [...s.cases], generator: 'wrk (tools/bench/order.lua: unique idempotency key and user id per request)' },
+  http,
+  worker,
+  comparisons: [...comparisons, ...cpuComparisons],
+  diagnostics,
+  notes,
+};
+console.log(renderTable(report));
+const path = writeReport(report);
+console.log(`\nresults written to ${path} and ${fileURLToPath(new URL('./results/latest.json', import.meta.url))}`);
+if (failed) process.exitCode = 1;

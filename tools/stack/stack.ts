@@ -1,0 +1,191 @@
+// The local stack as a whole: `up` (install what is missing, start what is not running, wait until
+// everything answers), `down`, `status` and the environment that points clients at it.
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadControlPlane } from './controlplane-bridge.js';
+import { ensureKafkaLibs, ensurePackages, type Log } from './install.js';
+import { withLock } from './proc.js';
+import { stackPaths, type StackPaths } from './paths.js';
+import { DRIVERS, SERVICE_NAMES, ensureService, serviceStatus, stopService, type ServiceName, type ServiceStatus } from './services/index.js';
+import { postgresBaseDirFor } from './services/postgres.js';
+import { DEFAULT_KAFKA_VERSION, loadOrCreateState, readState, requireState, type StackState } from './state.js';
+
+export type ComponentName = ServiceName | 'controlplane';
+
+export interface UpOptions {
+  /** Start etcd + kube-apiserver too (default true; needs tools/stack/controlplane.ts). */
+  k8s?: boolean;
+  log?: Log;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface UpResult {
+  state: StackState;
+  /** Components this call started (the rest were already running). */
+  started: ComponentName[];
+  env: StackEnv;
+}
+
+/** `up` failed; `started` lists what it had started anyway (still running, for the caller to stop). */
+export class StackUpError extends Error {
+  constructor(
+    message: string,
+    readonly started: ComponentName[],
+  ) {
+    super(message);
+  }
+}
+
+export interface StackEnv {
+  vars: Record<string, string>;
+  /** A directory to put first on PATH (kubectl, helm…), when the control plane is up. */
+  pathPrepend?: string;
+}
+
+const noLog: Log = () => undefined;
+
+export async function up(opts: UpOptions = {}): Promise<UpResult> {
+  const log = opts.log ?? noLog;
+  const paths = stackPaths(opts.env ?? process.env);
+  mkdirSync(paths.stateDir, { recursive: true });
+  return withLock(join(paths.stateDir, 'up.lock'), 30 * 60_000, `stack ${paths.stackId} up`, () => upLocked(paths, opts, log));
+}
+
+async function upLocked(paths: StackPaths, opts: UpOptions, log: Log): Promise<UpResult> {
+  const env = opts.env ?? process.env;
+  const kafkaVersion = env.FLUXGATE_KAFKA_VERSION || DEFAULT_KAFKA_VERSION;
+  mkdirSync(join(paths.cacheDir, 'locks'), { recursive: true });
+  const state = await withLock(join(paths.cacheDir, 'locks', 'ports.lock'), 60_000, 'port allocation', () =>
+    loadOrCreateState(paths, postgresBaseDirFor(paths.stackId, paths.stateDir), kafkaVersion),
+  );
+  if (state.kafka.version !== kafkaVersion) {
+    log(`note: this stack's Kafka data was formatted by ${state.kafka.version}; keeping it (stack:down -- --purge to switch to ${kafkaVersion})`);
+  }
+  await ensurePackages(paths.cacheDir, log);
+  await ensureKafkaLibs(paths.cacheDir, state.kafka.version, log);
+
+  const started: ComponentName[] = [];
+  const errors: string[] = [];
+  const ctx = { state, log };
+  // The control plane does not depend on the services: start everything at once.
+  const [results] = await Promise.all([
+    Promise.allSettled(SERVICE_NAMES.map((name) => ensureService(ctx, name))),
+    opts.k8s === false ? Promise.resolve() : ensureControlPlane(state, log, started, errors),
+  ]);
+  results.forEach((r, i) => {
+    const name = SERVICE_NAMES[i]!;
+    if (r.status === 'fulfilled') {
+      if (r.value === 'started') started.push(name);
+      log(`${name}: ${r.value === 'started' ? 'started' : 'already running'} — ${DRIVERS[name].url(state)}`);
+    } else {
+      errors.push(`✗ ${(r.reason as Error).message}`);
+    }
+  });
+  if (errors.length > 0) {
+    throw new StackUpError(`local stack ${state.stackId} is not fully up (state ${state.stateDir}):\n${errors.join('\n')}`, started);
+  }
+  return { state, started, env: await stackEnv(state.stateDir) };
+}
+
+async function ensureControlPlane(state: StackState, log: Log, started: ComponentName[], errors: string[]): Promise<void> {
+  const cp = await loadControlPlane();
+  if (!cp) {
+    log('control plane: skipped (tools/stack/controlplane.ts is not there)');
+    return;
+  }
+  try {
+    const status = await cp.controlPlaneStatus(state.stateDir);
+    if (status.running) {
+      log(`control plane: already running — KUBECONFIG=${status.kubeconfig}`);
+      return;
+    }
+    const { etcd, etcdPeer, apiserver } = state.ports;
+    const res = await cp.controlPlaneUp({ cacheDir: state.cacheDir, stateDir: state.stateDir, ports: { etcd, etcdPeer, apiserver }, log });
+    started.push('controlplane');
+    log(`control plane: started — KUBECONFIG=${res.kubeconfig}`);
+  } catch (err) {
+    const message = (err as Error).message;
+    errors.push(`✗ ${message.startsWith('control plane') ? message : `control plane: ${message}`}`);
+  }
+}
+
+export interface DownOptions {
+  /** Only these components (default: all). */
+  only?: ComponentName[];
+  /** Also delete the stack's data and state (ports are chosen afresh next time). */
+  purge?: boolean;
+  log?: Log;
+}
+
+export async function down(stateDir: string, opts: DownOptions = {}): Promise<void> {
+  const log = opts.log ?? noLog;
+  const state = readState(stateDir);
+  if (!state) {
+    log(`no local stack at ${stateDir}: nothing to stop`);
+    return;
+  }
+  const wanted = (c: ComponentName) => opts.only === undefined || opts.only.includes(c);
+  const errors: string[] = [];
+  if (wanted('controlplane')) {
+    const cp = await loadControlPlane();
+    if (cp) {
+      try {
+        await cp.controlPlaneDown(state.stateDir);
+        log('control plane: stopped');
+      } catch (err) {
+        errors.push(`control plane: ${(err as Error).message}`);
+      }
+    }
+  }
+  const names = SERVICE_NAMES.filter(wanted);
+  const results = await Promise.allSettled(names.map((name) => stopService(state, name)));
+  results.forEach((r, i) => {
+    if (r.status === 'fulfilled') log(`${names[i]}: ${r.value}`);
+    else errors.push(`${names[i]}: ${(r.reason as Error).message}`);
+  });
+  if (errors.length > 0) throw new Error(`stack:down left something behind:\n${errors.join('\n')}`);
+  if (opts.purge) {
+    rmSync(state.postgres.baseDir, { recursive: true, force: true });
+    rmSync(state.stateDir, { recursive: true, force: true });
+    log(`purged ${state.stateDir} and ${state.postgres.baseDir}`);
+  }
+}
+
+export interface StackStatus {
+  state: StackState;
+  services: ServiceStatus[];
+  controlPlane: { available: boolean; running: boolean; kubeconfig?: string; binDir?: string };
+}
+
+export async function status(stateDir: string): Promise<StackStatus> {
+  const state = requireState(stateDir);
+  const services = await Promise.all(SERVICE_NAMES.map((name) => serviceStatus(state, name)));
+  const cp = await loadControlPlane();
+  const controlPlane = cp ? { available: true, ...(await cp.controlPlaneStatus(stateDir)) } : { available: false, running: false };
+  return { state, services, controlPlane };
+}
+
+/** The variables that point Flux-Gate and its tests at this stack. */
+export async function stackEnv(stateDir: string): Promise<StackEnv> {
+  const state = requireState(stateDir);
+  const vars: Record<string, string> = {
+    REDIS_URL: DRIVERS.redis.url(state),
+    DATABASE_URL: DRIVERS.postgres.url(state),
+    KAFKA_BROKERS: DRIVERS.kafka.url(state),
+    FLUXGATE_STACK_STATE: state.stateDir,
+  };
+  const cp = await loadControlPlane();
+  if (!cp) return { vars };
+  const cpStatus = await cp.controlPlaneStatus(stateDir);
+  if (!cpStatus.running || !cpStatus.kubeconfig) return { vars };
+  vars.KUBECONFIG = cpStatus.kubeconfig;
+  return { vars, pathPrepend: cpStatus.binDir };
+}
+
+/** `export NAME='value'` lines for a POSIX shell. */
+export function toShellExports(env: StackEnv): string {
+  const quote = (v: string) => `'${v.replaceAll("'", `'\\''`)}'`;
+  const lines = Object.entries(env.vars).map(([k, v]) => `export ${k}=${quote(v)}`);
+  if (env.pathPrepend) lines.push(`export PATH=${quote(env.pathPrepend)}:"$PATH"`);
+  return lines.join('\n') + '\n';
+}

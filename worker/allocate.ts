@@ -1,0 +1,71 @@
+// The pure heart of the worker: given a batch of orders (in offset order) and what PostgreSQL holds
+// under lock, decide each order's fate. Deterministic, so a redelivered batch decides the same way.
+import type { OrderMessage } from '../core/kafka/order-message.js';
+
+export type RejectReason = 'out_of_stock' | 'duplicate' | 'unknown_product';
+
+export type Decision =
+  | { order: OrderMessage; status: 'confirmed' }
+  | { order: OrderMessage; status: 'rejected'; reason: 'out_of_stock' | 'unknown_product' }
+  | { order: OrderMessage; status: 'rejected'; reason: 'duplicate'; duplicateOf: string };
+
+export interface LockedState {
+  /** Current stock of every product of the batch PostgreSQL knows (rows locked FOR UPDATE). */
+  stock: ReadonlyMap<string, number>;
+  /** Order ids of the batch already stored (a redelivery after a crash between COMMIT and offset commit). */
+  storedOrderIds: ReadonlySet<string>;
+  /** Stored holder of each (productId, idempotencyKey) of the batch, keyed by idempotencyKeyOf(). */
+  keyHolders: ReadonlyMap<string, string>;
+}
+
+export interface Allocation {
+  /** New rows to insert, in offset order. */
+  decisions: Decision[];
+  /** Orders skipped because their orderId is already stored (or repeated earlier in the batch). */
+  redelivered: number;
+  /** Stock taken per product by the confirmed decisions. */
+  taken: Map<string, number>;
+}
+
+export function idempotencyKeyOf(productId: string, idempotencyKey: string): string {
+  return `${productId}\u0000${idempotencyKey}`;
+}
+
+/**
+ * For each order in offset order: a stored or already-seen orderId is skipped; an idempotency key
+ * already held by another order makes it a duplicate of that order; otherwise it is confirmed while
+ * the product's stock covers its quantity (greedy, like the Redis gate), else rejected out_of_stock.
+ */
+export function allocate(orders: readonly OrderMessage[], state: LockedState): Allocation {
+  const remaining = new Map(state.stock);
+  const seenIds = new Set<string>();
+  const holders = new Map(state.keyHolders);
+  const decisions: Decision[] = [];
+  const taken = new Map<string, number>();
+  let redelivered = 0;
+  for (const order of orders) {
+    if (state.storedOrderIds.has(order.orderId) || seenIds.has(order.orderId)) {
+      redelivered++;
+      continue;
+    }
+    seenIds.add(order.orderId);
+    const key = idempotencyKeyOf(order.productId, order.idempotencyKey);
+    const holder = holders.get(key);
+    if (holder !== undefined) {
+      decisions.push({ order, status: 'rejected', reason: 'duplicate', duplicateOf: holder });
+      continue;
+    }
+    holders.set(key, order.orderId);
+    const stock = remaining.get(order.productId);
+    if (stock === undefined) {
+      decisions.push({ order, status: 'rejected', reason: 'unknown_product' });
+    } else if (stock >= order.quantity) {
+      remaining.set(order.productId, stock - order.quantity);
+      taken.set(order.productId, (taken.get(order.productId) ?? 0) + order.quantity);
+      decisions.push({ order, status: 'confirmed' });
+    } else {
+      decisions.push({ order, status: 'rejected', reason: 'out_of_stock' });
+    }
+  }
+  return { decisions, redelivered, taken };
+}

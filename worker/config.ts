@@ -1,0 +1,86 @@
+// The worker's configuration: shared connection settings plus its own knobs.
+import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
+import { connectionVars } from '../core/config/variables.js';
+import { metricsServerVars } from '../core/metrics/server.js';
+
+export const workerOwnVars = {
+  PG_POOL_MAX: {
+    type: 'int',
+    default: '4',
+    min: 1,
+    max: 100,
+    description: 'PostgreSQL connections of one worker process; also the most batches (one per partition) persisting at once',
+    usedBy: ['worker'],
+  },
+  WORKER_PARTITIONS_CONCURRENCY: {
+    type: 'int',
+    default: '2',
+    min: 1,
+    max: 64,
+    description: 'Partitions one worker persists at the same time (each batch is one PostgreSQL transaction)',
+    usedBy: ['worker'],
+  },
+  WORKER_MAX_BYTES_PER_PARTITION: {
+    type: 'int',
+    default: '1048576',
+    min: 1024,
+    max: 104857600,
+    description: 'Kafka fetch size per partition; bounds the batch (about 250 bytes per order, so 1 MiB ≈ 4,000 orders)',
+    usedBy: ['worker'],
+  },
+  WORKER_SESSION_TIMEOUT_MS: {
+    type: 'int',
+    default: '10000',
+    min: 6000,
+    max: 300000,
+    description: 'Kafka session timeout: how soon the group hands a dead worker\'s partitions to the others (the worker heartbeats every 3 s, also while retrying)',
+    usedBy: ['worker'],
+  },
+  WORKER_RETRY_MIN_MS: {
+    type: 'int',
+    default: '100',
+    min: 1,
+    description: 'First delay before retrying a batch PostgreSQL (or the DLQ) refused; doubles each attempt, with jitter',
+    usedBy: ['worker'],
+  },
+  WORKER_RETRY_MAX_MS: {
+    type: 'int',
+    default: '5000',
+    min: 1,
+    description: 'Longest delay between retries of a failed batch (the worker retries forever: it never skips an order)',
+    usedBy: ['worker'],
+  },
+  WORKER_SHUTDOWN_TIMEOUT_MS: {
+    type: 'int',
+    default: '25000',
+    min: 1000,
+    description: 'On SIGTERM, how long to wait for the in-flight batch to commit before exiting anyway (uncommitted batches are redelivered)',
+    usedBy: ['worker'],
+  },
+} as const satisfies Record<string, VarSpec>;
+
+export const workerVars = {
+  ...pick(
+    connectionVars,
+    'DATABASE_URL',
+    'KAFKA_BROKERS',
+    'KAFKA_CLIENT_ID',
+    'ORDERS_TOPIC',
+    'ORDERS_TOPIC_PARTITIONS',
+    'KAFKA_GROUP_ID',
+    'LOG_LEVEL',
+  ),
+  ...metricsServerVars,
+  ...workerOwnVars,
+} as const satisfies Record<string, VarSpec>;
+
+export type WorkerConfig = ConfigOf<typeof workerVars>;
+
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const config = loadConfig(workerVars, env);
+  if (config.WORKER_RETRY_MAX_MS < config.WORKER_RETRY_MIN_MS)
+    throw new ConfigError([
+      `WORKER_RETRY_MAX_MS (${config.WORKER_RETRY_MAX_MS}) must be >= WORKER_RETRY_MIN_MS (${config.WORKER_RETRY_MIN_MS})`,
+    ]);
+  return config;
+}
