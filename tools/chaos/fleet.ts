@@ -16,6 +16,13 @@ export function cliPath(): string {
   return found;
 }
 
+/** The harness's environment minus the stack's single-Redis URL (the run uses Sentinel), plus the process's own. */
+function childEnv(own: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info' };
+  for (const k of ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_CLUSTER_NODES']) delete env[k];
+  return { ...env, ...own };
+}
+
 export type Role = 'api' | 'worker' | 'operator' | 'migrate';
 
 export class FgProcess {
@@ -45,7 +52,7 @@ export class FgProcess {
     this.log ??= createWriteStream(join(this.logDir, `${this.name}.log`), { flags: 'a' });
     this.ready = false;
     this.frozen = false;
-    const child = spawn(process.execPath, [cliPath(), this.role], { env: { ...process.env, LOG_LEVEL: 'info', ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliPath(), this.role], { env: childEnv(this.env), stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const onLine = (line: string) => {
       this.log!.write(line + '\n');
@@ -56,10 +63,8 @@ export class FgProcess {
     createInterface({ input: child.stdout! }).on('line', onLine);
     createInterface({ input: child.stderr! }).on('line', onLine);
     if (!wait) return;
-    await waitUntil(`${this.name} ready`, async () => {
-      if (child.exitCode !== null) throw new Error(`${this.name} exited with ${child.exitCode}:\n${this.lastLines()}`);
-      return this.ready || undefined;
-    }, timeoutMs);
+    await waitUntil(`${this.name} ready`, async () => (this.ready || child.exitCode !== null ? true : undefined), timeoutMs);
+    if (!this.ready) throw new Error(`${this.name} exited with ${child.exitCode} before ready:\n${this.lastLines()}`);
   }
 
   signal(sig: NodeJS.Signals): void {

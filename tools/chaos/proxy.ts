@@ -45,6 +45,8 @@ class DelayedPipe {
 
 export class TcpProxy {
   fault: LinkFault = HEALTHY;
+  /** Connections accepted so far (proves the client goes through the proxy). */
+  accepted = 0;
   private server?: Server;
   private readonly sockets = new Set<Socket>();
 
@@ -73,6 +75,7 @@ export class TcpProxy {
   }
 
   private connect(client: Socket): void {
+    this.accepted++;
     const upstream = new Socket();
     const rw = this.o.rewriter?.();
     const pair = [client, upstream];
