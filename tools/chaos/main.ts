@@ -124,8 +124,8 @@ function migrate(env: Record<string, string>): void {
 
 function saleDefs(run: Run): SaleDef[] {
   const tag = `${run.s.seed.toString(36)}-${Date.now().toString(36).slice(-4)}`;
-  // Sized so the faults fall on sales still selling: about 70 % of the orders the fault phase brings.
-  const stock = Math.max(20, Math.round((run.s.rate * run.s.durationS * 0.7) / run.s.sales));
+  // Sized so the faults fall on sales still selling: about half the orders the fault phase brings.
+  const stock = Math.max(20, Math.round((run.s.rate * run.s.durationS * 0.5) / run.s.sales));
   return Array.from({ length: run.s.sales }, (_, i) => ({ name: `sale-${i + 1}`, productId: `chaos-${tag}-${i + 1}`, stock, perUser: i % 2 === 0 ? 1 : 2, paused: false }));
 }
 
@@ -188,7 +188,8 @@ async function settle(run: Run, brokers: string, pool: pg.Pool, redis: SentinelS
 }
 
 async function bootstrap(run: Run): Promise<{ env: Record<string, string>; pool: pg.Pool; sales: SaleDef[]; brokers: string }> {
-  const { stateDir } = stackPaths();
+  // The stack the caller points at (stack:env, the e2e global setup), else this checkout's own.
+  const stateDir = process.env.FLUXGATE_STACK_STATE || stackPaths().stateDir;
   const { vars } = await stackEnv(stateDir);
   const brokers = vars.KAFKA_BROKERS!;
   const env = { DATABASE_URL: vars.DATABASE_URL!, KAFKA_BROKERS: brokers };
