@@ -10,7 +10,7 @@ import type { Kube, SaleDef } from './kube.js';
 import { HEALTHY, type TcpProxy } from './proxy.js';
 import type { SentinelSet } from './redis-sentinel.js';
 import type { Rng } from './rng.js';
-import { sleep } from './util.js';
+import { sleep, waitUntil } from './util.js';
 
 export interface ApiLinks {
   kafka: TcpProxy;
@@ -35,9 +35,10 @@ export interface World {
 
 type Injector = (w: World, r: Rng) => Promise<{ target: string; detail?: string } | undefined>;
 
+/** Restarts a killed process; one that does not get ready in time keeps starting in the background (heal waits for it). */
 async function restartAfter(p: FgProcess, ms: number): Promise<void> {
   await sleep(ms);
-  await p.start(true).catch(() => p.start(false));
+  await p.start(true).catch(() => undefined);
 }
 
 async function leader(w: World): Promise<FgProcess | undefined> {
@@ -198,6 +199,7 @@ export async function healAll(w: World): Promise<void> {
   for (const p of [...w.operators, ...w.workers, ...w.apis]) {
     if (p.frozen) p.signal('SIGCONT');
     if (!p.running()) await p.start(true);
+    else if (!p.ready) await waitUntil(`${p.name} ready`, async () => p.ready || undefined, 90_000);
   }
   for (const s of w.sales) {
     s.paused = false;

@@ -49,6 +49,7 @@ export class FgProcess {
 
   /** Spawns the process; with wait, resolves once it logged "ready" (throws if it exits first). */
   async start(wait = true, timeoutMs = 90_000): Promise<void> {
+    if (this.running()) throw new Error(`${this.name} is already running (pid ${this.pid})`);
     this.log ??= createWriteStream(join(this.logDir, `${this.name}.log`), { flags: 'a' });
     this.ready = false;
     this.frozen = false;

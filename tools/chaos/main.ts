@@ -94,8 +94,8 @@ class Run {
 }
 
 /** Proxies one API reaches Kafka and Redis through: a Kafka broker proxy, one per data node, one per Sentinel. */
-async function startLinks(run: Run, redis: SentinelSet, kafkaPort: number): Promise<ApiLinks & { sentinelPorts: number[] }> {
-  const rng = run.rng.fork(`links-${run.world?.links.length ?? 0}-${kafkaPort}`);
+async function startLinks(run: Run, redis: SentinelSet, kafkaPort: number, index: number): Promise<ApiLinks & { sentinelPorts: number[] }> {
+  const rng = run.rng.fork(`links-${index}`);
   const kafkaListen = await freePort();
   const kafka = new TcpProxy({ name: 'kafka', listenPort: kafkaListen, targetPort: kafkaPort, rng, rewriter: kafkaRewriter((p) => (p === kafkaPort ? kafkaListen : p)) });
   const portMap = new Map<number, number>();
@@ -225,7 +225,7 @@ async function bootstrap(run: Run): Promise<{ env: Record<string, string>; pool:
   const links: ApiLinks[] = [];
   const apis: FgProcess[] = [];
   for (let i = 0; i < run.s.apis; i++) {
-    const l = await startLinks(run, redis, Number(brokers.split(':')[1]));
+    const l = await startLinks(run, redis, Number(brokers.split(':')[1]), i);
     links.push(l);
     apis.push(add(new FgProcess(`api-${i + 1}`, 'api', {
       ...common, PORT: String(await freePort()), HOST: '127.0.0.1', KAFKA_BROKERS: `127.0.0.1:${l.kafka.port}`,
