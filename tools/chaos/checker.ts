@@ -136,7 +136,7 @@ function checkPerUser(r: RunRecord, s: SaleSpec, out: Violation[]): void {
     const units = sum(rows.map((o) => o.quantity));
     if (units <= s.perUser) continue;
     const t = Math.min(...rows.map((o) => firstSeen(r.attempts, o.productId, o.key)));
-    out.push({ invariant: 'perUserOverLimit', productId: s.productId, userId, t, key: rows[rows.length - 1]!.key, message: `user ${userId} has ${units} confirmed units, limit ${s.perUser} (orders ${rows.map((o) => o.id).join(', ')})` });
+    out.push({ invariant: 'perUserOverLimit', productId: s.productId, userId, t, message: `user ${userId} has ${units} confirmed units, limit ${s.perUser} (orders ${rows.map((o) => o.id).join(', ')})` });
   }
 }
 

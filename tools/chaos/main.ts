@@ -124,8 +124,9 @@ function migrate(env: Record<string, string>): void {
 
 function saleDefs(run: Run): SaleDef[] {
   const tag = `${run.s.seed.toString(36)}-${Date.now().toString(36).slice(-4)}`;
-  // Sized so the faults fall on sales still selling: about half the orders the fault phase brings.
-  const stock = Math.max(20, Math.round((run.s.rate * run.s.durationS * 0.5) / run.s.sales));
+  // Sized so the faults fall on sales still selling: as many units as orders the fault phase brings
+  // (some are refused, over the limit or retried), the rest sells out after the heal.
+  const stock = Math.max(20, Math.round((run.s.rate * run.s.durationS) / run.s.sales));
   return Array.from({ length: run.s.sales }, (_, i) => ({ name: `sale-${i + 1}`, productId: `chaos-${tag}-${i + 1}`, stock, perUser: i % 2 === 0 ? 1 : 2, paused: false }));
 }
 
@@ -270,12 +271,14 @@ async function livenessPhase(run: Run, sales: SaleDef[]): Promise<Map<string, nu
     await run.world.kube.patchSale(s.name, { stock: s.stock });
     restockAt.set(s.productId, run.now());
   }
+  // Done when each sale sold again and then answered sold_out (what the checker's liveness asks).
+  const soldOutAgain = (s: SaleDef) => {
+    const mine = run.load.attempts.filter((a) => a.productId === s.productId && a.t0 >= restockAt.get(s.productId)!);
+    const first = mine.find((a) => a.outcome === 200 && !a.replayed);
+    return !!first && mine.some((a) => a.t0 >= first.t1 && a.outcome === 409 && a.answer === 'sold_out');
+  };
   const deadline = Date.now() + run.s.livenessS * 1000 * 2;
-  while (Date.now() < deadline) {
-    const done = sales.every((s) => run.load.attempts.some((a) => a.productId === s.productId && a.t0 >= restockAt.get(s.productId)! && a.outcome === 409 && a.answer === 'sold_out'));
-    if (done) break;
-    await sleep(1000);
-  }
+  while (Date.now() < deadline && !sales.every(soldOutAgain)) await sleep(1000);
   return restockAt;
 }
 

@@ -32,7 +32,7 @@ export function historyText(h: OrderHistory): string {
 
 export function summaryText(r: RunRecord, v: Verdict): string {
   const lines = [
-    `chaos seed ${r.seed}: ${v.ok ? 'PASS' : 'FAIL'} — ${r.attempts.length} requests, ${Object.values(v.faults).reduce((a, b) => a + b, 0)} faults in ${fmt(r.healedAt)}`,
+    `chaos seed ${r.seed}: ${v.ok ? 'PASS' : 'FAIL'} — ${r.attempts.length} requests, ${Object.values(v.faults).reduce((a, b) => a + b, 0)} faults from +${fmt(r.faults[0]?.t)} to +${fmt(r.healedAt)} (healed)`,
     `  invariants: ${Object.entries(v.counts).map(([k, n]) => `${k} ${n}`).join(' · ')}`,
     `  faults: ${Object.entries(v.faults).map(([k, n]) => `${k} ${n}`).join(' · ') || 'none'}`,
     `  answers: ${Object.entries(v.answers).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(' · ')}`,
