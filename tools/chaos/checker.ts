@@ -179,11 +179,22 @@ export function recoveries(r: RunRecord): Verdict['recovery'] {
   return { p50Ms: percentile(ms, 0.5), maxMs: ms[ms.length - 1], perFault };
 }
 
-/** Gaps between consecutive new 200s longer than gapMs, while buyers were asking. */
+/** Answers that mean "not now" (the buyer retries), as opposed to a final no (sold out, limit). */
+const unavailable = (a: Attempt) => typeof a.outcome !== 'number' || a.outcome === 429 || a.outcome >= 500;
+
+/**
+ * Outages: gaps between consecutive new 200s longer than gapMs in which buyers were told "not now"
+ * (503, 5xx, 429, timeout, reset), narrowed to the span of those answers. A sold-out sale is no outage.
+ */
 export function outages(r: RunRecord, gapMs: number): Verdict['outages'] {
-  const times = r.attempts.filter(isNew200).map((a) => a.t1).sort((a, b) => a - b);
+  const times = [0, ...r.attempts.filter(isNew200).map((a) => a.t1).sort((a, b) => a - b), r.endedAt];
+  const refused = r.attempts.filter(unavailable).map((a) => a.t1).sort((a, b) => a - b);
   const out: Verdict['outages'] = [];
-  for (let i = 1; i < times.length; i++) if (times[i]! - times[i - 1]! > gapMs) out.push({ from: times[i - 1]!, to: times[i]! });
+  for (let i = 1; i < times.length; i++) {
+    if (times[i]! - times[i - 1]! <= gapMs) continue;
+    const inside = refused.filter((t) => t > times[i - 1]! && t < times[i]!);
+    if (inside.length > 0) out.push({ from: inside[0]!, to: i === times.length - 1 ? inside[inside.length - 1]! : times[i]! });
+  }
   return out;
 }
 

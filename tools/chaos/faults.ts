@@ -10,7 +10,7 @@ import type { Kube, SaleDef } from './kube.js';
 import { HEALTHY, type TcpProxy } from './proxy.js';
 import type { SentinelSet } from './redis-sentinel.js';
 import type { Rng } from './rng.js';
-import { sleep, waitUntil } from './util.js';
+import { retrying, sleep, waitUntil } from './util.js';
 
 export interface ApiLinks {
   kafka: TcpProxy;
@@ -127,12 +127,12 @@ export const FAULTS: Record<string, { weight: number; inject: Injector }> = {
   } },
   'kafka-restart': { weight: 1, async inject(w) {
     await w.stack.stop('kafka', { hard: true });
-    await w.stack.start('kafka');
+    await retrying(5, () => w.stack.start('kafka'));
     return { target: 'kafka' };
   } },
   'postgres-restart': { weight: 1, async inject(w) {
     await w.stack.stop('postgres', { hard: true });
-    await w.stack.start('postgres');
+    await retrying(5, () => w.stack.start('postgres'));
     return { target: 'postgres' };
   } },
   'kafka-latency': { weight: 2, inject: (w, r) => linkFault(w, r, 'kafka', { latencyMs: r.int(100, 1500), dropResponse: 0 }, r.int(2000, 8000)) },
@@ -194,8 +194,8 @@ export async function injectOne(w: World, r: Rng, kinds: string[]): Promise<Faul
 export async function healAll(w: World): Promise<void> {
   for (const l of w.links) for (const p of [l.kafka, ...l.redis]) p.fault = HEALTHY;
   await w.redis.heal();
-  await w.stack.start('kafka');
-  await w.stack.start('postgres');
+  await retrying(5, () => w.stack.start('kafka'));
+  await retrying(5, () => w.stack.start('postgres'));
   for (const p of [...w.operators, ...w.workers, ...w.apis]) {
     if (p.frozen) p.signal('SIGCONT');
     if (!p.running()) await p.start(true);
@@ -203,6 +203,6 @@ export async function healAll(w: World): Promise<void> {
   }
   for (const s of w.sales) {
     s.paused = false;
-    await w.kube.applySale(s);
+    await retrying(5, () => w.kube.applySale(s));
   }
 }

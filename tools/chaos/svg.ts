@@ -51,7 +51,7 @@ export function timelineSvg(r: RunRecord, v: Verdict): string {
     parts.push(`<text x="${fx}" y="${H - PAD.b + 14 + (i % 6) * 14}" font-size="10" fill="#000">${esc(f.kind)}<title>${esc(`${f.kind} ${f.target} ${f.detail ?? ''}`)}</title></text>`);
   });
   for (const [label, ms] of [['healed', r.healedAt], ...r.sales.filter((s) => s.restockAt !== undefined).slice(0, 1).map((s) => ['restock', s.restockAt!] as const)] as const) {
-    parts.push(`<line x1="${x(ms)}" x2="${x(ms)}" y1="${PAD.t}" y2="${H - PAD.b}" stroke="#1565c0" stroke-dasharray="4 3"/><text x="${x(ms) + 3}" y="${PAD.t + 10}" font-size="11" fill="#1565c0">${label}</text>`);
+    parts.push(`<line x1="${x(ms)}" x2="${x(ms)}" y1="${PAD.t}" y2="${H - PAD.b}" stroke="#1565c0" stroke-dasharray="4 3"/><text x="${x(ms) + 3}" y="${PAD.t + (label === 'healed' ? 10 : 24)}" font-size="11" fill="#1565c0">${label}</text>`);
   }
   const legend = KINDS.map(([name, color], i) => `<rect x="${PAD.l + i * 120}" y="8" width="10" height="10" fill="${color}"/><text x="${PAD.l + i * 120 + 14}" y="17" font-size="11">${esc(name)}</text>`);
   const axis = [0, 0.5, 1].map((f) => `<text x="${PAD.l - 6}" y="${y(max * f) + 4}" font-size="10" text-anchor="end">${Math.round(max * f)}/s</text>`);

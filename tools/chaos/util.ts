@@ -29,3 +29,15 @@ export async function waitUntil<T>(what: string, probe: () => Promise<T | undefi
     await sleep(200);
   }
 }
+
+/** Runs fn up to `times` times (a second apart) until it succeeds: a loaded machine makes probes time out. */
+export async function retrying<T>(times: number, fn: () => Promise<T>): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (i >= times) throw e;
+      await sleep(1000);
+    }
+  }
+}
