@@ -142,8 +142,8 @@ export const FAULTS: Record<string, { weight: number; inject: Injector }> = {
   'stock-raise': { weight: 2, async inject(w, r) {
     const s = r.pick(w.sales);
     const by = r.int(3, 20);
-    s.stock += by;
-    await w.kube.patchSale(s.name, { stock: s.stock });
+    await w.kube.patchSale(s.name, { stock: s.stock + by });
+    s.stock += by; // only once the apiserver took it: the checker expects what the spec says
     return { target: s.name, detail: `+${by} → ${s.stock}` };
   } },
   'stock-lower': { weight: 2, async inject(w, r) {
@@ -151,8 +151,8 @@ export const FAULTS: Record<string, { weight: number; inject: Injector }> = {
     const left = await remaining(w, s.productId);
     if (left === undefined || left < 15) return undefined; // never below what is sold (the operator refuses that)
     const by = r.int(1, 3);
+    await w.kube.patchSale(s.name, { stock: s.stock - by });
     s.stock -= by;
-    await w.kube.patchSale(s.name, { stock: s.stock });
     return { target: s.name, detail: `−${by} → ${s.stock}` };
   } },
   'sale-pause': { weight: 1, async inject(w, r) {

@@ -25,7 +25,7 @@ import { MASTER_NAME, SentinelSet } from './redis-sentinel.js';
 import { writeReport, summaryText } from './report.js';
 import { sentinelRewriter } from './resp.js';
 import { randomSeed, Rng } from './rng.js';
-import { freePort, sleep, waitUntil } from './util.js';
+import { freePort, retrying, sleep, waitUntil } from './util.js';
 
 export interface ChaosSettings {
   seed: number;
@@ -267,8 +267,8 @@ async function faultPhase(run: Run): Promise<RunRecord['faults']> {
 async function livenessPhase(run: Run, sales: SaleDef[]): Promise<Map<string, number>> {
   const restockAt = new Map<string, number>();
   for (const s of sales) {
+    await retrying(5, () => run.world.kube.patchSale(s.name, { stock: s.stock + 10 }));
     s.stock += 10;
-    await run.world.kube.patchSale(s.name, { stock: s.stock });
     restockAt.set(s.productId, run.now());
   }
   // Done when each sale sold again and then answered sold_out (what the checker's liveness asks).
