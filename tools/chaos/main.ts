@@ -126,7 +126,7 @@ function saleDefs(run: Run): SaleDef[] {
   const tag = `${run.s.seed.toString(36)}-${Date.now().toString(36).slice(-4)}`;
   // Sized so the faults fall on sales still selling: as many units as orders the fault phase brings
   // (some are refused, over the limit or retried), the rest sells out after the heal.
-  const stock = Math.max(20, Math.round((run.s.rate * run.s.durationS) / run.s.sales));
+  const stock = Math.max(20, Math.round((run.s.rate * run.s.durationS * 1.2) / run.s.sales));
   return Array.from({ length: run.s.sales }, (_, i) => ({ name: `sale-${i + 1}`, productId: `chaos-${tag}-${i + 1}`, stock, perUser: i % 2 === 0 ? 1 : 2, paused: false }));
 }
 
