@@ -29,16 +29,22 @@ export interface World {
   sales: SaleDef[];
   pool: pg.Pool;
   leaseSeconds: number;
+  /** Restarts still running in the background (the next fault does not wait for them; heal does). */
+  background: Set<Promise<unknown>>;
   now(): number;
   log(line: string): void;
 }
 
 type Injector = (w: World, r: Rng) => Promise<{ target: string; detail?: string } | undefined>;
 
-/** Restarts a killed process; one that does not get ready in time keeps starting in the background (heal waits for it). */
-async function restartAfter(p: FgProcess, ms: number): Promise<void> {
-  await sleep(ms);
-  await p.start(true).catch(() => undefined);
+/**
+ * Restarts a killed process after `ms`, in the background: the next fault may land while it is
+ * still starting (as in a cluster, where nothing waits for a pod to be ready). heal() waits for it.
+ */
+function restartAfter(w: World, p: FgProcess, ms: number): void {
+  const job = sleep(ms).then(() => (p.running() ? undefined : p.start(true))).catch(() => undefined);
+  w.background.add(job);
+  void job.finally(() => w.background.delete(job));
 }
 
 async function leader(w: World): Promise<FgProcess | undefined> {
@@ -99,21 +105,21 @@ export const FAULTS: Record<string, { weight: number; inject: Injector }> = {
     const p = r.pick(w.apis);
     if (!p.running()) return undefined;
     await p.stop('SIGKILL');
-    await restartAfter(p, r.int(300, 2000));
+    restartAfter(w, p, r.int(300, 2000));
     return { target: p.name };
   } },
   'worker-kill': { weight: 2, async inject(w, r) {
     const p = r.pick(w.workers);
     if (!p.running()) return undefined;
     await p.stop('SIGKILL');
-    await restartAfter(p, r.int(500, 3000));
+    restartAfter(w, p, r.int(500, 3000));
     return { target: p.name };
   } },
   'operator-leader-kill': { weight: 2, async inject(w, r) {
     const p = await leader(w);
     if (!p) return undefined;
     await p.stop('SIGKILL');
-    await restartAfter(p, r.int(500, 3000));
+    restartAfter(w, p, r.int(500, 3000));
     return { target: p.name };
   } },
   'operator-leader-stop': { weight: 2, async inject(w, r) {
@@ -192,6 +198,7 @@ export async function injectOne(w: World, r: Rng, kinds: string[]): Promise<Faul
 
 /** Undoes whatever is still broken: proxies healthy, Redis and services up, processes resumed and running, sales open. */
 export async function healAll(w: World): Promise<void> {
+  await Promise.all([...w.background]);
   for (const l of w.links) for (const p of [l.kafka, ...l.redis]) p.fault = HEALTHY;
   await w.redis.heal();
   await retrying(5, () => w.stack.start('kafka'));

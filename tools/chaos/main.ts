@@ -238,7 +238,7 @@ async function bootstrap(run: Run): Promise<{ env: Record<string, string>; pool:
     for (const s of sales) await kube.kubectl(['patch', 'flashsale', s.name, '-n', kube.ns, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']).catch(() => undefined);
     for (const p of run.procs) await p.close();
   });
-  run.world = { redis, apis, workers, operators, links, stack, kube, sales, pool, leaseSeconds: LEASE_SECONDS, now: run.now, log: run.log };
+  run.world = { redis, apis, workers, operators, links, stack, kube, sales, pool, leaseSeconds: LEASE_SECONDS, background: new Set(), now: run.now, log: run.log };
   for (const w of workers) await w.start();
   for (const o of operators) await o.start();
   for (const s of sales) await kube.applySale(s);
