@@ -45,6 +45,8 @@ export interface Verdict {
   counts: Record<Invariant, number>;
   violations: Violation[];
   firstOffender?: OrderHistory;
+  /** The earliest offending order of each violated invariant (the first offender is one of them). */
+  firstByInvariant: Partial<Record<Invariant, OrderHistory>>;
   answers: Record<string, number>;
   faults: Record<string, number>;
   recovery: { p50Ms?: number; maxMs?: number; perFault: Recovery[] };
@@ -227,6 +229,10 @@ export function check(r: RunRecord, opts: CheckOptions): Verdict {
     counts,
     violations,
     firstOffender: first ? historyOf(r, first) : undefined,
+    firstByInvariant: Object.fromEntries(INVARIANTS.flatMap((i) => {
+      const v = violations.find((x) => x.invariant === i);
+      return v ? [[i, historyOf(r, v)]] : [];
+    })),
     answers: countBy(r.attempts, answerLabel),
     faults: countBy(r.faults.filter((f) => f.injected), (f) => f.kind),
     recovery: recoveries(r),

@@ -108,6 +108,7 @@ describe('chaos checker', () => {
     expect(v.ok).toBe(false);
     expect(v.counts[invariant]).toBeGreaterThan(0);
     expect(v.firstOffender).toBeDefined();
+    expect(v.firstByInvariant[invariant]?.violation.invariant).toBe(invariant);
   });
 
   it('gives the whole history of the first offending key', () => {

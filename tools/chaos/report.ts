@@ -42,6 +42,9 @@ export function summaryText(r: RunRecord, v: Verdict): string {
   for (const x of v.violations.slice(0, 10)) lines.push(`  ✗ ${x.invariant} ${x.productId}: ${x.message}`);
   if (v.violations.length > 10) lines.push(`  … ${v.violations.length - 10} more violations in report.json`);
   if (v.firstOffender) lines.push(historyText(v.firstOffender));
+  for (const h of Object.values(v.firstByInvariant)) {
+    if (h !== v.firstOffender && h.violation !== v.firstOffender?.violation) lines.push(historyText(h).replace('first offending order', `first ${h.violation.invariant} order`));
+  }
   if (!v.ok) lines.push(`replay: CHAOS_SEED=${r.seed} npm run chaos`);
   return lines.join('\n');
 }
