@@ -1,6 +1,7 @@
 // The short chaos run CI can afford: a fixed seed (same faults every time) and one random seed
-// (printed, replayable with CHAOS_SEED), each a 45 s fault phase (about 4 min with start-up, heal, sell-out and settling on a loaded 2-core machine) on the full local stack, judged
-// by the independent checker of tools/chaos. Every invariant count must be 0.
+// (printed, replayable with CHAOS_SEED), each a 45 s fault phase on the full local stack (about
+// 4 min with start-up, heal, sell-out and settling on a loaded 2-core machine), judged by the
+// independent checker of tools/chaos. Every invariant count must be 0.
 // Gated by CHAOS_E2E=1 until the product fixes of issue 7 make it pass on main (see README "Chaos").
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
