@@ -21,6 +21,8 @@ export function writeReport(dir: string, r: RunRecord, v: Verdict, settings: Rec
 
 export function historyText(h: OrderHistory): string {
   const lines = [`first offending order: ${h.violation.invariant} on ${h.violation.productId}: ${h.violation.message}`];
+  // A sale-level violation (stock figures) has no order of its own to show.
+  if (h.violation.key === undefined && h.violation.userId === undefined && h.violation.orderId === undefined) return lines[0]!;
   for (const a of h.attempts) {
     const t = `${(a.t0 / 1000).toFixed(3)}→${(a.t1 / 1000).toFixed(3)} s`;
     lines.push(`  ${t} ${a.api} user=${a.userId} key=${a.key} qty=${a.quantity} → ${a.outcome}${a.answer ? ` ${a.answer}` : ''}${a.orderId ? ` orderId=${a.orderId}` : ''}${a.replayed ? ' (replayed)' : ''}`);
