@@ -47,6 +47,14 @@ function restartAfter(w: World, p: FgProcess, ms: number): void {
   void job.finally(() => w.background.delete(job));
 }
 
+/** SIGKILL (no goodbye), then a restart after a random delay in [lo, hi] ms, in the background. */
+async function crash(w: World, r: Rng, p: FgProcess | undefined, [lo, hi]: [number, number]): Promise<{ target: string } | undefined> {
+  if (!p?.running()) return undefined;
+  await p.stop('SIGKILL');
+  restartAfter(w, p, r.int(lo, hi));
+  return { target: p.name };
+}
+
 async function leader(w: World): Promise<FgProcess | undefined> {
   const holder = await w.kube.leaseHolder();
   return w.operators.find((o) => o.name === holder && o.running() && !o.frozen);
@@ -101,27 +109,9 @@ export const FAULTS: Record<string, { weight: number; inject: Injector }> = {
     await m.admin((c) => c.flushall());
     return { target: m.name };
   } },
-  'api-kill': { weight: 3, async inject(w, r) {
-    const p = r.pick(w.apis);
-    if (!p.running()) return undefined;
-    await p.stop('SIGKILL');
-    restartAfter(w, p, r.int(300, 2000));
-    return { target: p.name };
-  } },
-  'worker-kill': { weight: 2, async inject(w, r) {
-    const p = r.pick(w.workers);
-    if (!p.running()) return undefined;
-    await p.stop('SIGKILL');
-    restartAfter(w, p, r.int(500, 3000));
-    return { target: p.name };
-  } },
-  'operator-leader-kill': { weight: 2, async inject(w, r) {
-    const p = await leader(w);
-    if (!p) return undefined;
-    await p.stop('SIGKILL');
-    restartAfter(w, p, r.int(500, 3000));
-    return { target: p.name };
-  } },
+  'api-kill': { weight: 3, inject: (w, r) => crash(w, r, r.pick(w.apis), [300, 2000]) },
+  'worker-kill': { weight: 2, inject: (w, r) => crash(w, r, r.pick(w.workers), [500, 3000]) },
+  'operator-leader-kill': { weight: 2, inject: async (w, r) => crash(w, r, await leader(w), [500, 3000]) },
   'operator-leader-stop': { weight: 2, async inject(w, r) {
     const p = await leader(w);
     if (!p) return undefined;
