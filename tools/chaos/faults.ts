@@ -1,0 +1,205 @@
+// The fault catalog and its seeded scheduler: which faults exist, how each one is injected and
+// undone, and when. One fault at a time, at random gaps, from the fault Rng (CHAOS_SEED replays it).
+// Invariant: every fault leaves a way back: heal() resumes, restarts and reopens everything, so
+// the liveness check after the last fault judges Flux-Gate, not a harness that forgot a SIGSTOP.
+import type pg from 'pg';
+import type { ServiceControl } from '../stack/control.js';
+import type { FgProcess } from './fleet.js';
+import type { Fault } from './history.js';
+import type { Kube, SaleDef } from './kube.js';
+import { HEALTHY, type TcpProxy } from './proxy.js';
+import type { SentinelSet } from './redis-sentinel.js';
+import type { Rng } from './rng.js';
+import { retrying, sleep, waitUntil } from './util.js';
+
+export interface ApiLinks {
+  kafka: TcpProxy;
+  /** The proxies in front of the Redis data nodes and the Sentinels, as this API sees them. */
+  redis: TcpProxy[];
+}
+
+export interface World {
+  redis: SentinelSet;
+  apis: FgProcess[];
+  workers: FgProcess[];
+  operators: FgProcess[];
+  links: ApiLinks[];
+  stack: ServiceControl;
+  kube: Kube;
+  sales: SaleDef[];
+  pool: pg.Pool;
+  leaseSeconds: number;
+  /** Restarts still running in the background (the next fault does not wait for them; heal does). */
+  background: Set<Promise<unknown>>;
+  now(): number;
+  log(line: string): void;
+}
+
+type Injector = (w: World, r: Rng) => Promise<{ target: string; detail?: string } | undefined>;
+
+/**
+ * Restarts a killed process after `ms`, in the background: the next fault may land while it is
+ * still starting (as in a cluster, where nothing waits for a pod to be ready). heal() waits for it.
+ */
+function restartAfter(w: World, p: FgProcess, ms: number): void {
+  const job = sleep(ms).then(() => (p.running() ? undefined : p.start(true))).catch(() => undefined);
+  w.background.add(job);
+  void job.finally(() => w.background.delete(job));
+}
+
+/** SIGKILL (no goodbye), then a restart after a random delay in [lo, hi] ms, in the background. */
+async function crash(w: World, r: Rng, p: FgProcess | undefined, [lo, hi]: [number, number]): Promise<{ target: string } | undefined> {
+  if (!p?.running()) return undefined;
+  await p.stop('SIGKILL');
+  restartAfter(w, p, r.int(lo, hi));
+  return { target: p.name };
+}
+
+async function leader(w: World): Promise<FgProcess | undefined> {
+  const holder = await w.kube.leaseHolder();
+  return w.operators.find((o) => o.name === holder && o.running() && !o.frozen);
+}
+
+async function remaining(w: World, productId: string): Promise<number | undefined> {
+  const r = await w.pool.query<{ stock: number }>('SELECT stock FROM products WHERE id = $1', [productId]).catch(() => undefined);
+  return r?.rows[0]?.stock;
+}
+
+/** Sets a link fault on one API's proxies for a while, then heals it. */
+async function linkFault(w: World, r: Rng, which: 'kafka' | 'redis', fault: typeof HEALTHY, ms: number): Promise<{ target: string; detail: string }> {
+  const i = r.int(0, w.links.length - 1);
+  const proxies = which === 'kafka' ? [w.links[i]!.kafka] : w.links[i]!.redis;
+  for (const p of proxies) p.fault = fault;
+  await sleep(ms);
+  for (const p of proxies) p.fault = HEALTHY;
+  return { target: `${w.apis[i]!.name}->${which}`, detail: `${JSON.stringify(fault)} for ${ms} ms` };
+}
+
+export const FAULTS: Record<string, { weight: number; inject: Injector }> = {
+  'redis-master-kill': { weight: 3, async inject(w, r) {
+    const m = await w.redis.master();
+    if (!m?.running() || m.frozen) return undefined;
+    await m.kill();
+    // Left dead until the Sentinels promote a replica (or 15 s), then back, empty, as a replica.
+    const t = Date.now();
+    while (Date.now() - t < 15_000 && (await w.redis.master())?.port === m.port) await sleep(250);
+    await sleep(r.int(0, 2000));
+    m.start();
+    return { target: m.name, detail: `new master ${(await w.redis.master())?.name ?? 'none'} after ${Date.now() - t} ms` };
+  } },
+  'redis-restart-empty': { weight: 2, async inject(w) {
+    const m = await w.redis.master();
+    if (!m?.running() || m.frozen) return undefined;
+    await m.kill();
+    m.start(); // back before the Sentinels notice: the replicas resync from an empty master
+    return { target: m.name };
+  } },
+  'redis-master-stop': { weight: 2, async inject(w, r) {
+    const m = await w.redis.master();
+    if (!m?.running() || m.frozen) return undefined;
+    const ms = r.int(2500, 6000);
+    m.signal('SIGSTOP');
+    await sleep(ms);
+    m.signal('SIGCONT');
+    return { target: m.name, detail: `frozen ${ms} ms` };
+  } },
+  'redis-flushall': { weight: 2, async inject(w) {
+    const m = await w.redis.master();
+    if (!m?.running() || m.frozen) return undefined;
+    await m.admin((c) => c.flushall());
+    return { target: m.name };
+  } },
+  'api-kill': { weight: 3, inject: (w, r) => crash(w, r, r.pick(w.apis), [300, 2000]) },
+  'worker-kill': { weight: 2, inject: (w, r) => crash(w, r, r.pick(w.workers), [500, 3000]) },
+  'operator-leader-kill': { weight: 2, inject: async (w, r) => crash(w, r, await leader(w), [500, 3000]) },
+  'operator-leader-stop': { weight: 2, async inject(w, r) {
+    const p = await leader(w);
+    if (!p) return undefined;
+    const ms = (w.leaseSeconds + r.int(1, 4)) * 1000;
+    p.signal('SIGSTOP'); // past its Lease: the standby takes over while this one still believes it leads
+    await sleep(ms);
+    p.signal('SIGCONT');
+    return { target: p.name, detail: `frozen ${ms} ms` };
+  } },
+  'kafka-restart': { weight: 1, async inject(w) {
+    await w.stack.stop('kafka', { hard: true });
+    await retrying(5, () => w.stack.start('kafka'));
+    return { target: 'kafka' };
+  } },
+  'postgres-restart': { weight: 1, async inject(w) {
+    await w.stack.stop('postgres', { hard: true });
+    await retrying(5, () => w.stack.start('postgres'));
+    return { target: 'postgres' };
+  } },
+  'kafka-latency': { weight: 2, inject: (w, r) => linkFault(w, r, 'kafka', { latencyMs: r.int(100, 1500), dropResponse: 0 }, r.int(2000, 8000)) },
+  'kafka-drop': { weight: 3, inject: (w, r) => linkFault(w, r, 'kafka', { latencyMs: 0, dropResponse: r.pick([0.05, 0.2, 0.5]) }, r.int(2000, 6000)) },
+  'redis-latency': { weight: 2, inject: (w, r) => linkFault(w, r, 'redis', { latencyMs: r.int(100, 2500), dropResponse: 0 }, r.int(2000, 8000)) },
+  'redis-drop': { weight: 2, inject: (w, r) => linkFault(w, r, 'redis', { latencyMs: 0, dropResponse: r.pick([0.05, 0.2, 0.5]) }, r.int(2000, 6000)) },
+  'stock-raise': { weight: 2, async inject(w, r) {
+    const s = r.pick(w.sales);
+    const by = r.int(3, 20);
+    await w.kube.patchSale(s.name, { stock: s.stock + by });
+    s.stock += by; // only once the apiserver took it: the checker expects what the spec says
+    return { target: s.name, detail: `+${by} → ${s.stock}` };
+  } },
+  'stock-lower': { weight: 2, async inject(w, r) {
+    const s = r.pick(w.sales);
+    const left = await remaining(w, s.productId);
+    if (left === undefined || left < 15) return undefined; // never below what is sold (the operator refuses that)
+    const by = r.int(1, 3);
+    await w.kube.patchSale(s.name, { stock: s.stock - by });
+    s.stock -= by;
+    return { target: s.name, detail: `−${by} → ${s.stock}` };
+  } },
+  'sale-pause': { weight: 1, async inject(w, r) {
+    const s = r.pick(w.sales);
+    const ms = r.int(1000, 5000);
+    await w.kube.patchSale(s.name, { paused: true });
+    await sleep(ms);
+    await w.kube.patchSale(s.name, { paused: false });
+    return { target: s.name, detail: `paused ${ms} ms` };
+  } },
+  'sale-recreate': { weight: 1, async inject(w, r) {
+    const s = r.pick(w.sales);
+    await w.kube.deleteSale(s.name);
+    await sleep(r.int(0, 2000));
+    await w.kube.applySale(s);
+    return { target: s.name };
+  } },
+};
+
+export type FaultKind = keyof typeof FAULTS;
+
+/** Picks the next fault (from the allowed kinds) and injects it; the record says whether it could. */
+export async function injectOne(w: World, r: Rng, kinds: string[]): Promise<Fault> {
+  const kind = r.weighted(kinds.map((k) => [k, FAULTS[k]!.weight] as const));
+  const t = w.now();
+  w.log(`fault ${kind}…`);
+  try {
+    const res = await FAULTS[kind]!.inject(w, r);
+    const f: Fault = { t, tEnd: w.now(), kind, target: res?.target ?? '-', detail: res?.detail, injected: res !== undefined };
+    w.log(`fault ${kind} ${f.injected ? `on ${f.target}${f.detail ? ` (${f.detail})` : ''}` : 'skipped (no target)'}`);
+    return f;
+  } catch (e) {
+    w.log(`fault ${kind} failed: ${(e as Error).message}`);
+    return { t, tEnd: w.now(), kind, target: '-', detail: `harness error: ${(e as Error).message}`, injected: false };
+  }
+}
+
+/** Undoes whatever is still broken: proxies healthy, Redis and services up, processes resumed and running, sales open. */
+export async function healAll(w: World): Promise<void> {
+  await Promise.all([...w.background]);
+  for (const l of w.links) for (const p of [l.kafka, ...l.redis]) p.fault = HEALTHY;
+  await w.redis.heal();
+  await retrying(5, () => w.stack.start('kafka'));
+  await retrying(5, () => w.stack.start('postgres'));
+  for (const p of [...w.operators, ...w.workers, ...w.apis]) {
+    if (p.frozen) p.signal('SIGCONT');
+    if (!p.running()) await p.start(true);
+    else if (!p.ready) await waitUntil(`${p.name} ready`, async () => p.ready || undefined, 90_000);
+  }
+  for (const s of w.sales) {
+    s.paused = false;
+    await retrying(5, () => w.kube.applySale(s));
+  }
+}
