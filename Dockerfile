@@ -2,7 +2,8 @@
 # The one Flux-Gate image: `flux-gate api | worker | operator | migrate` (the argument picks the component).
 #   docker build -t flux-gate:0.1.0 .
 #   docker run --rm flux-gate:0.1.0 --help
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24 LTS (20 reached its end of life in April 2026); tools/stack/node/image.sh ships the same line.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- build: full dev dependencies, TypeScript compile, runtime assets copied into dist/
 FROM ${NODE_IMAGE} AS build

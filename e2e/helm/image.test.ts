@@ -35,8 +35,8 @@ describe('Dockerfile', () => {
   const runtime = all.at(-1)!;
   const nodeImage = text.match(/^ARG NODE_IMAGE=(\S+)$/m)?.[1];
 
-  it('is multi-stage on Node 20 (slim Debian)', () => {
-    expect(nodeImage).toMatch(/^node:20(\.\d+)*-bookworm-slim$/);
+  it('is multi-stage on Node 24 LTS (slim Debian), the runtime tools/stack/node/image.sh ships too', () => {
+    expect(nodeImage).toMatch(/^node:24(\.\d+)*-bookworm-slim$/);
     expect(all.map((s) => s.from)).toEqual(['${NODE_IMAGE}', '${NODE_IMAGE}', '${NODE_IMAGE}']);
   });
 

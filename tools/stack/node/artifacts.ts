@@ -41,7 +41,7 @@ function hashFiles(files: string[]): string {
 
 /** Cache key of the node binaries: the build script and every go.mod/go.sum/source it builds. */
 export function nodeBinariesKey(): string {
-  return hashFiles(['build-node.sh', 'node/go.mod', 'node/go.sum', 'node/pause/main.go', 'coredns/go.mod', 'coredns/go.sum', 'kube/go.mod']
+  return hashFiles(['build-node.sh', 'node/go.mod', 'node/go.sum', 'node/pause/main.go', 'coredns/go.mod', 'coredns/go.sum', 'coredns/main.go', 'kube/go.mod']
     .map((f) => join(TOOLS_DIR, f)));
 }
 

@@ -63,6 +63,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   sandbox_image = ${q(sandboxImage)}
   enable_selinux = false
   netns_mounts_under_state_dir = true
+  # This machine withholds CAP_SYS_RESOURCE even from root, so runc cannot lower oom_score_adj
+  # (the kubelet asks -998 for every sandbox): keep each at or above containerd's own value.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"

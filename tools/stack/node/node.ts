@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { run, type Log } from '../install.js';
@@ -82,6 +83,7 @@ export async function nodeUp(o: NodeUpOptions): Promise<NodeRecord> {
   try {
     netUp(net, [state.ports.redis, state.ports.postgres, state.ports.kafkaNode, state.ports.apiserver]);
     await allowUplinkInPostgres(state, net);
+    await allowUplinkInRedis(state);
     prepareDirs(d, net);
     const nodeKubeconfig = writeNodeKubeconfig(o.kubeconfig, d, net, state.ports.apiserver);
     writeConfigs(d, net, pause.ref, nodeKubeconfig);
@@ -118,6 +120,17 @@ async function allowUplinkInPostgres(state: StackState, net: NodeNet): Promise<v
   }
 }
 
+/** A Redis started before `--protected-mode no` was in its arguments would refuse the pods. */
+async function allowUplinkInRedis(state: StackState): Promise<void> {
+  const redis = new Redis({ host: '127.0.0.1', port: state.ports.redis, lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    await redis.config('SET', 'protected-mode', 'no');
+  } finally {
+    redis.disconnect();
+  }
+}
+
 function prepareDirs(d: NodeDirs, net: NodeNet): void {
   for (const dir of [d.containerdRoot, d.containerdState, d.cniConfDir, d.cniIpamDir, d.kubeletRoot, d.podLogs]) mkdirSync(dir, { recursive: true });
   // The kubelet wants its cgroupRoot to exist in every v1 hierarchy; cpuset children start empty.
@@ -138,7 +151,7 @@ function cgroupHierarchies(): string[] {
     .map((f) => f[4]!);
 }
 
-/** Kubeconfig for the node's components: the uplink address, verified against the apiserver's "localhost" SAN. */
+/** Kubeconfig for the node's components: the uplink address, verified against the apiserver's "kubernetes" SAN. */
 function writeNodeKubeconfig(adminKubeconfig: string, d: NodeDirs, net: NodeNet, apiserverPort: number): string {
   const admin = readFileSync(adminKubeconfig, 'utf8');
   const ca = /certificate-authority-data: (\S+)/.exec(admin)?.[1];
@@ -148,7 +161,7 @@ function writeNodeKubeconfig(adminKubeconfig: string, d: NodeDirs, net: NodeNet,
   writeFileSync(file, stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'local', cluster: { server: `https://${net.hostIp}:${apiserverPort}`, 'certificate-authority-data': ca, 'tls-server-name': 'localhost' } }],
+    clusters: [{ name: 'local', cluster: { server: `https://${net.hostIp}:${apiserverPort}`, 'certificate-authority-data': ca, 'tls-server-name': 'kubernetes' } }],
     // The admin token (system:masters): a local test node, not a hardened one (see docs/stack.md).
     users: [{ name: 'node', user: { token } }],
     contexts: [{ name: 'local', context: { cluster: 'local', user: 'node' } }],
