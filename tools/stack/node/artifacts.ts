@@ -3,7 +3,7 @@
 // binaries built from Go modules (kubelet, kube-scheduler, kube-proxy, CoreDNS, pause), the pause
 // sandbox image and the Flux-Gate app image (tools/stack/node/image.sh).
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensurePackages, run, which, type Log, type Requirement } from '../install.js';
@@ -90,19 +90,21 @@ export async function ensurePauseArchive(cacheDir: string, binDir: string, log: 
   });
 }
 
-function newestMtime(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return readdirSync(path).reduce((m, e) => Math.max(m, newestMtime(join(path, e))), st.mtimeMs);
+/** Every file under dir, sorted (the image tag must not depend on readdir order). */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]))
+    .sort();
 }
 
-/** The app image's tag: a hash of what goes in (dist/, the lockfile, the image recipe). */
+/** The app image's tag: a hash of what goes in (dist/ contents, the lockfile, the image recipe),
+ * so a rebuild of the same sources reuses the image and any change rolls the pods. */
 export function appImageRef(repoRoot: string): string {
   const dist = join(repoRoot, 'dist');
   if (!existsSync(join(dist, 'cli.js'))) throw new Error(`no ${dist}/cli.js: run \`npm run build\` first`);
   const h = createHash('sha256');
   h.update(readFileSync(IMAGE_SH)).update(readFileSync(join(repoRoot, 'package-lock.json')));
-  h.update(String(newestMtime(dist)));
+  for (const f of filesUnder(dist)) h.update(f.slice(dist.length)).update('\0').update(readFileSync(f));
   return `fluxgate.local/flux-gate:${h.digest('hex').slice(0, 12)}`;
 }
 

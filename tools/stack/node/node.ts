@@ -89,6 +89,8 @@ export async function nodeUp(o: NodeUpOptions): Promise<NodeRecord> {
     writeConfigs(d, net, pause.ref, nodeKubeconfig);
     await startContainerd(rec, d, net, log);
     await run('ctr', ['--address', d.containerdSock, '-n', 'k8s.io', 'images', 'import', pause.archive], join(d.root, 'ctr.log'));
+    // A Node object left by the previous run still says Ready: remove it, so Ready below is fresh.
+    await kubectl(o, ['delete', 'node', net.nodeName, '--ignore-not-found', '--wait=true']);
     startNodeProcesses(rec, d, net, nodeKubeconfig, o.kubeconfig);
     await applyApiserverEndpoints(o, net, state.ports.apiserver);
     await waitNodeReady(o, rec, d);
