@@ -91,7 +91,7 @@ describe('runtime stage, reproduced in a temp folder', () => {
 
     // Load (not run) each component's whole import graph with production dependencies only.
     const modules = ['dist/api/main.js', 'dist/worker/main.js', 'dist/operator/main.js', 'dist/core/postgres/migrate-main.js'];
-    const script = `for (const m of ${JSON.stringify(modules)}) { const mod = await import('.' + m); if (typeof mod.main !== 'function') throw new Error(m + ' exports no main()'); }`;
+    const script = `for (const m of ${JSON.stringify(modules)}) { const mod = await import('./' + m); if (typeof mod.main !== 'function') throw new Error(m + ' exports no main()'); }`;
     await exec(process.execPath, ['--input-type=module', '-e', script], { cwd: dir });
   });
 });

@@ -29,7 +29,7 @@ describe('metric names in alerts and dashboard', () => {
     const used = new Set([...namesIn(exprs), ...namesIn(dashboard)]);
     expect(used.size).toBeGreaterThan(5);
 
-    const source = [...sourceFiles(join(REPO, 'services')), ...sourceFiles(join(REPO, 'operator'))]
+    const source = ['core', 'api', 'worker', 'operator'].flatMap((d) => sourceFiles(join(REPO, d)))
       .map((f) => readFileSync(f, 'utf8'))
       .join('\n');
     const missing = [...used].filter((n) => !new RegExp(`['"\`]${n}['"\`]`).test(source)).sort();

@@ -12,6 +12,7 @@ import { controlPlaneStatus } from '../../tools/stack/controlplane.js';
 import { kubeconfigForToken, runTool, tokenFor } from '../../tools/stack/kube.js';
 import { startComponent, type RunningProcess } from '../support/processes.js';
 import { kafka, requireEnv, uniqueName } from '../support/api.js';
+import { waitFor } from '../support/wait.js';
 
 export { uniqueName, requireEnv };
 
@@ -167,20 +168,7 @@ export async function getSale(ns: string, name: string): Promise<FlashSaleDoc | 
 
 export const condition = (s: FlashSaleDoc | undefined, type: string) => s?.status?.conditions?.find((c) => c.type === type);
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 90_000, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { waitFor };
 
 export async function waitForSale(ns: string, name: string, what: string, ok: (s: FlashSaleDoc) => boolean, timeoutMs = 90_000): Promise<FlashSaleDoc> {
   return waitFor(`FlashSale ${ns}/${name}: ${what}`, async () => {

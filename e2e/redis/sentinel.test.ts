@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, type FluxRedis } from '../../core/redis/client.js';
 import { saleKeys } from '../../core/redis/keys.js';
 import { http, initSale, order, startApi, topicEndOffset, type ApiHarness, type Res } from '../support/api.js';
-import { MASTER_NAME, startSentinelTopology, waitUntil, type RedisNode, type SentinelTopology } from '../support/redis-topologies.js';
+import { waitFor } from '../support/wait.js';
+import { MASTER_NAME, startSentinelTopology, type RedisNode, type SentinelTopology } from '../support/redis-topologies.js';
 
 const STOCK = 40;
 let topo: SentinelTopology;
@@ -68,7 +69,7 @@ describe('API on Redis Sentinel', () => {
     const sentinel = topo.sentinel.client();
     await sentinel.call('SENTINEL', 'FAILOVER', MASTER_NAME).finally(() => sentinel.disconnect());
     const second = await topo.waitForNewMaster(first);
-    await waitUntil(`old master :${first.port} demoted`, async () => ((await role(first)) === 'slave' ? true : undefined));
+    await waitFor(`old master :${first.port} demoted`, async () => ((await role(first)) === 'slave' ? true : undefined));
     await buyUntilAccepted(5);
 
     // 3. The master crashes while 4 buyers keep ordering; the Sentinel promotes the other node.

@@ -77,7 +77,7 @@ class Group {
       client: () => new Redis({ port, host: '127.0.0.1', lazyConnect: false, maxRetriesPerRequest: 1 }),
       log,
     };
-    await waitUntil(`${name} on :${port} answers PING`, async () => {
+    await waitFor(`${name} on :${port} answers PING`, async () => {
       if (!node.running()) throw new Error(`${name} exited:\n${log.slice(-20).join('\n')}`);
       const c = node.client();
       c.on('error', () => undefined);
@@ -103,11 +103,6 @@ class Group {
     );
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-/** Polls every 100 ms, up to 30 s by default. */
-export function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  return waitFor(what, probe, timeoutMs, 100);
 }
 
 async function admin<T>(node: RedisNode, f: (c: Redis) => Promise<T>): Promise<T> {
@@ -142,7 +137,7 @@ export async function startSentinelTopology(): Promise<SentinelTopology> {
   try {
     const a = await g.start('redis-a', '');
     const b = await g.start('redis-b', `replicaof 127.0.0.1 ${a.port}`);
-    await waitUntil('replica b in sync', () => admin(b, async (c) => ((await c.info('replication')).includes('master_link_status:up') ? true : undefined)));
+    await waitFor('replica b in sync', () => admin(b, async (c) => ((await c.info('replication')).includes('master_link_status:up') ? true : undefined)));
     const sentinel = await g.start(
       'sentinel',
       [
@@ -155,7 +150,7 @@ export async function startSentinelTopology(): Promise<SentinelTopology> {
     );
     const nodes = [a, b];
     const masterPort = () => admin(sentinel, async (c) => Number(((await c.call('SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as string[])[1]));
-    await waitUntil('the Sentinel to see the replica', () =>
+    await waitFor('the Sentinel to see the replica', () =>
       admin(sentinel, async (c) => (((await c.call('SENTINEL', 'replicas', MASTER_NAME)) as unknown[]).length === 1 ? true : undefined)),
     );
     const topo: SentinelTopology = {
@@ -170,7 +165,7 @@ export async function startSentinelTopology(): Promise<SentinelTopology> {
         // After a failover the demoted node first needs a full resync: wait for an online replica,
         // then for it to acknowledge every write so far.
         const m = await topo.master();
-        await waitUntil(`a replica of :${m.port} online and caught up`, () =>
+        await waitFor(`a replica of :${m.port} online and caught up`, () =>
           admin(m, async (c) => {
             if (!/^slave\d+:.*state=online/m.test(await c.info('replication'))) return undefined;
             return (await c.call('WAIT', '1', '2000')) === 1 ? true : undefined;
@@ -178,7 +173,7 @@ export async function startSentinelTopology(): Promise<SentinelTopology> {
         );
       },
       waitForNewMaster: (from, timeoutMs = 30_000) =>
-        waitUntil(
+        waitFor(
           `a master other than :${from.port}`,
           async () => {
             const m = await topo.master();
@@ -224,7 +219,7 @@ export async function startCluster(): Promise<ClusterTopology> {
     });
     if (r.status !== 0) throw new Error(`redis-cli --cluster create failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
     for (const n of nodes) {
-      await waitUntil(`cluster_state:ok on :${n.port}`, () => admin(n, async (c) => ((await c.call('CLUSTER', 'INFO')) as string).includes('cluster_state:ok') ? true : undefined));
+      await waitFor(`cluster_state:ok on :${n.port}`, () => admin(n, async (c) => ((await c.call('CLUSTER', 'INFO')) as string).includes('cluster_state:ok') ? true : undefined));
     }
     const first = nodes[0]!;
     return {

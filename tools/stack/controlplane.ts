@@ -7,15 +7,16 @@ import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeKubeconfig } from './kube.js';
+import { isAlive, isOurProcess, sleep, spawnDetached, stopPid, tailFile, tcpOpen, withLock } from './proc.js';
 
 const TOOLS_DIR = fileURLToPath(new URL('./k8s-tools/', import.meta.url));
 const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'helm'] as const;
 const START_TIMEOUT_MS = Number(process.env.FLUXGATE_CP_START_TIMEOUT_MS ?? 120_000);
 const STOP_TIMEOUT_MS = 15_000;
+const BUILD_LOCK_TIMEOUT_MS = 3 * 3600_000; // a cold build on a busy machine
 
 export interface ControlPlanePorts {
   etcd: number;
@@ -48,8 +49,8 @@ export async function ensureBinaries(cacheDir: string, log: Log): Promise<string
   const complete = () => BINARIES.every((b) => existsSync(join(binDir, b)));
   if (complete()) return binDir;
   mkdirSync(root, { recursive: true });
-  const release = await acquireBuildLock(`${binDir}.lock`, log);
-  try {
+  // One Go build at a time per machine: several stacks (one per engineer) may start together.
+  return withLock(`${binDir}.lock`, BUILD_LOCK_TIMEOUT_MS, 'control plane build', async () => {
     if (complete()) return binDir; // another process built it while we waited
     const buildLog = `${binDir}.build.log`;
     log(`control plane: building etcd, kube-apiserver, kube-controller-manager, kubectl, helm from Go modules ` +
@@ -68,37 +69,12 @@ export async function ensureBinaries(cacheDir: string, log: Log): Promise<string
       child.once('exit', (c) => resolve(c));
     }).finally(() => closeSync(fd));
     if (code !== 0 || !complete()) {
-      throw new Error(`control plane: Go build failed (exit ${code}); last lines of ${buildLog}:\n${tail(buildLog)}`);
+      throw new Error(`control plane: Go build failed (exit ${code}); last lines of ${buildLog}:\n${tailFile(buildLog)}`);
     }
     log(`control plane: binaries built in ${Math.round((Date.now() - t0) / 1000)} s`);
     return binDir;
-  } finally {
-    release();
-  }
+  }, (holder) => log(`control plane: waiting for the build already running in pid ${holder} (lock ${binDir}.lock)`));
 }
-
-/** One Go build at a time per machine: several stacks (one per engineer) may start together. */
-async function acquireBuildLock(lockFile: string, log: Log): Promise<() => void> {
-  let announced = false;
-  for (;;) {
-    try {
-      writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
-      return () => rmSync(lockFile, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    const holder = Number(readFileSync(lockFile, 'utf8').trim());
-    if (!isAlive(holder)) {
-      rmSync(lockFile, { force: true }); // left by a killed build
-      continue;
-    }
-    if (!announced) log(`control plane: waiting for the build already running in pid ${holder} (lock ${lockFile})`);
-    announced = true;
-    await sleep(2000);
-  }
-}
-
-// ---------------------------------------------------------------- public API
 
 export async function controlPlaneUp(o: {
   cacheDir: string;
@@ -118,7 +94,7 @@ export async function controlPlaneUp(o: {
   const binDir = await ensureBinaries(o.cacheDir, log);
   mkdirSync(stateDir, { recursive: true });
   for (const [name, port] of Object.entries(ports)) {
-    if (await portInUse(port)) throw new Error(`control plane: port ${port} (${name}) is already in use on 127.0.0.1; pick another or stop its owner`);
+    if (await tcpOpen(port)) throw new Error(`control plane: port ${port} (${name}) is already in use on 127.0.0.1; pick another or stop its owner`);
   }
   try {
     return await startAll(binDir, o);
@@ -215,7 +191,7 @@ export async function controlPlaneDown(stateDir: string): Promise<void> {
   if (!state) return;
   for (const name of ['kube-controller-manager', 'kube-apiserver', 'etcd']) {
     const pid = state.pids[name];
-    if (pid !== undefined && isOurProcess(pid, name)) await stopPid(pid);
+    if (pid !== undefined && isOurProcess(pid, [join(state.binDir, name)])) await stopPid(pid, 'SIGTERM', STOP_TIMEOUT_MS);
   }
   rmSync(join(stateDir, 'controlplane.json'), { force: true });
 }
@@ -225,7 +201,7 @@ export async function controlPlaneStatus(stateDir: string): Promise<{ running: b
   if (!state) return { running: false };
   const allAlive = ['etcd', 'kube-apiserver', 'kube-controller-manager'].every((n) => {
     const pid = state.pids[n];
-    return pid !== undefined && isOurProcess(pid, n);
+    return pid !== undefined && isOurProcess(pid, [join(state.binDir, n)]);
   });
   const caFile = join(stateDir, 'pki', 'apiserver.crt');
   const ready = allAlive && existsSync(caFile) &&
@@ -268,16 +244,8 @@ function ensureSecrets(stateDir: string) {
 // ---------------------------------------------------------------- processes
 
 function startProcess(stateDir: string, bin: string, args: string[], env: Record<string, string> = {}): number {
-  const name = bin.split('/').pop()!;
-  const logFile = join(stateDir, `${name}.log`);
-  writeFileSync(logFile, `=== ${new Date().toISOString()} ${bin} ${args.join(' ')}\n`, { flag: 'a' });
-  const fd = openSync(logFile, 'a');
   // detached: the process outlives `npm run stack:up`; its pid is kept in controlplane.json.
-  const child = spawn(bin, args, { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
-  closeSync(fd);
-  child.unref();
-  if (child.pid === undefined) throw new Error(`control plane: could not start ${bin}`);
-  return child.pid;
+  return spawnDetached(bin, args, join(stateDir, `${bin.split('/').pop()!}.log`), { env: { ...process.env, ...env } });
 }
 
 /** Polls `ready` until true; returns the seconds it took (for the start log line). */
@@ -286,56 +254,12 @@ async function waitUntil(name: string, stateDir: string, pid: number, ready: () 
   const deadline = t0 + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (!isAlive(pid)) {
-      throw new Error(`control plane: ${name} (pid ${pid}) exited during start; last lines of ${stateDir}/${name}.log:\n${tail(join(stateDir, `${name}.log`))}`);
+      throw new Error(`control plane: ${name} (pid ${pid}) exited during start; last lines of ${stateDir}/${name}.log:\n${tailFile(join(stateDir, `${name}.log`))}`);
     }
     if (await ready().catch(() => false)) return `${name} ${((Date.now() - t0) / 1000).toFixed(1)} s`;
     await sleep(250);
   }
-  throw new Error(`control plane: ${name} (pid ${pid}) not ready after ${START_TIMEOUT_MS} ms; last lines of ${stateDir}/${name}.log:\n${tail(join(stateDir, `${name}.log`))}`);
-}
-
-async function stopPid(pid: number): Promise<void> {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + STOP_TIMEOUT_MS;
-  while (isAlive(pid) && Date.now() < deadline) await sleep(100);
-  if (isAlive(pid)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-    while (isAlive(pid)) await sleep(100);
-  }
-}
-
-/** Alive and not a zombie (a zombie left by a parent that did not reap it counts as gone). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** Guards against a recycled pid: the process must still be the binary we started. */
-function isOurProcess(pid: number, name: string): boolean {
-  if (!isAlive(pid)) return false;
-  try {
-    const argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
-    return argv0.endsWith(`/${name}`);
-  } catch {
-    return false;
-  }
+  throw new Error(`control plane: ${name} (pid ${pid}) not ready after ${START_TIMEOUT_MS} ms; last lines of ${stateDir}/${name}.log:\n${tailFile(join(stateDir, `${name}.log`))}`);
 }
 
 // ---------------------------------------------------------------- small helpers
@@ -350,24 +274,6 @@ function readState(stateDir: string): State | undefined {
 
 function samePorts(a: ControlPlanePorts, b: ControlPlanePorts): boolean {
   return a.etcd === b.etcd && a.etcdPeer === b.etcdPeer && a.apiserver === b.apiserver;
-}
-
-function tail(file: string, n = 40): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n).join('\n');
-  } catch {
-    return `(no ${file})`;
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function portInUse(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ host: '127.0.0.1', port });
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
 }
 
 function httpGet(url: string, o: { ca?: Buffer; token?: string; method?: string; json?: unknown } = {}): Promise<{ status: number; body: string }> {

@@ -133,10 +133,17 @@ export function readPid(file: string): number | undefined {
 
 /**
  * A cross-process lock: a file created exclusively that holds the owner's pid. A lock whose owner
- * died is taken over. Waits up to timeoutMs, reporting the holder in the error.
+ * died is taken over. Waits up to timeoutMs (onWait hears the holder once), reporting the holder in the error.
  */
-export async function withLock<T>(file: string, timeoutMs: number, what: string, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(
+  file: string,
+  timeoutMs: number,
+  what: string,
+  fn: () => Promise<T>,
+  onWait?: (holder: number) => void,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let announced = false;
   for (;;) {
     try {
       const fd = openSync(file, 'wx');
@@ -156,6 +163,8 @@ export async function withLock<T>(file: string, timeoutMs: number, what: string,
       }
       if (holder === process.pid) throw new Error(`${what}: lock ${file} is already held by this process`);
       if (Date.now() > deadline) throw new Error(`${what}: still locked by pid ${holder} after ${timeoutMs} ms (${file})`);
+      if (!announced) onWait?.(holder);
+      announced = true;
       await sleep(250);
     }
   }
