@@ -4,6 +4,7 @@
 import type { TestProject } from 'vitest/node';
 import { ensureFreshBuild } from '../../tools/stack/build.js';
 import { importAppImage } from '../../tools/stack/node/image.js';
+import { nodeLeftovers } from '../../tools/stack/node/node.js';
 import { REPO_ROOT, stackPaths } from '../../tools/stack/paths.js';
 import { down, StackUpError, up } from '../../tools/stack/stack.js';
 
@@ -42,6 +43,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (res.started.length === 0) return;
     log(`stopping what this run started: ${res.started.join(', ')}`);
     await down(res.state.stateDir, { only: res.started, log });
+    // stack:down must leave no container, mount, cgroup, veth, netns or iptables chain behind.
+    const left = res.started.includes('node') ? nodeLeftovers(res.state) : [];
+    if (left.length > 0) throw new Error(`the node left these behind after stack:down: ${left.join('; ')}`);
   };
   try {
     const image = await importAppImage(res.state.stateDir, log);
