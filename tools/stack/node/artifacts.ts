@@ -3,7 +3,7 @@
 // binaries built from Go modules (kubelet, kube-scheduler, kube-proxy, CoreDNS, pause), the pause
 // sandbox image and the Flux-Gate app image (tools/stack/node/image.sh).
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensurePackages, run, which, type Log, type Requirement } from '../install.js';
@@ -108,6 +108,15 @@ export function appImageRef(repoRoot: string): string {
   return `fluxgate.local/flux-gate:${h.digest('hex').slice(0, 12)}`;
 }
 
+/** Each app archive is ~330 MB: keep the newest `keep` (other checkouts rebuild theirs on demand). */
+function pruneAppArchives(dir: string, keep: number): void {
+  const archives = readdirSync(dir)
+    .filter((f) => /^app-[0-9a-f]+\.tar$/.test(f))
+    .map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
+  for (const { f } of archives.slice(keep)) rmSync(join(dir, f), { force: true });
+}
+
 /** Builds the Flux-Gate image (cached by tag) and returns its docker-archive. */
 export async function ensureAppArchive(repoRoot: string, cacheDir: string, log: Log): Promise<{ ref: string; archive: string; seconds: number }> {
   const ref = appImageRef(repoRoot);
@@ -121,5 +130,6 @@ export async function ensureAppArchive(repoRoot: string, cacheDir: string, log: 
     run('bash', [IMAGE_SH, repoRoot, cacheDir, ref, archive], logFile));
   const seconds = Math.round((Date.now() - t0) / 1000);
   log(`image: ${ref} built in ${seconds} s`);
+  pruneAppArchives(join(cacheDir, 'image'), 3);
   return { ref, archive, seconds };
 }
