@@ -8,6 +8,7 @@ describe('the contract table', () => {
     expect(Object.fromEntries(Object.entries(CONTRACT).map(([k, v]) => [k, v.status]))).toEqual({
       sold_out: 409,
       in_progress: 409,
+      idempotency_key_reused: 422,
       limit_reached: 403,
       not_started: 425,
       ended: 410,

@@ -7,6 +7,7 @@ import type { Logger } from '../core/logging.js';
 export const CONTRACT = {
   sold_out:               { status: 409, message: 'sold out' },
   in_progress:            { status: 409, message: 'an order with this x-idempotency-key is still being placed; retry', retryAfterSec: 1 },
+  idempotency_key_reused: { status: 422, message: 'this x-idempotency-key was used for an order with another userId or quantity; use a new key' },
   limit_reached:          { status: 403, message: 'per-user limit reached for this sale' },
   not_started:            { status: 425, message: 'the sale has not started yet' },
   ended:                  { status: 410, message: 'the sale has ended' },
@@ -33,6 +34,8 @@ export interface ErrorBody {
   message: string;
   /** The offending input for 400s, e.g. "body.quantity" or "headers.x-idempotency-key". */
   field?: string;
+  /** 503 for an order whose fate is unknown: the order the idempotency key is tied to. */
+  orderId?: string;
 }
 
 /** A typed domain error; throw it anywhere below a route and the error handler answers it. */
@@ -49,12 +52,17 @@ export class ApiError extends Error {
 }
 
 /** Sends the contract answer for `code` (no throw: the hot path's rejections are not exceptional). */
-export function reject(reply: FastifyReply, code: Rejection, opts: { message?: string; retryAfterSec?: number; field?: string } = {}): FastifyReply {
+export function reject(
+  reply: FastifyReply,
+  code: Rejection,
+  opts: { message?: string; retryAfterSec?: number; field?: string; orderId?: string } = {},
+): FastifyReply {
   const c: { status: number; message: string; retryAfterSec?: number } = CONTRACT[code];
   const retryAfter = opts.retryAfterSec ?? c.retryAfterSec;
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
   const body: ErrorBody = { status: code, message: opts.message ?? c.message };
   if (opts.field) body.field = opts.field;
+  if (opts.orderId) body.orderId = opts.orderId;
   return reply.code(c.status).send(body);
 }
 
@@ -96,5 +104,6 @@ export const errorBodySchema = {
     status: { type: 'string' },
     message: { type: 'string' },
     field: { type: 'string' },
+    orderId: { type: 'string' },
   },
 } as const;

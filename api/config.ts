@@ -43,7 +43,7 @@ export const apiOwnVars = {
     type: 'int',
     default: '120000',
     min: 10000,
-    description: 'A reservation still not confirmed after this long is deemed abandoned (its pod died) and its key may reserve again',
+    description: 'A reservation still not confirmed after this long is deemed abandoned (its pod died or its confirm was lost): the next request with its key produces that same order (same orderId) again',
     usedBy: ['api'],
   },
   PRODUCT_LOOKUP_CACHE_MS: {
@@ -60,7 +60,7 @@ export const apiOwnVars = {
     default: '3',
     min: 1,
     max: 20,
-    description: 'Retries of a produce request before its orders are answered 503 and their stock released',
+    description: 'Retries of a produce request before its orders are answered 503 (their stock released only if no request went out)',
     usedBy: ['api'],
   },
   KAFKA_REQUEST_TIMEOUT_MS: { type: 'int', default: '5000', min: 500, max: 60000, description: 'Kafka request and acks=all timeout of the API producer', usedBy: ['api'] },

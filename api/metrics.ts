@@ -3,7 +3,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 
 export const ORDER_OUTCOMES = [
   'accepted', 'replayed', 'sold_out', 'sold_out_cached', 'limit_reached', 'not_started', 'ended', 'unknown_sale',
-  'rate_limited', 'recovering', 'paused', 'unavailable', 'in_progress',
+  'rate_limited', 'recovering', 'paused', 'unavailable', 'in_progress', 'idempotency_key_reused',
 ] as const;
 export type OrderOutcome = (typeof ORDER_OUTCOMES)[number];
 

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { pino } from 'pino';
+import { ProduceError } from '../core/kafka/producer.js';
 import type { FluxRedis } from '../core/redis/client.js';
 import { createApiMetrics } from './metrics.js';
 import { OrderService, type OrderServiceDeps } from './order-service.js';
@@ -13,7 +14,7 @@ function setup(opts: {
   known?: (id: string) => Promise<boolean>;
   get?: () => string | null;
 }) {
-  const calls = { reserve: 0, release: [] as string[], confirm: 0, send: 0 };
+  const calls = { reserve: 0, release: [] as string[], confirm: [] as string[], send: [] as string[] };
   const redis = {
     fgReserve: async (...args: unknown[]) => {
       calls.reserve++;
@@ -24,8 +25,8 @@ function setup(opts: {
       calls.release.push(String(args[5]));
       return ['released'];
     },
-    fgConfirm: async () => {
-      calls.confirm++;
+    fgConfirm: async (...args: unknown[]) => {
+      calls.confirm.push(String(args[2]));
       return 1;
     },
     get: async () => (opts.get ? opts.get() : null),
@@ -34,8 +35,8 @@ function setup(opts: {
   const deps: OrderServiceDeps = {
     redis,
     producer: {
-      send: async () => {
-        calls.send++;
+      send: async (order) => {
+        calls.send.push(order.orderId);
         await (opts.send ?? (async () => undefined))();
       },
     },
@@ -78,7 +79,8 @@ describe('OrderService', () => {
   it('places concurrent duplicates of a key once and replays the answer to the others', async () => {
     const { service, calls } = setup({ reserve: () => ['ok', 9, 1, Date.now()] });
     const results = await Promise.all(Array.from({ length: 10 }, () => service.place(req())));
-    expect(calls).toMatchObject({ reserve: 1, send: 1 });
+    expect(calls.reserve).toBe(1);
+    expect(calls.send).toHaveLength(1);
     expect(new Set(results.map((r) => (r.ok ? r.body.orderId : 'x'))).size).toBe(1);
     expect(results.filter((r) => r.ok && r.replayed)).toHaveLength(9);
     // and a later repeat is answered from memory too
@@ -86,7 +88,7 @@ describe('OrderService', () => {
     expect(calls.reserve).toBe(1);
   });
 
-  it('releases the reservation of an order Kafka did not take, and answers 503', async () => {
+  it('releases the reservation of an order Kafka certainly did not take, and answers 503', async () => {
     let orderId = '';
     const { service, calls } = setup({
       reserve: (args) => {
@@ -94,13 +96,65 @@ describe('OrderService', () => {
         return ['ok', 4, 2, Date.now()];
       },
       send: async () => {
-        throw new Error('broker down');
+        throw new ProduceError('broker down', 'not_written');
       },
     });
     const r = await service.place(req());
     expect(r).toMatchObject({ ok: false, code: 'unavailable', message: expect.stringContaining('Kafka unavailable: broker down') });
     expect(calls.release).toEqual([orderId]);
-    expect(calls.confirm).toBe(0);
+    expect(calls.confirm).toEqual([]);
+  });
+
+  it('keeps the stock and the key of an order Kafka may have taken: 503 naming it, marked unknown', async () => {
+    let orderId = '';
+    for (const thrown of [new ProduceError('Request timed out', 'maybe_written'), new Error('not a ProduceError')]) {
+      const { service, calls } = setup({
+        reserve: (args) => {
+          orderId = String(args[7]);
+          return ['ok', 4, 2, Date.now()];
+        },
+        send: async () => {
+          throw thrown;
+        },
+      });
+      const r = await service.place(req());
+      expect(r).toMatchObject({ ok: false, code: 'unavailable', orderId });
+      expect(calls.release).toEqual([]);
+      expect(calls.confirm).toEqual(['u']);
+    }
+  });
+
+  it('a key in limbo (unknown outcome) is produced again under its first orderId, never released', async () => {
+    const first = '0b8f7c2e-1d2a-4c8e-9f1a-2b3c4d5e6f70';
+    const unknown = `u|${first}|3|1|1|0|${Date.now()}|u`;
+    const ok = setup({ reserve: () => ['adopt', unknown] });
+    expect(await ok.service.place(req())).toEqual({
+      ok: true,
+      replayed: false,
+      body: { status: 'success', orderId: first, productId: 'p', remaining: 3 },
+    });
+    expect(ok.calls.send).toEqual([first]);
+    expect(ok.calls.confirm).toEqual(['d']);
+    const failing = setup({
+      reserve: () => ['adopt', unknown],
+      send: async () => {
+        throw new ProduceError('broker down', 'not_written');
+      },
+    });
+    expect(await failing.service.place(req())).toMatchObject({ ok: false, code: 'unavailable', orderId: first });
+    expect(failing.calls.release).toEqual([]);
+  });
+
+  it('a key reused with another user or quantity is refused, also when answered from memory', async () => {
+    const { service, calls } = setup({ reserve: () => ['ok', 9, 1, Date.now()] });
+    const [first, bob, more] = await Promise.all([service.place(req()), service.place(req({ userId: 'bob' })), service.place(req({ quantity: 2 }))]);
+    expect(first).toMatchObject({ ok: true });
+    expect(bob).toEqual({ ok: false, code: 'idempotency_key_reused' });
+    expect(more).toEqual({ ok: false, code: 'idempotency_key_reused' });
+    expect(await service.place(req({ userId: 'bob' }))).toEqual({ ok: false, code: 'idempotency_key_reused' });
+    expect(calls.reserve).toBe(1);
+    const redis = setup({ reserve: () => ['key_reused'] });
+    expect(await redis.service.place(req())).toEqual({ ok: false, code: 'idempotency_key_reused' });
   });
 
   it('a sale missing in Redis is recovering when PostgreSQL knows it, unknown otherwise', async () => {

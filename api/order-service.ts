@@ -1,12 +1,17 @@
 // The order hot path, free of HTTP: one Redis round trip (the reserve script), one Kafka produce,
 // then the answer. Repeated idempotency keys are answered from memory when this process placed the
 // order, by waiting on the first request when it is still running here, else from Redis.
+// Invariant: an idempotency key names one orderId for one user and quantity. A produce that may have
+// written its order never gives the unit back nor frees the key: the key's retries produce that same
+// orderId again until Kafka acks it (the worker stores an orderId once).
 import type { OrderMessage } from '../core/kafka/order-message.js';
+import { ProduceError } from '../core/kafka/producer.js';
 import type { Logger } from '../core/logging.js';
 import type { FluxRedis } from '../core/redis/client.js';
 import { newOrderId } from '../core/redis/keys.js';
 import {
   confirmReservation,
+  markOutcomeUnknown,
   readIdempotencyRecord,
   releaseReservation,
   reserve,
@@ -31,7 +36,8 @@ export interface SuccessBody {
 
 export type OrderResult =
   | { ok: true; body: SuccessBody; replayed: boolean }
-  | { ok: false; code: Rejection; retryAfterSec?: number; message?: string };
+  /** orderId: the order the key is tied to when its fate is not known yet (503, retry the same key). */
+  | { ok: false; code: Rejection; retryAfterSec?: number; message?: string; orderId?: string };
 
 export interface OrderSettings {
   soldOutCacheMs: number;
@@ -51,24 +57,40 @@ export interface OrderServiceDeps {
 }
 
 const RECENT_MAX = 50_000;
+const KEY_REUSED: OrderResult = { ok: false, code: 'idempotency_key_reused' };
+
+/** A key's parameters: reusing the key with others is refused (the product is part of the key). */
+function sameParameters(a: OrderRequest, b: OrderRequest): boolean {
+  return a.userId === b.userId && a.quantity === b.quantity;
+}
+
+/** 503 for an order whose fate is not known yet: the same key's retry produces it again. */
+function limbo(orderId: string, why: string): OrderResult {
+  return {
+    ok: false,
+    code: 'unavailable',
+    orderId,
+    message: `order ${orderId} may have been placed (${why}); retry with the same x-idempotency-key to get its answer`,
+  };
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class OrderService {
   /** productId -> time until which "sold out" is answered without asking Redis. */
   private readonly soldOutUntil = new Map<string, number>();
   /** Orders being placed by this process, by product + idempotency key. */
-  private readonly inFlight = new Map<string, Promise<OrderResult>>();
+  private readonly inFlight = new Map<string, { req: OrderRequest; placing: Promise<OrderResult> }>();
   /** Answers of orders this process accepted recently (replays skip Redis, even when sold out). */
-  private readonly recent = new Map<string, SuccessBody>();
+  private readonly recent = new Map<string, { req: OrderRequest; body: SuccessBody }>();
 
   constructor(private readonly d: OrderServiceDeps) {}
 
   place(req: OrderRequest): Promise<OrderResult> {
     const local = `${req.productId}\n${req.idempotencyKey}`;
-    const known = this.recent.get(local);
-    if (known) return Promise.resolve(this.outcome({ ok: true, body: known, replayed: true }));
-    const running = this.inFlight.get(local);
-    if (running) return running.then((r) => this.outcome(r.ok ? { ...r, replayed: true } : r));
+    const known = this.recent.get(local) ?? this.inFlight.get(local);
+    if (known && !sameParameters(known.req, req)) return Promise.resolve(this.outcome(KEY_REUSED));
+    if (known && 'body' in known) return Promise.resolve(this.outcome({ ok: true, body: known.body, replayed: true }));
+    if (known) return known.placing.then((r) => this.outcome(r.ok ? { ...r, replayed: true } : r));
     const until = this.soldOutUntil.get(req.productId);
     if (until !== undefined) {
       if (until > Date.now()) {
@@ -78,7 +100,7 @@ export class OrderService {
       this.soldOutUntil.delete(req.productId);
     }
     const placing = this.placeNew(req).then((r) => this.outcome(r));
-    this.inFlight.set(local, placing);
+    this.inFlight.set(local, { req, placing });
     placing.finally(() => this.inFlight.delete(local));
     return placing;
   }
@@ -94,9 +116,12 @@ export class OrderService {
     return r;
   }
 
-  private async placeNew(req: OrderRequest): Promise<OrderResult> {
+  /**
+   * Reserves and produces. `firstAttempt` is false when reserving again under the key's first
+   * orderId (a reissue): that order may be in Kafka already, so nothing of it is ever released.
+   */
+  private async placeNew(req: OrderRequest, orderId = newOrderId(req.productId), firstAttempt = true): Promise<OrderResult> {
     const { redis, settings: s } = this.d;
-    const orderId = newOrderId(req.productId);
     let r;
     try {
       r = await reserve(redis, {
@@ -112,12 +137,19 @@ export class OrderService {
     } catch (err) {
       this.d.metrics.redisErrors.inc();
       // The script may have run before the connection failed: undo it if so (fenced by orderId).
-      this.release(req, orderId);
+      if (firstAttempt) await this.release(req, orderId);
       return { ok: false, code: 'unavailable', message: `Redis unavailable: ${(err as Error).message}` };
     }
     switch (r.kind) {
       case 'ok':
-        break;
+        return this.produce(req, { orderId, remaining: r.remaining, epoch: r.epoch, acceptedAtMs: r.acceptedAtMs }, firstAttempt);
+      case 'adopt':
+        return this.produce(req, r.record, false);
+      case 'reissue':
+        if (firstAttempt) return this.placeNew(req, r.record.orderId, false);
+        return limbo(r.record.orderId, 'the sale was reseeded while it was placed');
+      case 'key_reused':
+        return KEY_REUSED;
       case 'replay':
         return this.replay(req, r.record);
       case 'sold_out':
@@ -139,38 +171,64 @@ export class OrderService {
       case 'rate_limited':
         return { ok: false, code: 'rate_limited', retryAfterSec: 1 };
     }
+  }
 
+  /**
+   * Produces the reserved order and answers. Its stock goes back only when the produce certainly
+   * wrote nothing and `mayRelease` (this attempt made the reservation); a maybe-written order is
+   * marked unknown and answered 503 naming its orderId: the key's next attempt produces it again.
+   */
+  private async produce(
+    req: OrderRequest,
+    o: { orderId: string; remaining: number; epoch: number; acceptedAtMs: number },
+    mayRelease: boolean,
+  ): Promise<OrderResult> {
     const order: OrderMessage = {
       v: 1,
-      orderId,
+      orderId: o.orderId,
       productId: req.productId,
       userId: req.userId,
       idempotencyKey: req.idempotencyKey,
       quantity: req.quantity,
-      acceptedAt: new Date(r.acceptedAtMs).toISOString(),
-      epoch: r.epoch,
+      acceptedAt: new Date(o.acceptedAtMs).toISOString(),
+      epoch: o.epoch,
     };
     try {
       await this.d.producer.send(order);
     } catch (err) {
       this.d.metrics.kafkaProduceErrors.inc();
-      await this.release(req, orderId);
-      return { ok: false, code: 'unavailable', message: `order not accepted (Kafka unavailable: ${(err as Error).message}); nothing was reserved, retry` };
+      const message = (err as Error).message;
+      if (mayRelease && err instanceof ProduceError && err.outcome === 'not_written') {
+        await this.release(req, o.orderId);
+        return { ok: false, code: 'unavailable', message: `order not accepted (Kafka unavailable: ${message}); nothing was reserved, retry` };
+      }
+      await this.markUnknown(req, o.orderId);
+      return limbo(o.orderId, `Kafka: ${message}`);
     }
     // Not awaited: the answer does not depend on it; a duplicate meanwhile waits on the record.
-    confirmReservation(redis, req.productId, req.idempotencyKey, orderId).catch(() => this.d.metrics.redisErrors.inc());
-    const body: SuccessBody = { status: 'success', orderId, productId: req.productId, remaining: r.remaining };
-    this.remember(`${req.productId}\n${req.idempotencyKey}`, body);
+    confirmReservation(this.d.redis, req.productId, req.idempotencyKey, o.orderId).catch(() => this.d.metrics.redisErrors.inc());
+    const body: SuccessBody = { status: 'success', orderId: o.orderId, productId: req.productId, remaining: o.remaining };
+    this.remember(`${req.productId}\n${req.idempotencyKey}`, req, body);
     return { ok: true, body, replayed: false };
   }
 
-  private remember(local: string, body: SuccessBody): void {
+  /** Best effort: if it fails the record stays pending, and is adopted after PENDING_STALE_MS. */
+  private async markUnknown(req: OrderRequest, orderId: string): Promise<void> {
+    this.d.metrics.releases.labels('kept_maybe_written').inc();
+    try {
+      await markOutcomeUnknown(this.d.redis, req.productId, req.idempotencyKey, orderId);
+    } catch {
+      this.d.metrics.redisErrors.inc();
+    }
+  }
+
+  private remember(local: string, req: OrderRequest, body: SuccessBody): void {
     if (this.recent.size >= RECENT_MAX) {
       // Drop the oldest entry (Map keeps insertion order).
       const oldest = this.recent.keys().next().value;
       if (oldest !== undefined) this.recent.delete(oldest);
     }
-    this.recent.set(local, body);
+    this.recent.set(local, { req, body });
   }
 
   private async release(req: OrderRequest, orderId: string): Promise<void> {
@@ -198,7 +256,7 @@ export class OrderService {
     const deadline = Date.now() + this.d.settings.idempotencyWaitMs;
     let record: IdempotencyRecord | null = first;
     let pause = 5;
-    while (record && record.state === 'pending' && Date.now() < deadline) {
+    while (record?.state === 'pending' && Date.now() < deadline) {
       await sleep(pause);
       pause = Math.min(pause * 2, 100);
       try {
@@ -209,6 +267,7 @@ export class OrderService {
       }
     }
     if (!record) return { ok: false, code: 'unavailable', message: 'the first order with this x-idempotency-key failed; retry' };
+    if (record.state === 'unknown') return limbo(record.orderId, 'its produce failed and may have written it');
     if (record.state === 'pending') return { ok: false, code: 'in_progress' };
     return {
       ok: true,

@@ -1,7 +1,9 @@
 // The latest consumer-lag reading, shared by the scaler and the reconciler. A failed read is
 // remembered as a failure (never as 0); the last good reading is kept next to it.
 import type { Logger } from '../core/logging.js';
+import { partitionOfProduct } from '../core/kafka/partitioner.js';
 import { LagReader, type LagReading } from './adapters/lag-reader.js';
+import type { LagView } from './model/types.js';
 import { describeError } from './kube/client.js';
 import type { OperatorMetrics } from './metrics.js';
 
@@ -33,4 +35,11 @@ export class LagMonitor {
   readNow(): Promise<LagReading> {
     return this.reader.read();
   }
+}
+
+/** What one sale sees of a reading: the group's totals and the lag of the sale's own partition. */
+export function lagViewFor(reading: LagReading, productId: string): LagView {
+  const partition = partitionOfProduct(productId, reading.partitions);
+  const own = reading.lag.partitions.find((p) => p.partition === partition)?.lag ?? 0;
+  return { total: reading.lag.total, partitions: reading.partitions, partitionsWithLag: reading.partitionsWithLag, own: { partition, lag: own } };
 }

@@ -9,9 +9,9 @@ import { describeError, httpStatus, type Kube } from './kube/client.js';
 import type { EventRecorder } from './kube/events.js';
 import { decide } from './model/decide.js';
 import { withDefaults } from './model/defaults.js';
-import { FINALIZER, GROUP, KIND, VERSION, type Action, type Decision, type FlashSale, type Observed, type Result, type Settings } from './model/types.js';
-import type { LagMonitor } from './lag-monitor.js';
-import type { OperatorMetrics } from './metrics.js';
+import { FINALIZER, GROUP, KIND, VERSION, type Action, type Decision, type FlashSale, type LagView, type Observed, type Result, type Settings } from './model/types.js';
+import { lagViewFor, type LagMonitor } from './lag-monitor.js';
+import { forgetSale, recordSale, type OperatorMetrics } from './metrics.js';
 import type { ScalerLoop } from './scaling/scaler-loop.js';
 
 /** What the operator remembers per sale between reconciles (lost on restart, by design harmless). */
@@ -53,17 +53,14 @@ export class Reconciler {
     const stored = await this.d.kube.getFlashSale(namespace, name);
     const sale = stored && withDefaults(stored);
     if (!sale) {
-      this.d.metrics.lag.remove({ namespace, flashsale: name });
-      this.d.metrics.stockRemaining.remove({ namespace, flashsale: name });
+      forgetSale(this.d.metrics, namespace, name);
       return undefined;
     }
     const observed = await this.observe(sale);
     const decision = decide(observed, this.d.settings);
     const updated = await this.apply(sale, decision);
     if (updated) await this.writeStatus(updated, decision);
-    if (observed.lag.ok) this.d.metrics.lag.set({ namespace, flashsale: name }, observed.lag.value.total);
-    const remaining = decision.status.stock?.remaining ?? decision.status.stock?.postgres;
-    if (remaining !== undefined) this.d.metrics.stockRemaining.set({ namespace, flashsale: name }, remaining);
+    recordSale(this.d.metrics, namespace, name, decision.status, observed.lag.ok ? observed.lag.value.own?.lag : undefined);
     return decision.requeueAfterMs;
   }
 
@@ -85,13 +82,13 @@ export class Reconciler {
     // figures read next already include every order below the barrier.
     let drained: boolean | undefined;
     let drainRemaining: number | undefined;
-    let lag: Result<{ total: number; partitions: number; partitionsWithLag: number }>;
+    let lag: Result<LagView>;
     if (m.barrier) {
       try {
         const reading = await this.d.lag.readNow();
         drainRemaining = remainingBeforeBarrier(reading, m.barrier);
         drained = drainRemaining === 0;
-        lag = { ok: true, value: { total: reading.lag.total, partitions: reading.partitions, partitionsWithLag: reading.partitionsWithLag } };
+        lag = { ok: true, value: lagViewFor(reading, productId) };
       } catch (e) {
         drained = false;
         lag = { ok: false, error: describeError(e) };
@@ -101,7 +98,7 @@ export class Reconciler {
       lag = !l
         ? { ok: false, error: 'no lag reading yet' }
         : l.ok
-          ? { ok: true, value: { total: l.reading.lag.total, partitions: l.reading.partitions, partitionsWithLag: l.reading.partitionsWithLag } }
+          ? { ok: true, value: lagViewFor(l.reading, productId) }
           : { ok: false, error: l.error };
     }
     const [postgres, redis] = await Promise.all([

@@ -3,10 +3,16 @@
 // micro-batched (everything queued when a producer is free goes out in one request) over a few
 // producers ("lanes") working in parallel. A lane whose send fails is replaced (new producer id):
 // a half-written batch can then never make the broker drop later orders as "duplicates".
-import { Kafka, Partitioners, logLevel, type LogEntry, type Producer } from 'kafkajs';
+// A failed send rejects with a ProduceError saying whether the batch may have been written: each
+// lane has its own client whose sockets count the Produce requests that went out (produce-outcome.ts).
+import { Kafka, logLevel, type KafkaConfig, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from '../logging.js';
 import { kafkaLogCreator } from './consumer.js';
 import { encodeOrder, orderKey, type OrderMessage } from './order-message.js';
+import { createOrderPartitioner } from './partitioner.js';
+import { ProduceError, classifyProduceFailure, countingSocketFactory } from './produce-outcome.js';
+
+export { ProduceError, type ProduceOutcome } from './produce-outcome.js';
 
 export interface OrderProducerOptions {
   brokers: string[];
@@ -40,6 +46,10 @@ interface Generation {
 }
 
 interface Lane {
+  /** This lane's own client: its sockets carry only this lane's Produce requests. */
+  kafka: Kafka;
+  /** Produce requests handed to a socket so far (see countingSocketFactory). */
+  producesWritten: number;
   gen: Generation;
   busy: boolean;
 }
@@ -55,7 +65,7 @@ export class OrderProducer {
 
   constructor(private readonly opts: OrderProducerOptions) {
     const base = kafkaLogCreator(opts.logger.child({ kafkaClient: 'api-producer' }))();
-    this.kafka = new Kafka({
+    const config: KafkaConfig = {
       clientId: `${opts.clientId}-api`,
       brokers: opts.brokers,
       connectionTimeout: 2_000,
@@ -67,8 +77,13 @@ export class OrderProducer {
         if (entry.log.message?.startsWith('Limiting retries for the idempotent producer')) return;
         base(entry);
       },
+    };
+    this.kafka = new Kafka(config);
+    this.lanes = Array.from({ length: Math.max(1, opts.lanes) }, () => {
+      const lane = { busy: false, producesWritten: 0 } as Lane;
+      lane.kafka = new Kafka({ ...config, socketFactory: countingSocketFactory(() => lane.producesWritten++) });
+      return lane;
     });
-    this.lanes = Array.from({ length: Math.max(1, opts.lanes) }, () => ({ busy: false }) as Lane);
     for (const lane of this.lanes) lane.gen = this.newGeneration(lane);
   }
 
@@ -82,9 +97,12 @@ export class OrderProducer {
     await Promise.all(this.lanes.map((l) => l.gen.connecting));
   }
 
-  /** Resolves once the order is acknowledged by all in-sync replicas; rejects if it is not. */
+  /**
+   * Resolves once the order is acknowledged by all in-sync replicas; else rejects with a
+   * ProduceError whose outcome says whether the order may be in the log anyway.
+   */
   send(order: OrderMessage): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('producer closed'));
+    if (this.closed) return Promise.reject(new ProduceError('producer closed', 'not_written'));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ message: { key: orderKey(order), value: encodeOrder(order) }, resolve, reject });
       this.schedule();
@@ -105,10 +123,10 @@ export class OrderProducer {
   }
 
   private newGeneration(lane: Lane): Generation {
-    const producer = this.kafka.producer({
+    const producer = lane.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: createOrderPartitioner,
       allowAutoTopicCreation: false,
     });
     const gen: Generation = { producer, connected: false, connecting: Promise.resolve() };
@@ -140,7 +158,7 @@ export class OrderProducer {
   private sendOn(lane: Lane, batch: Pending[]): void {
     const gen = lane.gen;
     if (gen.connectError) {
-      const err = new Error(`Kafka unreachable, reconnecting: ${gen.connectError.message}`);
+      const err = new ProduceError(`Kafka unreachable, reconnecting: ${gen.connectError.message}`, 'not_written');
       this.opts.onBatch?.(batch.length, false, 0);
       for (const p of batch) p.reject(err);
       return;
@@ -148,6 +166,8 @@ export class OrderProducer {
     lane.busy = true;
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    const writtenBefore = lane.producesWritten;
+    const onePartition = new Set(batch.map((p) => p.message.key)).size === 1;
     gen.connecting
       .then(() =>
         gen.producer.send({ topic: this.opts.topic, acks: -1, timeout: this.opts.requestTimeoutMs, messages: batch.map((p) => p.message) }),
@@ -159,9 +179,12 @@ export class OrderProducer {
         },
         (err: Error) => {
           this.opts.onBatch?.(batch.length, false, seconds());
-          this.opts.logger.warn({ err: err.message, orders: batch.length }, 'Kafka produce failed; orders answered 503 and released');
+          const requests = lane.producesWritten - writtenBefore;
+          const outcome = classifyProduceFailure(err, requests, onePartition);
+          this.opts.logger.warn({ err: err.message, orders: batch.length, requests, outcome }, 'Kafka produce failed; orders answered 503');
           this.replace(lane, gen);
-          for (const p of batch) p.reject(err);
+          const failed = new ProduceError(err.message, outcome);
+          for (const p of batch) p.reject(failed);
         },
       )
       .finally(() => {

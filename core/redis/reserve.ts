@@ -14,18 +14,29 @@ export interface ReserveRequest {
 }
 
 export interface IdempotencyRecord {
-  /** pending = reserved, Kafka produce still in progress (or its pod died); done = durable. */
-  state: 'pending' | 'done';
+  /**
+   * pending = reserved, Kafka produce still in progress (or its pod died); unknown = the produce
+   * failed in a way that may have written it (never released); done = durable.
+   */
+  state: 'pending' | 'unknown' | 'done';
   orderId: string;
   remaining: number;
   quantity: number;
   epoch: number;
   acceptedAtMs: number;
+  /** The user the key is bound to (undefined in records written before the binding existed). */
+  userId?: string;
 }
 
 export type ReserveResult =
   | { kind: 'ok'; remaining: number; epoch: number; acceptedAtMs: number }
   | { kind: 'replay'; record: IdempotencyRecord }
+  /** The key's order is in limbo (unknown, or pending past pendingStaleMs): produce it again. */
+  | { kind: 'adopt'; record: IdempotencyRecord }
+  /** Same, but the sale was reseeded since: reserve again with the record's orderId. */
+  | { kind: 'reissue'; record: IdempotencyRecord }
+  /** The key belongs to another user or quantity. */
+  | { kind: 'key_reused' }
   | { kind: 'not_seeded' | 'recovering' | 'paused' | 'ended' | 'limit_reached' }
   | { kind: 'not_started'; msUntilStart: number }
   | { kind: 'sold_out'; stockLeft: number }
@@ -33,16 +44,20 @@ export type ReserveResult =
   /** A gate state this version does not know (written by a newer operator?): treat as closed. */
   | { kind: 'unknown_state'; state: string };
 
+const RECORD_STATES = { p: 'pending', u: 'unknown', d: 'done' } as const;
+
 export function parseIdempotencyRecord(raw: string): IdempotencyRecord {
   const f = raw.split('|');
-  if (f.length !== 7 || (f[0] !== 'p' && f[0] !== 'd')) throw new Error(`malformed idempotency record ${JSON.stringify(raw)}`);
+  const state = RECORD_STATES[f[0] as keyof typeof RECORD_STATES];
+  if ((f.length !== 7 && f.length !== 8) || !state) throw new Error(`malformed idempotency record ${JSON.stringify(raw)}`);
   return {
-    state: f[0] === 'p' ? 'pending' : 'done',
+    state,
     orderId: f[1]!,
     remaining: Number(f[2]),
     quantity: Number(f[3]),
     epoch: Number(f[4]),
     acceptedAtMs: Number(f[6]),
+    ...(f.length === 8 ? { userId: f[7]! } : {}),
   };
 }
 
@@ -52,7 +67,11 @@ export function parseReserveReply(reply: unknown[]): ReserveResult {
     case 'ok':
       return { kind: 'ok', remaining: Number(a), epoch: Number(b), acceptedAtMs: Number(c) };
     case 'replay':
-      return { kind: 'replay', record: parseIdempotencyRecord(String(a)) };
+    case 'adopt':
+    case 'reissue':
+      return { kind: code, record: parseIdempotencyRecord(String(a)) };
+    case 'key_reused':
+      return { kind: 'key_reused' };
     case 'not_seeded':
     case 'recovering':
     case 'paused':
@@ -81,7 +100,12 @@ export async function reserve(redis: FluxRedis, r: ReserveRequest): Promise<Rese
 
 /** Marks the reservation durable (Kafka acked). */
 export async function confirmReservation(redis: FluxRedis, productId: string, idempotencyKey: string, orderId: string): Promise<boolean> {
-  return (await redis.fgConfirm(saleKeys(productId).idem(idempotencyKey), orderId)) === 1;
+  return (await redis.fgConfirm(saleKeys(productId).idem(idempotencyKey), orderId, 'd')) === 1;
+}
+
+/** Marks the reservation's produce outcome unknown (maybe in Kafka): never released, adopted by a retry. */
+export async function markOutcomeUnknown(redis: FluxRedis, productId: string, idempotencyKey: string, orderId: string): Promise<boolean> {
+  return (await redis.fgConfirm(saleKeys(productId).idem(idempotencyKey), orderId, 'u')) === 1;
 }
 
 export type ReleaseResult = 'released' | 'fenced' | 'not_ours';

@@ -3,8 +3,8 @@
 // the topic into PostgreSQL.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startComponent, type RunningProcess } from '../support/processes.js';
-import { countBy, http, initSale, order, redisStock, startApi, topicEndOffset, uniqueName, waitFor, type ApiHarness, type Res } from '../support/api.js';
+import type { RunningProcess } from '../support/processes.js';
+import { countBy, http, initSale, order, redisStock, startApi, startWorkerFor, topicEndOffset, uniqueName, waitFor, type ApiHarness, type Res } from '../support/api.js';
 
 let h: ApiHarness;
 let worker: RunningProcess | undefined;
@@ -43,19 +43,7 @@ describe('POST /order', () => {
     const probe = accepted[0]!.orderId as string;
     expect((await http(h.base, 'GET', `/order/${probe}`)).body).toMatchObject({ orderId: probe, status: 'pending', productId, quantity: 1 });
 
-    worker = await startComponent(
-      'worker',
-      {
-        DATABASE_URL: h.env.DATABASE_URL,
-        KAFKA_BROKERS: h.env.KAFKA_BROKERS,
-        ORDERS_TOPIC: h.topic,
-        ORDERS_TOPIC_PARTITIONS: '3',
-        KAFKA_GROUP_ID: `${h.topic}-group`,
-        METRICS_PORT: '0',
-        METRICS_HOST: '127.0.0.1',
-      },
-      { readyTimeoutMs: 90_000 },
-    );
+    worker = await startWorkerFor(h);
     const rows = await waitFor('100 orders in PostgreSQL', async () => {
       const { rows } = await h.pool.query<{ status: string; n: number }>(
         'SELECT status, count(*)::int AS n FROM orders WHERE product_id = $1 GROUP BY status',

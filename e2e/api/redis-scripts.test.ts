@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, type FluxRedis } from '../../core/redis/client.js';
 import { orderStatusKey, saleKeys } from '../../core/redis/keys.js';
-import { confirmReservation, readAcceptedOrder, readIdempotencyRecord, releaseReservation, reserve, type ReserveRequest } from '../../core/redis/reserve.js';
+import { confirmReservation, markOutcomeUnknown, readAcceptedOrder, readIdempotencyRecord, releaseReservation, reserve, type ReserveRequest } from '../../core/redis/reserve.js';
 import { closeGate, deleteSaleKeys, openGate, readSaleState, seedSale } from '../../core/redis/sale.js';
 import { requireEnv, uniqueName } from '../support/api.js';
 
@@ -110,15 +110,51 @@ describe('Redis scripts', () => {
     expect(await redis.get(saleKeys(productId).stock)).toBe('2');
   });
 
-  it('an abandoned pending reservation (its pod died) lets the key reserve again after pendingStaleMs', async () => {
+  it('an abandoned pending reservation is adopted under its first orderId after pendingStaleMs, never re-reserved', async () => {
     const productId = await seeded(5);
     const r = request(productId, { pendingStaleMs: 50 });
     await reserve(redis, r);
     expect(await reserve(redis, { ...r, orderId: randomUUID() })).toMatchObject({ kind: 'replay', record: { state: 'pending', orderId: r.orderId } });
     await new Promise((res) => setTimeout(res, 80));
-    const takeover = { ...r, orderId: randomUUID() };
-    expect(await reserve(redis, takeover)).toMatchObject({ kind: 'ok', remaining: 3 });
-    expect(await readIdempotencyRecord(redis, productId, r.idempotencyKey)).toMatchObject({ orderId: takeover.orderId });
+    expect(await reserve(redis, { ...r, orderId: randomUUID() })).toMatchObject({ kind: 'adopt', record: { orderId: r.orderId, epoch: 1 } });
+    expect(await redis.get(saleKeys(productId).stock)).toBe('4');
+    // after a reseed the adopted order is reserved again, in the new epoch, under the same orderId
+    await seedSale(redis, { productId, stock: 5, initialStock: 5 });
+    expect(await reserve(redis, { ...r, orderId: randomUUID() })).toMatchObject({ kind: 'reissue', record: { orderId: r.orderId } });
+    expect(await reserve(redis, r)).toMatchObject({ kind: 'ok', remaining: 4, epoch: 2 });
+    expect(await readIdempotencyRecord(redis, productId, r.idempotencyKey)).toMatchObject({ state: 'pending', orderId: r.orderId, epoch: 2 });
+  });
+
+  it('a produce of unknown outcome: marked unknown, never released, adopted at once', async () => {
+    const productId = await seeded(5);
+    const r = request(productId);
+    await reserve(redis, r);
+    expect(await markOutcomeUnknown(redis, productId, r.idempotencyKey, r.orderId)).toBe(true);
+    expect(await releaseReservation(redis, r)).toBe('not_ours');
+    expect(await redis.get(saleKeys(productId).stock)).toBe('4');
+    expect(await reserve(redis, { ...r, orderId: randomUUID() })).toMatchObject({ kind: 'adopt', record: { state: 'unknown', orderId: r.orderId } });
+    expect(await confirmReservation(redis, productId, r.idempotencyKey, r.orderId)).toBe(true);
+    expect(await markOutcomeUnknown(redis, productId, r.idempotencyKey, r.orderId)).toBe(false); // done stays done
+    expect(await reserve(redis, { ...r, orderId: randomUUID() })).toMatchObject({ kind: 'replay', record: { state: 'done', orderId: r.orderId } });
+  });
+
+  it('the same attempt run twice (ioredis re-sends it after a reconnect) reserves once and answers ok twice', async () => {
+    const productId = await seeded(5, { perUserLimit: 2 });
+    const r = request(productId);
+    const first = await reserve(redis, r);
+    expect(await reserve(redis, r)).toEqual(first);
+    expect(await redis.get(saleKeys(productId).stock)).toBe('4');
+    expect(await redis.get(saleKeys(productId).user(r.userId))).toBe('1');
+  });
+
+  it('a key reused by another user or with another quantity is refused and changes nothing', async () => {
+    const productId = await seeded(5);
+    const r = request(productId);
+    await reserve(redis, r);
+    expect(await reserve(redis, { ...r, orderId: randomUUID(), userId: 'bob' })).toEqual({ kind: 'key_reused' });
+    expect(await reserve(redis, { ...r, orderId: randomUUID(), quantity: 2 })).toEqual({ kind: 'key_reused' });
+    expect(await redis.get(saleKeys(productId).stock)).toBe('4');
+    expect(await readIdempotencyRecord(redis, productId, r.idempotencyKey)).toMatchObject({ orderId: r.orderId, userId: 'u1', quantity: 1 });
   });
 
   it('deleteSaleKeys removes every key of the sale and no other', async () => {

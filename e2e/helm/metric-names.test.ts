@@ -49,6 +49,7 @@ describe('metric names in alerts and dashboard', () => {
       ['FluxGatePostgresPoolBusy', /> 0\.8$/, '5m', 'warning'],
       ['FluxGatePostgresPoolExhausted', /> 0\.95$/, '5m', 'critical'],
       ['FluxGateWorkerRateBelowFloor', /< 1\s+and /, '5m', 'warning'],
+      ['FluxGateFlashSaleNotReady', /== 0$/, '10m', 'warning'],
     ];
     expect(Object.keys(byName).sort()).toEqual(expectations.map((e) => e[0]).sort());
     for (const [name, expr, forDuration, severity] of expectations) {
@@ -56,6 +57,18 @@ describe('metric names in alerts and dashboard', () => {
       expect(byName[name].for, name).toBe(forDuration);
       expect(byName[name].labels.severity, name).toBe(severity);
       expect(byName[name].expr, `${name} is scoped to the release namespace`).toContain('namespace="shop"');
+    }
+  });
+
+  it('per-sale alerts and panels group by flashsale_namespace (operator metrics carry no `namespace` label)', async () => {
+    const rendered = await template({ valuesFiles: [ALL_ON] });
+    const exprs: string[] = rendered.find((o) => o.kind === 'PrometheusRule')!.spec.groups[0].rules.map((r: any) => r.expr);
+    const dashboard = JSON.parse(readFileSync(join(CHART, 'files/grafana-dashboard.json'), 'utf8'));
+    const queries: string[] = dashboard.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr));
+    for (const q of [...exprs, ...queries]) {
+      if (!/fluxgate_operator_(consumer_lag|stock_remaining|worker_replicas|flashsale_)/.test(q)) continue;
+      expect(q, q).not.toMatch(/by \((flashsale|deployment)\)/);
+      if (/by \(/.test(q)) expect(q, q).toMatch(/by \(flashsale_namespace, /);
     }
   });
 

@@ -106,6 +106,13 @@ describe('workload hardening', () => {
     }
   });
 
+  it('the worker Deployment, and only it, opts in to scaling by the operator (it refuses any other)', () => {
+    for (const [values, objects] of Object.entries(renders)) {
+      const optedIn = objects.filter((o) => o.metadata.annotations?.['fluxgate.io/replicas-owner'] === 'operator').map((o) => `${o.kind}/${o.metadata.name}`);
+      expect(optedIn, values).toEqual(['Deployment/fg-flux-gate-worker']);
+    }
+  });
+
   it('passwords only come from Secrets', () => {
     for (const r of rows()) {
       for (const e of r.c.env ?? []) {

@@ -146,7 +146,7 @@ export interface FlashSaleDoc {
     phase?: string;
     message?: string;
     stock?: { allocated?: number; postgres?: number; redis?: number; remaining?: number; sold?: number };
-    workers?: { replicas?: number; desired?: number; lag?: number; cap?: string; partitions?: number };
+    workers?: { replicas?: number; desired?: number; lag?: number; cap?: string; partitions?: number; partition?: number; partitionsWithLag?: number };
     redis?: { runId?: string; epoch?: number };
     recovery?: { count?: number; lastDurationSeconds?: number; reason?: string; startedAt?: string; finishedAt?: string };
     conditions?: Array<{ type: string; status: string; reason: string; message: string; lastTransitionTime: string }>;
@@ -177,9 +177,13 @@ export async function waitForSale(ns: string, name: string, what: string, ok: (s
   }, timeoutMs);
 }
 
-export async function events(ns: string, kind?: string, name?: string): Promise<Array<{ reason: string; message: string; type: string; involvedObject: { kind: string; name: string } }>> {
-  const list = JSON.parse(await kubectl(['get', 'events', '-n', ns, '-o', 'json'])) as { items: Array<{ reason: string; message: string; type: string; involvedObject: { kind: string; name: string } }> };
-  return list.items.filter((e) => (!kind || e.involvedObject.kind === kind) && (!name || e.involvedObject.name === name));
+/** Events in the order they first happened (names say nothing of time: the operator derives them from the content). */
+export async function events(ns: string, kind?: string, name?: string): Promise<Array<{ reason: string; message: string; type: string; count?: number; involvedObject: { kind: string; name: string; uid?: string } }>> {
+  type Ev = { reason: string; message: string; type: string; count?: number; firstTimestamp?: string; involvedObject: { kind: string; name: string; uid?: string } };
+  const list = JSON.parse(await kubectl(['get', 'events', '-n', ns, '-o', 'json'])) as { items: Ev[] };
+  return list.items
+    .filter((e) => (!kind || e.involvedObject.kind === kind) && (!name || e.involvedObject.name === name))
+    .sort((x, y) => (x.firstTimestamp ?? '').localeCompare(y.firstTimestamp ?? ''));
 }
 
 export async function scaleOf(ns: string, deployment: string): Promise<number> {
@@ -187,12 +191,16 @@ export async function scaleOf(ns: string, deployment: string): Promise<number> {
   return s.spec?.replicas ?? 0;
 }
 
-/** A worker Deployment object (nothing runs it: the test control plane has no kubelet). */
-export async function createDeployment(ns: string, name: string, replicas: number): Promise<void> {
+/**
+ * A worker Deployment object (nothing runs it: the test control plane has no kubelet). It opts in
+ * to scaling by the operator as the chart's worker does, unless `optIn` is false.
+ */
+export async function createDeployment(ns: string, name: string, replicas: number, o: { optIn?: boolean } = {}): Promise<void> {
+  const annotations = o.optIn === false ? {} : { 'fluxgate.io/replicas-owner': 'operator' };
   const doc = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name, namespace: ns },
+    metadata: { name, namespace: ns, annotations },
     spec: {
       replicas,
       selector: { matchLabels: { app: name } },

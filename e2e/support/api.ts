@@ -159,3 +159,56 @@ export function countBy<T>(items: T[], key: (t: T) => string | number): Record<s
   return out;
 }
 
+
+/** Starts `flux-gate worker` consuming the harness's topic (its own consumer group). */
+export function startWorkerFor(h: ApiHarness): Promise<RunningProcess> {
+  return startComponent(
+    'worker',
+    {
+      DATABASE_URL: requireEnv('DATABASE_URL'),
+      KAFKA_BROKERS: requireEnv('KAFKA_BROKERS'),
+      ORDERS_TOPIC: h.topic,
+      ORDERS_TOPIC_PARTITIONS: '3',
+      KAFKA_GROUP_ID: `${h.topic}-group`,
+      METRICS_PORT: '0',
+      METRICS_HOST: '127.0.0.1',
+    },
+    { readyTimeoutMs: 90_000 },
+  );
+}
+
+export interface StoredOrder {
+  id: string;
+  idempotencyKey: string;
+  status: 'confirmed' | 'rejected';
+  rejectReason: string | null;
+}
+
+export async function storedOrders(pool: pg.Pool, productId: string): Promise<StoredOrder[]> {
+  const r = await pool.query<StoredOrder>(
+    `SELECT id::text, idempotency_key AS "idempotencyKey", status, reject_reason AS "rejectReason" FROM orders WHERE product_id = $1`,
+    [productId],
+  );
+  return r.rows;
+}
+
+/**
+ * Waits until the sale is quiet: every order answered 200 is stored and Redis's stock equals
+ * PostgreSQL's (a unit missing on either side never settles: the wait fails, naming both figures).
+ * Returns what the stores hold, for the test's own invariants.
+ */
+export async function settledSale(h: ApiHarness, productId: string, answered200: string[]) {
+  let last = '';
+  try {
+    return await waitFor(`sale ${productId} to settle`, async () => {
+      const orders = await storedOrders(h.pool, productId);
+      const ids = new Set(orders.map((o) => o.id));
+      const pg = (await h.pool.query<{ stock: number }>('SELECT stock FROM products WHERE id = $1', [productId])).rows[0]?.stock;
+      const redis = await redisStock(h.redis, productId);
+      last = `stored ${answered200.filter((id) => ids.has(id)).length}/${answered200.length} accepted; Redis stock ${redis}, PostgreSQL stock ${pg}`;
+      return answered200.every((id) => ids.has(id)) && redis === pg ? { orders, redisStock: redis, pgStock: pg } : undefined;
+    }, 60_000);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}: ${last}`);
+  }
+}

@@ -46,6 +46,17 @@ export function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The JSON merge patch (RFC 7386) that turns `prev` into `next`: keys absent from `next` become null. */
+export function replacingMergePatch(prev: unknown, next: unknown): unknown {
+  if (!isPlainObject(prev) || !isPlainObject(next)) return next;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(next)) if (v !== undefined) out[k] = replacingMergePatch(prev[k], v);
+  for (const k of Object.keys(prev)) if (next[k] === undefined) out[k] = null;
+  return out;
+}
+
 export class Kube {
   readonly custom: CustomObjectsApi;
   readonly core: CoreV1Api;
@@ -83,11 +94,16 @@ export class Kube {
     )) as FlashSale;
   }
 
-  /** Writes the status subresource. The conditions list is replaced as a whole (merge patch). */
+  /**
+   * Writes the status subresource so that it equals `status`: lists (conditions) are replaced as a
+   * whole, and a field the stored status has but `status` lacks is deleted (sent as null), so no
+   * stale figure outlives the state that produced it.
+   */
   async patchStatus(sale: FlashSale, status: FlashSaleStatus): Promise<FlashSale> {
     const { namespace, name, resourceVersion } = sale.metadata;
+    const body = { metadata: { resourceVersion }, status: replacingMergePatch(sale.status ?? {}, status) };
     return (await this.custom.patchNamespacedCustomObjectStatus(
-      { group: GROUP, version: VERSION, plural: PLURAL, namespace, name, body: { metadata: { resourceVersion }, status } },
+      { group: GROUP, version: VERSION, plural: PLURAL, namespace, name, body },
       mergePatch,
     )) as FlashSale;
   }

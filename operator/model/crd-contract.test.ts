@@ -13,12 +13,12 @@ describe('CRD status schema vs the operator', () => {
     expect(status.phase.enum).toEqual(['Pending', 'Active', 'Recovering', 'SoldOut', 'Ended', 'Paused']);
   });
   it('lists every cap value (Binding and Hold of the lag scaler)', () => {
-    const produced = ['lag', 'activation', 'minReplicas', 'maxReplicas', 'partitions', 'stabilization', 'metricsUnavailable', 'noMetrics'];
+    const produced = ['lag', 'activation', 'minReplicas', 'maxReplicas', 'partitions', 'partitionsWithLag', 'stabilization', 'metricsUnavailable', 'noMetrics'];
     expect([...status.workers.properties.cap.enum].sort()).toEqual([...produced].sort());
   });
   it('has a field for every status.stock, workers, redis and recovery figure the operator writes', () => {
     expect(Object.keys(status.stock.properties).sort()).toEqual(['allocated', 'postgres', 'redis', 'remaining', 'sold']);
-    expect(Object.keys(status.workers.properties).sort()).toEqual(['cap', 'deployment', 'desired', 'lag', 'lastScaleTime', 'partitions', 'partitionsWithLag', 'replicas']);
+    expect(Object.keys(status.workers.properties).sort()).toEqual(['cap', 'deployment', 'desired', 'lag', 'lastScaleTime', 'partition', 'partitions', 'partitionsWithLag', 'replicas']);
     expect(Object.keys(status.redis.properties).sort()).toEqual(['epoch', 'runId']);
     expect(Object.keys(status.recovery.properties).sort()).toEqual(['count', 'finishedAt', 'lastDurationSeconds', 'reason', 'startedAt']);
   });

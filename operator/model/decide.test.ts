@@ -397,12 +397,25 @@ describe('decide: workers status', () => {
     expect(cond(d.status, 'WorkersScaled')).toMatchObject({ status, reason });
   });
 
-  it('status shows the binding cap and the lag', () => {
+  it("status shows the binding cap and the sale's own lag (its partition's), not the group's total", () => {
     const d = decide(
-      observed({ sale: withWorkers(), lag: { ok: true, value: { total: 900, partitions: 6, partitionsWithLag: 4 } }, workers: { deployment: 'w', replicas: 6, desired: 6, cap: 'partitions' } }),
+      observed({
+        sale: withWorkers(),
+        lag: { ok: true, value: { total: 900, partitions: 6, partitionsWithLag: 4, own: { partition: 2, lag: 120 } } },
+        workers: { deployment: 'w', replicas: 6, desired: 6, cap: 'partitions' },
+      }),
       settings,
     );
-    expect(d.status.workers).toEqual({ deployment: 'w', replicas: 6, desired: 6, cap: 'partitions', lag: 900, partitions: 6, partitionsWithLag: 4 });
+    expect(d.status.workers).toEqual({ deployment: 'w', replicas: 6, desired: 6, cap: 'partitions', lag: 120, partition: 2, partitions: 6, partitionsWithLag: 4 });
+  });
+
+  it('clears the scaler fields of an earlier state: a refused Deployment keeps no replicas, desired or cap', () => {
+    const before = seededStatus({ workers: { deployment: 'w', replicas: 6, desired: 6, cap: 'partitions', lag: 5, partition: 1, partitions: 6, partitionsWithLag: 1 } });
+    const lag = { ok: true as const, value: { total: 0, partitions: 6, partitionsWithLag: 0, own: { partition: 1, lag: 0 } } };
+    const refused = decide(observed({ sale: withWorkers(before), lag, workers: { deployment: 'w', error: { reason: 'NotOptedIn', message: 'x' } } }), settings);
+    expect(refused.status.workers).toEqual({ deployment: 'w', lag: 0, partition: 1, partitions: 6, partitionsWithLag: 0 });
+    const unconfigured = decide(observed({ sale: sale({}, before), lag }), settings);
+    expect(unconfigured.status.workers).toEqual({ lag: 0, partition: 1, partitions: 6, partitionsWithLag: 0 });
   });
 
   it('keeps the last good lag in the status when the read fails', () => {

@@ -395,19 +395,28 @@ function workersStatus(o: Observed, cond: (t: ConditionType, s: ConditionStatus,
   return cond('WorkersScaled', 'True', 'AsDesired', `${w.replicas} replicas of ${w.deployment} (bound: ${w.cap})`);
 }
 
+/**
+ * status.workers says what holds NOW: the lag figures of the latest reading (the last known ones
+ * while the lag cannot be read, which MetricsAvailable=False says), and the scaler's fields only
+ * while the sale names a Deployment and the scaler has them; nothing left over from an earlier state.
+ */
 function workersFields(o: Observed, prev: FlashSaleStatus): FlashSaleStatus['workers'] {
   const w = o.workers;
-  const lag = o.lag.ok ? o.lag.value : undefined;
-  const out: NonNullable<FlashSaleStatus['workers']> = { ...prev.workers };
-  if (lag) Object.assign(out, { lag: lag.total, partitions: lag.partitions, partitionsWithLag: lag.partitionsWithLag });
-  if (w) {
-    out.deployment = w.deployment;
-    if (w.replicas !== undefined) out.replicas = w.replicas;
-    if (w.desired !== undefined) out.desired = w.desired;
-    if (w.cap !== undefined) out.cap = w.cap;
-    if (w.lastScaleTime !== undefined) out.lastScaleTime = w.lastScaleTime;
+  const p = prev.workers ?? {};
+  const lag = o.lag.ok
+    ? { lag: o.lag.value.own?.lag, partition: o.lag.value.own?.partition, partitions: o.lag.value.partitions, partitionsWithLag: o.lag.value.partitionsWithLag }
+    : { lag: p.lag, partition: p.partition, partitions: p.partitions, partitionsWithLag: p.partitionsWithLag };
+  const out: NonNullable<FlashSaleStatus['workers']> = { ...lag };
+  const deployment = o.sale.spec.workers?.deployment;
+  if (deployment) {
+    out.deployment = deployment;
+    if (w && w.deployment === deployment && !w.error) {
+      Object.assign(out, { replicas: w.replicas, desired: w.desired, cap: w.cap });
+      out.lastScaleTime = w.lastScaleTime ?? (p.deployment === deployment ? p.lastScaleTime : undefined);
+    }
   }
-  return out;
+  for (const k of Object.keys(out) as Array<keyof typeof out>) if (out[k] === undefined) delete out[k];
+  return Object.keys(out).length ? out : undefined;
 }
 
 export const _forTests = { PHASE_TEXT, RECOVERY_TEXT };

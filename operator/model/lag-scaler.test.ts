@@ -33,7 +33,26 @@ describe('recommend', () => {
     ['lagPerReplica 1: one replica per message', { lagPerReplica: 1 }, 5, 12, 5, 'lag'],
   ];
   it.each(cases)('%s', (_name, s, totalLag, partitions, replicas, binding) => {
-    expect(recommend(spec(s), { totalLag, partitions, partitionsWithLag: 0 })).toEqual({ replicas, binding });
+    // every partition carries some of the lag here, so only the partition count can bind
+    expect(recommend(spec(s), { totalLag, partitions, partitionsWithLag: partitions })).toEqual({ replicas, binding });
+  });
+});
+
+describe('recommend: capped by the partitions that have lag (KEDA limitToPartitionsWithLag)', () => {
+  const cases: Array<[string, Partial<WorkersSpec>, number, number, number, number, string]> = [
+    // name, spec, totalLag, partitions, partitionsWithLag, replicas, binding
+    ['one hot partition: one consumer, however large its lag', {}, 5000, 6, 1, 1, 'partitionsWithLag'],
+    ['two hot partitions of six: two consumers', {}, 5000, 6, 2, 2, 'partitionsWithLag'],
+    ['lag spread over all partitions: the partition count binds', {}, 5000, 6, 6, 6, 'partitions'],
+    ['maxReplicas below the lagging partitions binds first', { maxReplicas: 2 }, 5000, 6, 3, 2, 'maxReplicas'],
+    ['the lag itself below the lagging partitions', {}, 150, 6, 4, 2, 'lag'],
+    ['minReplicas is a floor above the lagging partitions', { minReplicas: 3 }, 5000, 6, 1, 3, 'minReplicas'],
+    ['minReplicas above the partitions is still clipped to them', { minReplicas: 8 }, 5000, 6, 1, 6, 'partitions'],
+    ['scale from zero on one lagging partition', { minReplicas: 0 }, 10, 6, 1, 1, 'lag'],
+    ['no partition with lag: minReplicas', {}, 0, 6, 0, 1, 'minReplicas'],
+  ];
+  it.each(cases)('%s', (_name, s, totalLag, partitions, partitionsWithLag, replicas, binding) => {
+    expect(recommend(spec(s), { totalLag, partitions, partitionsWithLag })).toEqual({ replicas, binding });
   });
 });
 

@@ -1,8 +1,10 @@
 // Pure worker-scaling rules (no I/O). KEDA semantics, minus the surprises its users report:
 //  - desired = ceil(lag / lagPerReplica), exactly, no tolerance band, so there is no dead zone
 //    below the cap: lag at or past the cap gives exactly the cap;
-//  - never more replicas than partitions (an idle consumer helps nobody), and the status says
-//    which bound is binding (partitions or maxReplicas), so nobody has to guess;
+//  - never more replicas than partitions WITH lag (KEDA's limitToPartitionsWithLag: orders of one
+//    product share one partition, so a single hot sale is consumed by one worker however large
+//    its lag; a second replica would sit idle), and the status says which bound is binding
+//    (partitionsWithLag, partitions or maxReplicas), so nobody has to guess;
 //  - a failed lag read is never read as 0: the last good value is kept, scale-down is frozen;
 //  - scale up at once; scale down only after the desired count stayed below the current one for
 //    a whole stabilization window, and then one replica per window (each step is a rebalance).
@@ -24,7 +26,7 @@ export interface LagSnapshot {
 }
 
 /** Which rule produced the count: the lag itself, or the bound that clipped it. */
-export type Binding = 'lag' | 'activation' | 'minReplicas' | 'maxReplicas' | 'partitions';
+export type Binding = 'lag' | 'activation' | 'minReplicas' | 'maxReplicas' | 'partitions' | 'partitionsWithLag';
 
 export interface Recommendation {
   replicas: number;
@@ -34,17 +36,18 @@ export interface Recommendation {
 /** One sale's recommendation for its Deployment, from the lag. */
 export function recommend(spec: WorkersSpec, lag: LagSnapshot): Recommendation {
   const partitions = Math.max(1, lag.partitions);
-  const upper = Math.min(spec.maxReplicas, partitions);
-  const upperBinding: Binding = partitions < spec.maxReplicas ? 'partitions' : 'maxReplicas';
+  // Lag somewhere means at least one lagging partition, whatever a racy reading says.
+  const lagging = Math.min(partitions, lag.totalLag > 0 ? Math.max(1, lag.partitionsWithLag) : lag.partitionsWithLag);
   // Activation matters only for scale-to-zero, as in KEDA: with minReplicas >= 1 it is moot.
   if (spec.minReplicas === 0 && lag.totalLag <= spec.activationLag) return { replicas: 0, binding: 'activation' };
   const raw = Math.ceil(lag.totalLag / spec.lagPerReplica);
-  if (raw > upper) return { replicas: upper, binding: upperBinding };
-  // minReplicas above the partition count is clipped too: those replicas would sit idle.
-  if (raw < spec.minReplicas) {
-    return spec.minReplicas > upper ? { replicas: upper, binding: upperBinding } : { replicas: spec.minReplicas, binding: 'minReplicas' };
-  }
-  return { replicas: raw, binding: 'lag' };
+  // minReplicas is a floor (warm workers), clipped only by the partitions: past them a replica never gets one.
+  const floor = Math.min(spec.minReplicas, partitions);
+  const floorRec: Recommendation = { replicas: floor, binding: spec.minReplicas > partitions ? 'partitions' : 'minReplicas' };
+  const upper = Math.min(spec.maxReplicas, lagging);
+  const upperBinding: Binding = spec.maxReplicas <= lagging ? 'maxReplicas' : lagging === partitions ? 'partitions' : 'partitionsWithLag';
+  const capped: Recommendation = raw > upper ? { replicas: upper, binding: upperBinding } : { replicas: raw, binding: 'lag' };
+  return capped.replicas < floor ? floorRec : capped;
 }
 
 /** Several sales may name one Deployment: it gets the largest of their recommendations. */

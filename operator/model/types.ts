@@ -8,7 +8,8 @@ export const PLURAL = 'flashsales';
 export const KIND = 'FlashSale';
 export const FINALIZER = 'fluxgate.io/redis-keys';
 
-export type Phase = 'Pending' | 'Active' | 'Recovering' | 'SoldOut' | 'Ended' | 'Paused';
+export const PHASES = ['Pending', 'Active', 'Recovering', 'SoldOut', 'Ended', 'Paused'] as const;
+export type Phase = (typeof PHASES)[number];
 export type ConditionType = 'Ready' | 'StockSeeded' | 'WorkersScaled' | 'Consistent' | 'MetricsAvailable';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
@@ -51,6 +52,7 @@ export interface FlashSaleStatus {
     replicas?: number;
     desired?: number;
     lag?: number;
+    partition?: number;
     partitions?: number;
     partitionsWithLag?: number;
     cap?: Binding | Hold;
@@ -104,9 +106,12 @@ export interface RedisSale {
 }
 
 export interface LagView {
+  /** The worker group's lag over the whole topic (what recovery waits on). */
   total: number;
   partitions: number;
   partitionsWithLag: number;
+  /** This sale's own partition (its orders are keyed by productId) and that partition's lag. */
+  own?: { partition: number; lag: number };
 }
 
 /** What the per-Deployment scaler last did for this sale's Deployment. */

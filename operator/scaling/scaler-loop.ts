@@ -1,5 +1,7 @@
 // Applies the lag scaler to the worker Deployments named by FlashSales: one desired count per
 // Deployment (the max over its sales), written through the scale subresource, an Event per change.
+// Only a Deployment that opted in and that no HPA or KEDA ScaledObject scales is ever written
+// (deployment-guard.ts); a refusal is a WorkersScaled=False reason and one Warning Event.
 import type { Logger } from '../../core/logging.js';
 import type { Kube } from '../kube/client.js';
 import { describeError } from '../kube/client.js';
@@ -10,11 +12,13 @@ import type { LagMonitor } from '../lag-monitor.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { withDefaults } from '../model/defaults.js';
 import { combine, decideScale, recommend, type ScalerMemory } from '../model/lag-scaler.js';
+import { DeploymentGuard } from './deployment-guard.js';
 
 export class ScalerLoop {
   private readonly memory = new Map<string, ScalerMemory>();
   /** Latest view per "namespace/deployment", read by the reconciler for the status. */
   readonly views = new Map<string, WorkersView>();
+  private readonly guard: DeploymentGuard;
 
   constructor(
     private readonly kube: Kube,
@@ -23,7 +27,9 @@ export class ScalerLoop {
     private readonly metrics: OperatorMetrics,
     private readonly logger: Logger,
     private readonly isLeader: () => boolean,
-  ) {}
+  ) {
+    this.guard = new DeploymentGuard(kube);
+  }
 
   /** One pass over every Deployment; returns the keys of Deployments whose view changed. */
   async run(stored: FlashSale[]): Promise<Set<string>> {
@@ -52,11 +58,19 @@ export class ScalerLoop {
 
   private async scaleOne(key: string, group: FlashSale[]): Promise<void> {
     const [namespace, deployment] = key.split('/') as [string, string];
-    const current = await this.kube.readScale(namespace, deployment);
-    if (current === undefined) {
-      this.views.set(key, { deployment, error: { reason: 'DeploymentNotFound', message: `no Deployment ${key} to scale` } });
+    const guard = await this.guard.check(namespace, deployment);
+    if (!guard.ok) {
+      this.views.set(key, { deployment, error: { reason: guard.reason, message: guard.message } });
+      this.memory.delete(key);
+      this.metrics.desiredReplicas.remove({ flashsale_namespace: namespace, deployment });
+      // A Warning on every pass while refused, as the HPA controller does: the recorder
+      // aggregates the repeats into one Event whose count and lastTimestamp say it still holds.
+      if (guard.reason !== 'DeploymentNotFound' && this.isLeader()) {
+        await this.recordAll(namespace, deployment, guard.uid, group, 'Warning', guard.reason === 'AutoscalerConflict' ? 'AutoscalerConflict' : 'ScalingRefused', guard.message);
+      }
       return;
     }
+    const current = guard.replicas;
     const reading = this.lag.latest?.ok ? this.lag.latest.reading : this.lag.lastGood;
     const fresh = this.lag.latest?.ok === true;
     const lag = reading && { totalLag: reading.lag.total, partitions: reading.partitions, partitionsWithLag: reading.partitionsWithLag };
@@ -71,19 +85,13 @@ export class ScalerLoop {
       await this.kube.setScale(namespace, deployment, d.replicas);
       lastScaleTime = rfc3339(new Date());
       const direction = d.replicas > current ? 'up' : 'down';
-      this.metrics.scalingDecisions.inc({ namespace, deployment, direction });
+      this.metrics.scalingDecisions.inc({ flashsale_namespace: namespace, deployment, direction });
       const why = `lag ${lag?.totalLag} over ${lag?.partitions} partitions (${lag?.partitionsWithLag} with lag), bound: ${rec?.binding}`;
       const msg = `scaled ${deployment} ${direction} from ${current} to ${d.replicas} replicas: ${why}`;
       this.logger.info({ deployment: key, from: current, to: d.replicas, lag: lag?.totalLag, binding: rec?.binding }, 'scaled workers');
-      await this.events.record({ apiVersion: 'apps/v1', kind: 'Deployment', namespace, name: deployment }, 'Normal', 'ScaledWorkers', msg);
-      for (const s of group) {
-        await this.events.record(
-          { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, namespace, name: s.metadata.name, uid: s.metadata.uid },
-          'Normal', 'ScaledWorkers', msg,
-        );
-      }
+      await this.recordAll(namespace, deployment, guard.uid, group, 'Normal', 'ScaledWorkers', msg);
     }
-    this.metrics.desiredReplicas.set({ namespace, deployment }, d.replicas);
+    this.metrics.desiredReplicas.set({ flashsale_namespace: namespace, deployment }, d.replicas);
     this.views.set(key, {
       deployment,
       replicas: d.replicas,
@@ -91,6 +99,14 @@ export class ScalerLoop {
       cap: d.hold ?? rec?.binding,
       ...(lastScaleTime ? { lastScaleTime } : {}),
     });
+  }
+
+  /** The same Event on the Deployment and on every sale naming it. */
+  private async recordAll(namespace: string, deployment: string, uid: string | undefined, group: FlashSale[], type: 'Normal' | 'Warning', reason: string, msg: string): Promise<void> {
+    await this.events.record({ apiVersion: 'apps/v1', kind: 'Deployment', namespace, name: deployment, ...(uid ? { uid } : {}) }, type, reason, msg);
+    for (const s of group) {
+      await this.events.record({ apiVersion: `${GROUP}/${VERSION}`, kind: KIND, namespace, name: s.metadata.name, uid: s.metadata.uid }, type, reason, msg);
+    }
   }
 
   viewFor(sale: FlashSale): WorkersView | undefined {

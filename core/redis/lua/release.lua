@@ -16,7 +16,8 @@
 local record = redis.call('GET', KEYS[3])
 if not record then return {'not_ours'} end
 local state, orderId, qty, epoch, userCounted =
-  string.match(record, '^(%a)|([^|]+)|%-?%d+|(%d+)|(%d+)|(%d)|%d+$')
+  string.match(record, '^(%a)|([^|]+)|%-?%d+|(%d+)|(%d+)|(%d)|%d+')
+-- Only p: a record marked u (produce outcome unknown) may be in Kafka and is never released.
 if orderId ~= ARGV[1] or state ~= 'p' then return {'not_ours'} end
 
 redis.call('DEL', KEYS[3], KEYS[5])

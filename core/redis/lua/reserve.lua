@@ -1,6 +1,8 @@
 --[[
   reserve: the whole admission decision for one order, in one round trip.
   Order of checks: idempotency, gate, sale window, stock, admission rate, per-user limit, then reserve.
+  Invariant: an idempotency key names one order (one orderId) for one user and quantity, whatever
+  happens to its produce; this script never gives a key a second orderId.
 
   KEYS[1] stock   fg:{p}:stock          integer units left (missing = not seeded)
   KEYS[2] meta    fg:{p}:meta           hash: state, startsAt, endsAt, rateLimit, perUserLimit
@@ -13,12 +15,16 @@
   ARGV[5] idempotency record TTL (s)  ARGV[6] order record TTL (s)
   ARGV[7] ms after which a still-pending record is abandoned (its API pod died before producing)
 
-  Idempotency record: "<p|d>|<orderId>|<remaining>|<qty>|<epoch>|<userCounted 0|1>|<acceptedAtMs>"
-  (p = reserved, produce in progress; d = durable in Kafka, answer final).
+  Idempotency record: "<p|u|d>|<orderId>|<remaining>|<qty>|<epoch>|<userCounted 0|1>|<acceptedAtMs>|<userId>"
+  (p = reserved, produce in progress; u = produce outcome unknown (maybe in Kafka); d = durable in
+  Kafka, answer final). Records written before the userId field existed end at acceptedAtMs.
 
   Returns one of:
-    {'replay', record}
-    {'ok', remaining, epoch, acceptedAtMs}
+    {'ok', remaining, epoch, acceptedAtMs}  reserved for ARGV[1] (also when ioredis re-sent this very call)
+    {'replay', record}   the key's order is done, or pending and fresh: answer or wait for it
+    {'adopt', record}    the key's order is in limbo (u, or p past ARGV[7]) in this epoch: produce it again
+    {'reissue', record}  same, but a reseed came since: reserve again under the record's orderId
+    {'key_reused'}       the key belongs to another user or quantity: nothing changed
     {'not_seeded'} {'recovering'} {'paused'} {'not_started', msUntilStart} {'ended'}
     {'sold_out', stockLeft} {'rate_limited', msUntilNextSecond} {'limit_reached'}
 ]]
@@ -27,11 +33,22 @@ local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 local record = redis.call('GET', KEYS[4])
 if record then
-  local state, acceptedAt = string.match(record, '^(%a)|.*|(%d+)$')
-  if state ~= 'p' or nowMs - tonumber(acceptedAt) < tonumber(ARGV[7]) then
+  local state, orderId, remaining, qty, epoch, acceptedAt, rest =
+    string.match(record, '^(%a)|([^|]+)|(%-?%d+)|(%d+)|(%d+)|%d|(%d+)(.*)$')
+  local userId = string.match(rest, '^|(.*)$')
+  if (userId and userId ~= ARGV[2]) or tonumber(qty) ~= tonumber(ARGV[3]) then return {'key_reused'} end
+  local sameEpoch = epoch == (redis.call('GET', KEYS[3]) or '0')
+  if orderId == ARGV[1] then
+    -- This very attempt ran already (ioredis re-sends a call left unanswered by a dropped
+    -- connection): answer what it reserved. From an older epoch, fall through and reserve again.
+    if sameEpoch then return {'ok', tonumber(remaining), tonumber(epoch), tonumber(acceptedAt)} end
+  elseif state == 'd' or (state == 'p' and nowMs - tonumber(acceptedAt) < tonumber(ARGV[7])) then
     return {'replay', record}
+  elseif sameEpoch then
+    return {'adopt', record}
+  else
+    return {'reissue', record}
   end
-  -- abandoned reservation: take the key over (the unit it held is found by the stock audit)
 end
 
 local meta = redis.call('HMGET', KEYS[2], 'state', 'startsAt', 'endsAt', 'rateLimit', 'perUserLimit')
@@ -69,7 +86,7 @@ end
 local remaining = redis.call('DECRBY', KEYS[1], qty)
 local epoch = redis.call('GET', KEYS[3]) or '0'
 redis.call('SET', KEYS[4],
-  'p|' .. ARGV[1] .. '|' .. remaining .. '|' .. qty .. '|' .. epoch .. '|' .. userCounted .. '|' .. nowMs,
+  'p|' .. ARGV[1] .. '|' .. remaining .. '|' .. qty .. '|' .. epoch .. '|' .. userCounted .. '|' .. nowMs .. '|' .. ARGV[2],
   'EX', ARGV[5])
 redis.call('SET', KEYS[7], ARGV[4] .. '|' .. ARGV[2] .. '|' .. qty .. '|' .. nowMs, 'EX', ARGV[6])
 return {'ok', remaining, tonumber(epoch), nowMs}

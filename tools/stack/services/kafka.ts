@@ -45,7 +45,7 @@ export const kafkaDriver: ServiceDriver = {
     await run(
       java(),
       ['-cp', `${kafkaLibsDir(state.cacheDir, state.kafka.version)}/*`, '-Dlog4j2.configurationFile=' + LOG4J2,
-        'kafka.tools.StorageTool', 'format', '-t', state.kafka.clusterId, '-c', configFile(state)],
+        'kafka.tools.StorageTool', 'format', `--cluster-id=${state.kafka.clusterId}`, '-c', configFile(state)],
       join(state.stateDir, 'kafka.log'),
     );
   },

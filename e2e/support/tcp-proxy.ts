@@ -1,0 +1,59 @@
+// A TCP proxy for fault injection in tests: forwards bytes both ways, and on demand cuts a
+// connection right after a chosen request went through to the server, before its answer comes
+// back (the client then cannot know whether the server executed it).
+import net from 'node:net';
+
+export interface TcpProxy {
+  port: number;
+  /**
+   * The next client chunk matching `match` is forwarded; when the server answers on that
+   * connection, the answer is dropped and both sides are cut. Resolves once that happened.
+   */
+  cutAfterRequest(match: (chunk: Buffer) => boolean): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  const sockets = new Set<net.Socket>();
+  let armed: { match: (chunk: Buffer) => boolean; done: () => void } | undefined;
+
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target);
+    sockets.add(client).add(upstream);
+    let cutOnAnswer: (() => void) | undefined;
+    const cut = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('data', (chunk) => {
+      if (armed?.match(chunk)) {
+        cutOnAnswer = armed.done;
+        armed = undefined;
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk) => {
+      if (!cutOnAnswer) return void client.write(chunk);
+      cut(); // the request ran on the server; its answer never reaches the client
+      cutOnAnswer();
+    });
+    for (const s of [client, upstream]) {
+      s.on('error', cut);
+      s.on('close', () => {
+        sockets.delete(s);
+        cut();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    cutAfterRequest(match) {
+      return new Promise<void>((resolve) => (armed = { match, done: resolve }));
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
