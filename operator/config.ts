@@ -82,6 +82,15 @@ export const operatorOwnVars = {
     description: 'A Redis/PostgreSQL stock mismatch at lag 0 is repaired only if a second read this much later agrees',
     usedBy: ['operator'],
   },
+  RECOVERY_IN_FLIGHT_WAIT_SECONDS: {
+    type: 'int',
+    default: '30',
+    min: 1,
+    max: 3600,
+    description:
+      "A recovery captures its drain barrier only once every reservation made before its gate closed reached Kafka; one accepted longer ago than this is deemed abandoned (its API pod died). Keep it above the API's longest produce (KAFKA_PRODUCE_RETRIES × KAFKA_REQUEST_TIMEOUT_MS plus backoff)",
+    usedBy: ['operator'],
+  },
   RECONCILE_RETRY_MAX_SECONDS: {
     type: 'number',
     default: '60',

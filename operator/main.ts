@@ -17,7 +17,9 @@ import { FlashSaleInformer } from './kube/informer.js';
 import { LeaderElector } from './kube/leader.js';
 import { LagMonitor } from './lag-monitor.js';
 import { createOperatorMetrics } from './metrics.js';
+import { PollLoop } from './poll-loop.js';
 import { NotLeader, Reconciler } from './reconciler.js';
+import { RedisWatch } from './redis-watch.js';
 import { ScalerLoop } from './scaling/scaler-loop.js';
 import { WorkQueue } from './work-queue.js';
 import type { FlashSale } from './model/types.js';
@@ -56,6 +58,7 @@ export async function main(): Promise<void> {
   const reconciler = new Reconciler({
     kube, products: new Products(pool), redis: redisSales, lag, scaler, events, metrics, logger, isLeader,
     allSales: () => informer?.list() ?? [],
+    inFlightWaitMs: cfg.RECOVERY_IN_FLIGHT_WAIT_SECONDS * 1000,
     settings: { auditConfirmMs: cfg.AUDIT_CONFIRM_SECONDS * 1000, lagPollMs: cfg.LAG_POLL_SECONDS * 1000, retryMs: 2_000 },
   });
   const queue = new WorkQueue(
@@ -93,49 +96,12 @@ export async function main(): Promise<void> {
     onDelete: (s) => reconciler.forget(s.metadata.uid),
   });
 
-  // --- The poll loop (leader only): lag, Redis restart detection, worker scaling. ---
-  let pollTimer: NodeJS.Timeout | undefined;
-  let lastRunId: string | undefined;
-  let lastLagTotal: number | undefined;
-  let lastLagRefreshMs = 0;
-  const poll = async () => {
-    await lag.poll();
-    const sales = informer!.list();
-    try {
-      const runId = await redisSales.runId();
-      const seeded = sales.filter((s) => s.status?.redis?.epoch !== undefined && !s.metadata.deletionTimestamp);
-      const missing = await redisSales.missingStock(seeded.map((s) => s.spec.productId));
-      if (lastRunId && runId !== lastRunId) logger.warn({ from: lastRunId, to: runId }, 'Redis run_id changed: restart or failover; recovering every sale');
-      lastRunId = runId;
-      for (const s of seeded) {
-        if (s.status?.redis?.runId !== runId || missing.has(s.spec.productId)) queue.add(keyOf(s));
-      }
-    } catch (e) {
-      logger.debug({ err: describeError(e) }, 'Redis check failed (reconciles report it)');
-    }
-    const changed = await scaler.run(sales);
-    const total = lag.latest?.ok ? lag.latest.reading.lag.total : undefined;
-    const lagMoved = total !== lastLagTotal && Date.now() - lastLagRefreshMs >= 5_000;
-    for (const s of sales) {
-      const dep = s.spec.workers ? `${s.metadata.namespace}/${s.spec.workers.deployment}` : undefined;
-      if (lagMoved || (dep && changed.has(dep))) queue.add(keyOf(s));
-    }
-    if (lagMoved) {
-      lastLagTotal = total;
-      lastLagRefreshMs = Date.now();
-    }
-  };
-  // One poll chain per leadership term: a term that ends leaves its chain to die out.
-  let term = 0;
-  const schedulePoll = (myTerm: number) => {
-    pollTimer = setTimeout(() => {
-      poll()
-        .catch((e) => logger.warn({ err: describeError(e) }, 'poll failed'))
-        .finally(() => {
-          if (myTerm === term && isLeader()) schedulePoll(myTerm);
-        });
-    }, cfg.LAG_POLL_SECONDS * 1000);
-  };
+  const poll = new PollLoop({
+    lag, redisWatch: new RedisWatch(redisSales, logger), scaler, logger, isLeader,
+    sales: () => informer!.list(),
+    requeue: (s) => queue.add(keyOf(s)),
+    intervalMs: cfg.LAG_POLL_SECONDS * 1000,
+  });
   const resync = setInterval(() => {
     if (isLeader()) for (const s of informer!.list()) queue.add(keyOf(s));
   }, cfg.RESYNC_SECONDS * 1000);
@@ -153,21 +119,14 @@ export async function main(): Promise<void> {
     {
       onStartedLeading: () => {
         metrics.leader.set(1);
-        const myTerm = ++term;
         queue.start();
-        void lag.poll().finally(() => {
-          if (myTerm !== term) return;
-          for (const s of informer!.list()) queue.add(keyOf(s));
-          schedulePoll(myTerm);
-        });
+        poll.start();
       },
       onStoppedLeading: () => {
         metrics.leader.set(0);
-        term++;
-        clearTimeout(pollTimer);
+        poll.stop();
         void queue.stop();
-        scaler.reset();
-        lastRunId = undefined;
+        reconciler.reset();
       },
     },
     logger,
@@ -205,7 +164,7 @@ export async function main(): Promise<void> {
   }, 20_000);
   deadline.unref();
   clearInterval(resync);
-  clearTimeout(pollTimer);
+  poll.stop();
   await elector.stop(); // stops acting, then releases the Lease so a standby takes over at once
   await queue.stop();
   await informer.stop();

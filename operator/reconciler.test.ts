@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FlashSale } from './model/types.js';
-import { olderSaleOf } from './reconciler.js';
+import { mergePatchOf, olderSaleOf } from './reconciler.js';
 
 const fs = (ns: string, name: string, productId: string, created: string, deleting = false): FlashSale => ({
   metadata: { namespace: ns, name, uid: `${ns}-${name}`, creationTimestamp: created, ...(deleting ? { deletionTimestamp: 'x' } : {}) },
@@ -22,5 +22,16 @@ describe('olderSaleOf: one FlashSale per product', () => {
     const x = fs('shop', 'x', 'p3', '2030-01-01T00:00:00Z');
     const y = fs('shop', 'y', 'p3', '2030-01-01T00:00:00Z');
     expect(olderSaleOf(y, [x, y])).toBe('shop/x');
+  });
+});
+
+describe('mergePatchOf: the status patch removes what the new status drops', () => {
+  it('a finished recovery drops its barrier (null in the patch), arrays are replaced whole', () => {
+    const prev = { phase: 'Recovering', recovery: { count: 1, barrier: { '0': '5' } }, conditions: [{ type: 'Ready' }] };
+    const next = { phase: 'Active', recovery: { count: 2 }, conditions: [] };
+    expect(mergePatchOf(prev, next)).toEqual({ phase: 'Active', recovery: { count: 2, barrier: null }, conditions: [] });
+  });
+  it('keys set to undefined are removed too', () => {
+    expect(mergePatchOf({ a: 1, b: 2 }, { a: 1, b: undefined })).toEqual({ a: 1, b: null });
   });
 });

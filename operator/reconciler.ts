@@ -9,14 +9,16 @@ import { describeError, httpStatus, type Kube } from './kube/client.js';
 import type { EventRecorder } from './kube/events.js';
 import { decide } from './model/decide.js';
 import { withDefaults } from './model/defaults.js';
-import { FINALIZER, GROUP, KIND, VERSION, type Action, type Decision, type FlashSale, type LagView, type Observed, type Result, type Settings } from './model/types.js';
+import { FINALIZER, GROUP, KIND, VERSION, type Action, type Decision, type FlashSale, type FlashSaleStatus, type LagView, type Observed, type Result, type Settings } from './model/types.js';
 import { lagViewFor, type LagMonitor } from './lag-monitor.js';
 import { forgetSale, recordSale, type OperatorMetrics } from './metrics.js';
 import type { ScalerLoop } from './scaling/scaler-loop.js';
 
-/** What the operator remembers per sale between reconciles (lost on restart, by design harmless). */
+/**
+ * What the operator remembers per sale between reconciles: only what is harmless to lose (on a
+ * restart or a leadership change it is forgotten). Recovery state lives in the status and Redis.
+ */
 interface SaleMemory {
-  barrier?: DrainBarrier;
   auditPending?: { redis: number; postgres: number; sinceMs: number };
 }
 
@@ -30,6 +32,8 @@ export interface ReconcilerDeps {
   metrics: OperatorMetrics;
   logger: Logger;
   settings: Settings;
+  /** Reservations older than this are not waited for before a recovery's barrier (their API pod died). */
+  inFlightWaitMs: number;
   /** Checked before every write: a replica that lost the Lease stops acting at once. */
   isLeader: () => boolean;
   /** Every FlashSale the informer knows (to find an older sale of the same product). */
@@ -68,6 +72,11 @@ export class Reconciler {
     if (uid) this.memory.delete(uid);
   }
 
+  /** Leadership lost: a later term starts from the status and Redis alone. */
+  reset(): void {
+    this.memory.clear();
+  }
+
   private mem(sale: FlashSale): SaleMemory {
     const uid = sale.metadata.uid ?? `${sale.metadata.namespace}/${sale.metadata.name}`;
     let m = this.memory.get(uid);
@@ -78,19 +87,29 @@ export class Reconciler {
   async observe(sale: FlashSale): Promise<Observed> {
     const m = this.mem(sale);
     const productId = sale.spec.productId;
+    const barrier = sale.status?.phase === 'Recovering' ? barrierFromStatus(sale.status.recovery?.barrier) : undefined;
     // Order matters: the lag is read BEFORE PostgreSQL, so "drained" proves that the PostgreSQL
     // figures read next already include every order below the barrier.
     let drained: boolean | undefined;
     let drainRemaining: number | undefined;
     let lag: Result<LagView>;
-    if (m.barrier) {
+    if (barrier) {
       try {
         const reading = await this.d.lag.readNow();
-        drainRemaining = remainingBeforeBarrier(reading, m.barrier);
+        drainRemaining = remainingBeforeBarrier(reading, barrier);
         drained = drainRemaining === 0;
-        lag = { ok: true, value: lagViewFor(reading, productId) };
+        lag = { ok: true, value: { ...lagViewFor(reading, productId), atMs: Date.now() } };
       } catch (e) {
         drained = false;
+        lag = { ok: false, error: describeError(e) };
+      }
+    } else if (sale.status?.redis?.epoch === undefined) {
+      // Never seeded: the first seed needs a reading taken after the sale was created (see
+      // model/recovery.ts), not the poll loop's latest.
+      try {
+        const reading = await this.d.lag.readNow();
+        lag = { ok: true, value: { atMs: Date.now(), total: reading.lag.total, partitions: reading.partitions, partitionsWithLag: reading.partitionsWithLag } };
+      } catch (e) {
         lag = { ok: false, error: describeError(e) };
       }
     } else {
@@ -98,7 +117,7 @@ export class Reconciler {
       lag = !l
         ? { ok: false, error: 'no lag reading yet' }
         : l.ok
-          ? { ok: true, value: lagViewFor(l.reading, productId) }
+          ? { ok: true, value: { ...lagViewFor(l.reading, productId), atMs: l.atMs } }
           : { ok: false, error: l.error };
     }
     const [postgres, redis] = await Promise.all([
@@ -108,6 +127,11 @@ export class Reconciler {
         return { runId, sale: s };
       }),
     ]);
+    // Counted only after the gate was seen closed: from then on no reservation can start.
+    let inFlight: number | undefined;
+    if (!barrier && redis.ok && redis.value.sale.gate === 'recovering') {
+      inFlight = await this.d.redis.reservationsInFlight(productId, this.d.inFlightWaitMs).catch(() => undefined);
+    }
     const o: Observed = {
       now: new Date(),
       sale,
@@ -116,6 +140,7 @@ export class Reconciler {
       lag,
       drained,
       ...(drainRemaining !== undefined ? { drainRemaining } : {}),
+      ...(inFlight !== undefined ? { inFlight } : {}),
       ...(m.auditPending ? { auditPending: m.auditPending } : {}),
     };
     const workers = this.d.scaler.viewFor(sale);
@@ -169,14 +194,13 @@ export class Reconciler {
           await this.d.redis.configure(a.productId, a);
           break;
         case 'captureDrainBarrier': {
+          // Into the status written below: a leader that takes over resumes this very barrier.
           const reading = await this.d.lag.readNow();
-          m.barrier = reading.high;
-          this.d.logger.info({ productId: pid, barrier: Object.fromEntries([...reading.high].map(([p, o]) => [p, String(o)])) }, 'recovery: waiting for the workers to reach these offsets');
+          const barrier = Object.fromEntries([...reading.high].map(([p, o]) => [String(p), String(o)]));
+          if (decision.status.recovery) decision.status.recovery.barrier = barrier;
+          this.d.logger.info({ productId: pid, barrier }, 'recovery: waiting for the workers to reach these offsets');
           break;
         }
-        case 'clearDrainBarrier':
-          delete m.barrier;
-          break;
         case 'seed': {
           const epoch = await this.d.redis.seed(a.seed);
           if (decision.status.redis && epoch !== decision.status.redis.epoch) decision.status.redis.epoch = epoch;
@@ -206,7 +230,9 @@ export class Reconciler {
     if (isDeepStrictEqual(stripUndefined(sale.status ?? {}), stripUndefined(decision.status))) return;
     if (!this.d.isLeader()) throw new NotLeader();
     try {
-      await this.d.kube.patchStatus(sale, decision.status);
+      // A merge patch keeps every key it does not name: name the removed ones (null), or a finished
+      // recovery's barrier would stay and a later recovery would trust it.
+      await this.d.kube.patchStatus(sale, mergePatchOf(sale.status ?? {}, decision.status) as FlashSaleStatus);
     } catch (e) {
       if (httpStatus(e) === 404) return;
       throw e;
@@ -224,6 +250,21 @@ export function olderSaleOf(sale: FlashSale, all: FlashSale[]): string | undefin
   }
   if (!owner || owner.metadata.uid === sale.metadata.uid || (owner.metadata.namespace === sale.metadata.namespace && owner.metadata.name === sale.metadata.name)) return undefined;
   return `${owner.metadata.namespace}/${owner.metadata.name}`;
+}
+
+/** `next`, plus null for every object key of `prev` that `next` drops (JSON merge patch, RFC 7386). */
+export function mergePatchOf(prev: unknown, next: unknown): unknown {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(prev) || !isObject(next)) return next;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(prev)) if (!(k in next) || next[k] === undefined) out[k] = null;
+  for (const [k, v] of Object.entries(next)) if (v !== undefined) out[k] = mergePatchOf(prev[k], v);
+  return out;
+}
+
+function barrierFromStatus(b: Record<string, string> | undefined): DrainBarrier | undefined {
+  if (!b || Object.keys(b).length === 0) return undefined;
+  return new Map(Object.entries(b).map(([p, o]) => [Number(p), BigInt(o)]));
 }
 
 async function settle<T>(f: () => Promise<T>): Promise<Result<T>> {

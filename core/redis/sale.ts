@@ -1,6 +1,7 @@
 // Sale lifecycle in Redis, shared by the API (/init, /inventory) and the operator:
-// seed from PostgreSQL's figures, close/open the gate, read the state, remove the keys.
-import { masterNodes, type FluxRedis } from './client.js';
+// seed from PostgreSQL's figures, close/open the gate, raise the allocation, change the settings,
+// read the state, remove the keys. The only writer of the sale's meta hash (besides seed.lua).
+import { masterNodes, type FluxRedis, type RedisClient } from './client.js';
 import { GATE_STATES, saleKeys, type GateState } from './keys.js';
 
 /** What Redis needs to know about a sale; PostgreSQL's products row is the source of these figures. */
@@ -17,21 +18,94 @@ export interface SaleSeed {
 
 const ms = (d: Date | null | undefined) => (d ? d.getTime() : 0);
 
+export interface SeedOptions {
+  gate?: 'open' | 'paused';
+  /**
+   * The epoch Redis held when the seeded figures were computed: a seed whose epoch moved since
+   * (another operator, the new leader, seeded meanwhile) is refused with StaleSeed, nothing changed.
+   */
+  expectEpoch?: number;
+  /** The new epoch is at least this (an epoch key lost with Redis restarts at 0). */
+  minEpoch?: number;
+}
+
+export class StaleSeed extends Error {
+  constructor(productId: string, expected: number, current: number) {
+    super(`seed of ${productId} refused: computed for epoch ${expected}, Redis is at epoch ${current} (seeded meanwhile by another operator)`);
+    this.name = 'StaleSeed';
+  }
+}
+
 /**
  * Sets stock and config, bumps the epoch and sets the gate (open by default). Returns the new epoch.
  * Only call it when no accepted order is still on its way to PostgreSQL (topic drained), or the
  * seeded stock counts those orders twice.
  */
-export async function seedSale(redis: FluxRedis, sale: SaleSeed, opts: { gate?: 'open' | 'paused' } = {}): Promise<number> {
+export async function seedSale(redis: FluxRedis, sale: SaleSeed, opts: SeedOptions = {}): Promise<number> {
   if (!Number.isInteger(sale.stock) || sale.stock < 0) throw new RangeError(`stock must be an integer >= 0, got ${sale.stock}`);
   const k = saleKeys(sale.productId);
-  return Number(
-    await redis.fgSeed(
-      k.stock, k.meta, k.epoch,
-      sale.stock, ms(sale.startsAt), ms(sale.endsAt), sale.rateLimitPerSecond ?? 0, sale.perUserLimit ?? 0,
-      sale.initialStock, opts.gate ?? 'open',
-    ),
-  );
+  const reply = (await redis.fgSeed(
+    k.stock, k.meta, k.epoch,
+    sale.stock, ms(sale.startsAt), ms(sale.endsAt), sale.rateLimitPerSecond ?? 0, sale.perUserLimit ?? 0,
+    sale.initialStock, opts.gate ?? 'open', opts.expectEpoch ?? '', opts.minEpoch ?? 1,
+  )) as unknown;
+  if (Array.isArray(reply)) throw new StaleSeed(sale.productId, opts.expectEpoch ?? 0, Number(reply[1]));
+  return Number(reply);
+}
+
+/** The sale's limits and window; null = none (encoded 0 in the meta hash, as seed.lua does). */
+export interface SaleSettings {
+  rateLimitPerSecond?: number | null;
+  perUserLimit?: number | null;
+  startsAt?: Date | null;
+  endsAt?: Date | null;
+}
+
+function encodeSettings(c: SaleSettings): string[] {
+  return ['startsAt', String(ms(c.startsAt)), 'endsAt', String(ms(c.endsAt)), 'rateLimit', String(c.rateLimitPerSecond ?? 0), 'perUserLimit', String(c.perUserLimit ?? 0)];
+}
+
+/**
+ * Updates limits and window in place, never the stock. `tx` is a connection of its own (WATCH is
+ * per connection; the caller serializes its transactions). A sale not seeded is left alone: the
+ * next seed writes the whole config. Returns false then.
+ */
+export async function configureSale(tx: RedisClient, productId: string, c: SaleSettings): Promise<boolean> {
+  const k = saleKeys(productId);
+  await tx.watch(k.meta);
+  try {
+    if ((await tx.exists(k.meta)) === 0) {
+      await tx.unwatch();
+      return false;
+    }
+    return (await tx.multi().hset(k.meta, ...encodeSettings(c)).exec()) !== null;
+  } catch (e) {
+    await tx.unwatch().catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * Adds (to − from) units once: only if the meta hash still says the allocation is `from`.
+ * WATCH on meta only (reservations never touch it), so selling goes on meanwhile; INCRBY
+ * commutes with their DECRBYs. Returns false when it was already applied or the state moved.
+ * `tx` as for configureSale.
+ */
+export async function raiseSaleStock(tx: RedisClient, productId: string, from: number, to: number): Promise<boolean> {
+  const k = saleKeys(productId);
+  await tx.watch(k.meta);
+  try {
+    const [current, stockExists] = await Promise.all([tx.hget(k.meta, 'initialStock'), tx.exists(k.stock)]);
+    if (current === null || Number(current) !== from || stockExists === 0) {
+      await tx.unwatch();
+      return false;
+    }
+    const res = await tx.multi().incrby(k.stock, to - from).hset(k.meta, 'initialStock', String(to)).exec();
+    return res !== null;
+  } catch (e) {
+    await tx.unwatch().catch(() => undefined);
+    throw e;
+  }
 }
 
 /** Closes the gate: the API answers 503 (recovering / paused) until openGate or seedSale. */

@@ -2,7 +2,8 @@
 // often it is retried, and the recovery drain barrier follows the real consumer group.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { saleKeys } from '../../core/redis/keys.js';
+import { newOrderId, saleKeys } from '../../core/redis/keys.js';
+import { confirmReservation, reserve } from '../../core/redis/reserve.js';
 import { LagReader, remainingBeforeBarrier } from '../../operator/adapters/lag-reader.js';
 import { Products, StockChangeRefused } from '../../operator/adapters/products.js';
 import { RedisSales } from '../../operator/adapters/redis-sales.js';
@@ -58,8 +59,12 @@ describe('PostgreSQL stock steps', () => {
 });
 
 describe('Redis stock steps (through core/redis)', () => {
-  const seed = (id: string, o: Partial<Parameters<RedisSales['seed']>[0]> = {}) =>
-    redis.seed({ productId: id, stock: 10, initialStock: 10, perUserLimit: 1, rateLimitPerSecond: null, startsAtMs: null, endsAtMs: null, gate: 'open', minEpoch: 1, ...o });
+  /** A seed decided on the epoch Redis holds now (as the operator does), unless told otherwise. */
+  const seed = async (id: string, o: Partial<Parameters<RedisSales['seed']>[0]> = {}) =>
+    redis.seed({
+      productId: id, stock: 10, initialStock: 10, perUserLimit: 1, rateLimitPerSecond: null, startsAtMs: null, endsAtMs: null, gate: 'open', minEpoch: 1,
+      expectEpoch: Number((await b.redis.get(saleKeys(id).epoch)) ?? 0), ...o,
+    });
 
   it('seeds at an epoch of at least minEpoch, even after the epoch key was lost', async () => {
     const id = uniqueName('rd');
@@ -67,6 +72,33 @@ describe('Redis stock steps (through core/redis)', () => {
     await b.redis.del(saleKeys(id).epoch);
     expect(await seed(id, { minEpoch: 5 })).toBe(5);
     expect(await redis.read(id)).toMatchObject({ stock: 10, epoch: 5, gate: 'open', initialStock: 10, perUserLimit: 1 });
+  });
+
+  it('a late seed decided on an older epoch (a deposed leader) is refused and changes nothing', async () => {
+    const id = uniqueName('rd');
+    expect(await seed(id)).toBe(1);
+    // The new leader reseeds (epoch 1 -> 2, 7 units); the old one's seed, decided at epoch 1, comes late.
+    expect(await seed(id, { stock: 7, expectEpoch: 1 })).toBe(2);
+    await expect(seed(id, { stock: 10, expectEpoch: 1, minEpoch: 2 })).rejects.toThrow(/refused: computed for epoch 1, Redis is at epoch 2/);
+    expect(await redis.read(id)).toMatchObject({ stock: 7, epoch: 2 });
+  });
+
+  it('counts the reservations still on their way to Kafka, not the durable nor the abandoned ones', async () => {
+    const id = uniqueName('rd');
+    await seed(id);
+    const reserveOne = async (key: string) => {
+      const orderId = newOrderId(id);
+      const r = await reserve(b.redis, { orderId, productId: id, userId: key, idempotencyKey: key, quantity: 1, idempotencyTtlSec: 600, orderStatusTtlSec: 600, pendingStaleMs: 60_000 });
+      expect(r.kind).toBe('ok');
+      return orderId;
+    };
+    await reserveOne('k1');
+    const durable = await reserveOne('k2');
+    await confirmReservation(b.redis, id, 'k2', durable);
+    await reserveOne('k3');
+    expect(await redis.reservationsInFlight(id, 60_000)).toBe(2);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(await redis.reservationsInFlight(id, 20)).toBe(0);
   });
 
   it('a raise keyed on the allocation Redis holds applies once, and commutes with sales', async () => {

@@ -1,8 +1,9 @@
 // The operator's view of Redis, through the shared sale module (core/redis/sale.ts owns the
-// key names and scripts; this file only adds the two atomic steps the operator needs on top).
+// key names, the meta hash and the scripts; this file adapts them to the model's types).
 import type { FluxRedis, RedisClient } from '../../core/redis/client.js';
+import { countReservationsInFlight } from '../../core/redis/in-flight.js';
 import { saleKeys } from '../../core/redis/keys.js';
-import { closeGate, deleteSaleKeys, openGate, readSaleState, seedSale } from '../../core/redis/sale.js';
+import { closeGate, configureSale, deleteSaleKeys, openGate, raiseSaleStock, readSaleState, seedSale } from '../../core/redis/sale.js';
 import type { RedisSale, SeedSettings } from '../model/types.js';
 
 export class RedisSales {
@@ -42,15 +43,11 @@ export class RedisSales {
     };
   }
 
-  /** Seeds (seed.lua via seedSale) with an epoch of at least minEpoch; returns the new epoch. */
-  async seed(s: SeedSettings): Promise<number> {
-    if (s.minEpoch > 1) {
-      // An epoch key lost with Redis restarts at 0; lift it so the seed's INCR lands above every
-      // epoch an API pod may still hold. Only called with the gate closed, so nothing races it.
-      const k = saleKeys(s.productId).epoch;
-      const cur = Number((await this.redis.get(k)) ?? 0);
-      if (cur < s.minEpoch - 1) await this.redis.set(k, String(s.minEpoch - 1));
-    }
+  /**
+   * Seeds (seed.lua via seedSale) at an epoch of at least minEpoch; returns the new epoch. Refused
+   * (StaleSeed) when Redis's epoch is no longer expectEpoch: a deposed leader's late seed.
+   */
+  seed(s: SeedSettings): Promise<number> {
     return seedSale(
       this.redis,
       {
@@ -62,56 +59,32 @@ export class RedisSales {
         startsAt: s.startsAtMs ? new Date(s.startsAtMs) : null,
         endsAt: s.endsAtMs ? new Date(s.endsAtMs) : null,
       },
-      { gate: s.gate },
+      { gate: s.gate, expectEpoch: s.expectEpoch, minEpoch: s.minEpoch },
     );
   }
 
-  /**
-   * Adds (to − from) units once: only if the meta hash still says the allocation is `from`.
-   * WATCH on meta only (reservations never touch it), so selling goes on meanwhile; INCRBY
-   * commutes with their DECRBYs. Returns false when it was already applied or the state moved.
-   */
+  /** Adds (to − from) units once (see raiseSaleStock); false when already applied or raced. */
   raiseStock(productId: string, from: number, to: number): Promise<boolean> {
-    return this.serial(() => this.raiseStockNow(productId, from, to));
+    return this.serial(() => raiseSaleStock(this.tx, productId, from, to));
   }
 
+  /** Updates limits and window in place (see configureSale), never the stock. */
+  async configure(productId: string, c: { perUserLimit: number | null; rateLimitPerSecond: number | null; startsAtMs: number | null; endsAtMs: number | null }): Promise<void> {
+    await this.serial(() =>
+      configureSale(this.tx, productId, {
+        perUserLimit: c.perUserLimit,
+        rateLimitPerSecond: c.rateLimitPerSecond,
+        startsAt: c.startsAtMs ? new Date(c.startsAtMs) : null,
+        endsAt: c.endsAtMs ? new Date(c.endsAtMs) : null,
+      }),
+    );
+  }
+
+  /** WATCH is per connection: one transaction at a time on `tx`. */
   private serial<T>(f: () => Promise<T>): Promise<T> {
     const run = this.txChain.then(f, f);
     this.txChain = run.catch(() => undefined);
     return run;
-  }
-
-  private async raiseStockNow(productId: string, from: number, to: number): Promise<boolean> {
-    const k = saleKeys(productId);
-    await this.tx.watch(k.meta);
-    try {
-      const [current, stockExists] = await Promise.all([this.tx.hget(k.meta, 'initialStock'), this.tx.exists(k.stock)]);
-      if (current === null || Number(current) !== from || stockExists === 0) {
-        await this.tx.unwatch();
-        return false;
-      }
-      const res = await this.tx.multi().incrby(k.stock, to - from).hset(k.meta, 'initialStock', String(to)).exec();
-      return res !== null;
-    } catch (e) {
-      await this.tx.unwatch().catch(() => undefined);
-      throw e;
-    }
-  }
-
-  /** Updates limits and window in place (same fields and encoding as seed.lua), never the stock. */
-  configure(productId: string, c: { perUserLimit: number | null; rateLimitPerSecond: number | null; startsAtMs: number | null; endsAtMs: number | null }): Promise<void> {
-    return this.serial(async () => {
-      const k = saleKeys(productId);
-      await this.tx.watch(k.meta);
-      if ((await this.tx.exists(k.meta)) === 0) {
-        await this.tx.unwatch();
-        return; // not seeded: the next seed writes the whole config
-      }
-      await this.tx
-        .multi()
-        .hset(k.meta, 'startsAt', String(c.startsAtMs ?? 0), 'endsAt', String(c.endsAtMs ?? 0), 'rateLimit', String(c.rateLimitPerSecond ?? 0), 'perUserLimit', String(c.perUserLimit ?? 0))
-        .exec();
-    });
   }
 
   /** Of these products, those whose stock key is gone (FLUSHALL, restart without persistence). */
@@ -119,6 +92,11 @@ export class RedisSales {
     // One EXISTS per sale (auto-pipelined): a multi-key pipeline would cross slots on a Cluster.
     const found = await Promise.all(productIds.map((id) => this.redis.exists(saleKeys(id).stock)));
     return new Set(productIds.filter((_, i) => found[i] === 0));
+  }
+
+  /** Reservations not yet durable in Kafka, younger than maxAgeMs (see countReservationsInFlight). */
+  reservationsInFlight(productId: string, maxAgeMs: number): Promise<number> {
+    return countReservationsInFlight(this.redis, productId, maxAgeMs);
   }
 
   closeGate(productId: string, state: 'recovering' | 'paused'): Promise<void> {

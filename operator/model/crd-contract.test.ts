@@ -20,6 +20,6 @@ describe('CRD status schema vs the operator', () => {
     expect(Object.keys(status.stock.properties).sort()).toEqual(['allocated', 'postgres', 'redis', 'remaining', 'sold']);
     expect(Object.keys(status.workers.properties).sort()).toEqual(['cap', 'deployment', 'desired', 'lag', 'lastScaleTime', 'partition', 'partitions', 'partitionsWithLag', 'replicas']);
     expect(Object.keys(status.redis.properties).sort()).toEqual(['epoch', 'runId']);
-    expect(Object.keys(status.recovery.properties).sort()).toEqual(['count', 'finishedAt', 'lastDurationSeconds', 'reason', 'startedAt']);
+    expect(Object.keys(status.recovery.properties).sort()).toEqual(['barrier', 'count', 'finishedAt', 'lastDurationSeconds', 'reason', 'startedAt']);
   });
 });

@@ -38,7 +38,7 @@ function observed(o: Partial<Observed> = {}): Observed {
     sale: sale({}, seededStatus()),
     postgres: { ok: true, value: product() },
     redis: { ok: true, value: { runId: 'run-a', sale: redisSale() } },
-    lag: { ok: true, value: { total: 0, partitions: 6, partitionsWithLag: 0 } },
+    lag: { ok: true, value: { total: 0, partitions: 6, partitionsWithLag: 0, atMs: NOW.getTime() } },
     ...o,
   };
 }
@@ -68,6 +68,23 @@ describe('decide: lifecycle', () => {
     expect(cond(d.status, 'Ready')).toMatchObject({ status: 'True', reason: 'Active', lastTransitionTime: '2030-01-01T10:30:00Z', observedGeneration: 2 });
   });
 
+  // Defect 5: a FlashSale deleted (its keys, epoch included, removed) and recreated while its orders
+  // are still in the topic must not be seeded with the full stock before they are persisted.
+  const created = { creationTimestamp: '2030-01-01T10:29:58Z' };
+  const fresh = { ok: true as const, value: { runId: 'r', sale: EMPTY_REDIS } };
+  const firstSeedRows: Array<[string, Observed['lag'], string]> = [
+    ['orders in the topic: seeded after the drain', { ok: true, value: { total: 4, partitions: 6, partitionsWithLag: 1, atMs: NOW.getTime() } }, 'closeGate'],
+    ['a lag of 0 read before the sale was created proves nothing: wait for a newer one', { ok: true, value: { total: 0, partitions: 6, partitionsWithLag: 0, atMs: Date.parse('2030-01-01T10:29:58.500Z') } }, 'none'],
+    ['lag unreadable: seeded after the drain', { ok: false, error: 'timeout' }, 'closeGate'],
+    ['lag 0 read after the sale was created: seeded at once', { ok: true, value: { total: 0, partitions: 6, partitionsWithLag: 0, atMs: NOW.getTime() } }, 'seed'],
+  ];
+  it.each(firstSeedRows)('first seed: %s', (_n, lag, first) => {
+    const d = decide(observed({ sale: sale({}, undefined, created), redis: fresh, lag }), settings);
+    expect(kinds(d.actions).filter((k) => k === 'closeGate' || k === 'seed')).toEqual(first === 'none' ? [] : [first]);
+    if (first === 'none') expect(d.requeueAfterMs).toBe(settings.lagPollMs);
+    if (first === 'closeGate') expect(d.status).toMatchObject({ phase: 'Recovering', recovery: { reason: 'RedisKeysMissing' } });
+  });
+
   it('a paused sale is seeded with the gate paused', () => {
     const d = decide(observed({ sale: sale({ paused: true }), redis: { ok: true, value: { runId: 'r', sale: EMPTY_REDIS } } }), settings);
     expect(d.actions.find((a) => a.kind === 'seed')).toMatchObject({ seed: { gate: 'paused' } });
@@ -93,7 +110,7 @@ describe('decide: deletion', () => {
 
   it('deletes the Redis keys, then removes the finalizer', () => {
     const d = decide(observed({ sale: deleting() }), settings);
-    expect(kinds(d.actions)).toEqual(['deleteRedisKeys', 'clearDrainBarrier', 'event:RedisKeysDeleted', 'removeFinalizer']);
+    expect(kinds(d.actions)).toEqual(['deleteRedisKeys', 'event:RedisKeysDeleted', 'removeFinalizer']);
   });
 
   it('keeps the finalizer while Redis is unreachable, and retries', () => {
@@ -143,8 +160,13 @@ describe('decide: dependencies down', () => {
 
 describe('decide: recovery protocol', () => {
   const flushed = { ok: true as const, value: { runId: 'run-a', sale: EMPTY_REDIS } };
+  const BARRIER = { '0': '17', '1': '4' };
+  /** A recovery in progress, its barrier captured (in the status, where any leader finds it). */
   const recoveringStatus = (o: Partial<FlashSaleStatus> = {}) =>
-    seededStatus({ phase: 'Recovering', recovery: { reason: 'RedisKeysMissing', startedAt: '2030-01-01T10:29:50Z' }, ...o });
+    seededStatus({ phase: 'Recovering', recovery: { reason: 'RedisKeysMissing', startedAt: '2030-01-01T10:29:50Z', barrier: BARRIER }, ...o });
+  const closedNoBarrier = (o: Partial<FlashSaleStatus> = {}) =>
+    seededStatus({ phase: 'Recovering', recovery: { reason: 'StockLowered', startedAt: '2030-01-01T10:29:50Z' }, ...o });
+  const gateClosed = { ok: true as const, value: { runId: 'run-a', sale: redisSale({ gate: 'recovering' }) } };
 
   const detections: Array<[string, Partial<Observed>, string]> = [
     ['keys missing (FLUSHALL)', { redis: flushed }, 'RedisKeysMissing'],
@@ -155,12 +177,12 @@ describe('decide: recovery protocol', () => {
     ['keys missing after sales happened, never seeded by us', { sale: sale({}, undefined), postgres: { ok: true, value: product({ stock: 90 }) }, redis: flushed }, 'RedisKeysMissing'],
     ['Redis allocation above PostgreSQL', { redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ initialStock: 120 }) } } }, 'AllocationMismatch'],
   ];
-  it.each(detections)('detects %s: closes the gate, captures the drain barrier, waits', (_n, o, reason) => {
-    const d = decide(observed(o), settings);
+  it.each(detections)('detects %s: closes the gate and waits (the barrier comes after the gate is seen closed)', (_n, o, reason) => {
+    const d = decide(observed({ ...o, inFlight: 0 }), settings);
     expect(d.status.phase).toBe('Recovering');
     expect(d.status.recovery).toMatchObject({ reason, startedAt: '2030-01-01T10:30:00.000Z' });
     const gateAlreadyClosed = reason === 'InterruptedRecovery';
-    expect(kinds(d.actions)).toEqual(['event:RecoveryStarted', ...(gateAlreadyClosed ? [] : ['closeGate']), 'captureDrainBarrier']);
+    expect(kinds(d.actions)).toEqual(['event:RecoveryStarted', gateAlreadyClosed ? 'captureDrainBarrier' : 'closeGate']);
     expect(d.actions.find((a) => a.kind === 'seed')).toBeUndefined();
     expect(cond(d.status, 'Ready')).toMatchObject({ status: 'False', reason: 'Recovering' });
     expect(cond(d.status, 'StockSeeded')).toMatchObject({ status: 'False', reason: 'Recovering' });
@@ -173,9 +195,46 @@ describe('decide: recovery protocol', () => {
     expect(d.status.message).toBe('waiting for the workers to persist 7 orders accepted before the recovery began');
   });
 
-  it('re-closes the gate if Redis lost it again mid-recovery', () => {
+  it('re-closes the gate if Redis lost it again mid-recovery, keeping the barrier (no keys: no order got in)', () => {
     const d = decide(observed({ sale: sale({}, recoveringStatus()), redis: flushed, drained: false }), settings);
     expect(kinds(d.actions)).toEqual(['closeGate']);
+    expect(d.status.recovery?.barrier).toEqual(BARRIER);
+  });
+
+  it('a gate found open mid-recovery (failover to a stale replica) drops the barrier: orders got in after it', () => {
+    const d = decide(observed({ sale: sale({}, recoveringStatus()), drained: true }), settings);
+    expect(kinds(d.actions)).toEqual(['closeGate']);
+    expect(d.status.recovery?.barrier).toBeUndefined();
+    expect(d.actions.find((a) => a.kind === 'seed')).toBeUndefined();
+  });
+
+  // Defect 1: a produce that left the API before the gate closed may land after log-end offsets
+  // read at once; the barrier waits until no reservation made before the gate is still in flight.
+  const inFlightRows: Array<[string, Partial<Observed>, string[], string]> = [
+    ['gate just closed, not yet seen closed', { redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ gate: 'open' }) } } }, ['closeGate'], 'closing the gate'],
+    ['gate closed, reservations not counted yet', { redis: gateClosed }, [], 'counting the reservations still on their way to Kafka'],
+    ['gate closed, 3 produces in flight', { redis: gateClosed, inFlight: 3 }, [], 'waiting for 3 orders accepted before the gate closed to reach Kafka'],
+    ['gate closed, nothing in flight: barrier now', { redis: gateClosed, inFlight: 0 }, ['captureDrainBarrier'], 'waiting for the workers to drain the orders topic'],
+  ];
+  it.each(inFlightRows)('barrier: %s', (_n, o, actions, message) => {
+    const d = decide(observed({ sale: sale({ stock: 90 }, closedNoBarrier()), ...o }), settings);
+    expect(kinds(d.actions)).toEqual(actions);
+    expect(d.status.message).toBe(message);
+    expect(d.status.phase).toBe('Recovering');
+    expect(d.actions.find((a) => a.kind === 'seed' || a.kind === 'lowerStockInPostgres')).toBeUndefined();
+  });
+
+  // Defect 4: the barrier is read from the status; no barrier there means none, whatever a
+  // replica remembers from an earlier term.
+  it('a drain reported without a barrier in the status is not trusted: the barrier is captured first', () => {
+    const d = decide(observed({ sale: sale({}, closedNoBarrier({ recovery: { reason: 'RedisKeysMissing', startedAt: '2030-01-01T10:29:50Z' } })), redis: gateClosed, drained: true, inFlight: 0 }), settings);
+    expect(kinds(d.actions)).toEqual(['captureDrainBarrier']);
+  });
+
+  it('a new recovery never inherits the barrier of an earlier one', () => {
+    const d = decide(observed({ sale: sale({}, seededStatus({ recovery: { count: 1, barrier: BARRIER } })), redis: flushed, drained: true, inFlight: 0 }), settings);
+    expect(d.status.recovery?.barrier).toBeUndefined();
+    expect(d.actions.find((a) => a.kind === 'seed')).toBeUndefined();
   });
 
   it('never seeds while the lag cannot be read', () => {
@@ -190,7 +249,8 @@ describe('decide: recovery protocol', () => {
       settings,
     );
     expect(d.actions.find((a) => a.kind === 'seed')).toMatchObject({ seed: { stock: 58, initialStock: 100, gate: 'open', minEpoch: 4 } });
-    expect(kinds(d.actions)).toEqual(['closeGate', 'seed', 'clearDrainBarrier', 'auditPending', 'recoveryFinished', 'event:Recovered']);
+    expect(kinds(d.actions)).toEqual(['closeGate', 'seed', 'auditPending', 'recoveryFinished', 'event:Recovered']);
+    expect(d.status.recovery?.barrier).toBeUndefined();
     expect(d.actions).toContainEqual({ kind: 'recoveryFinished', reason: 'RedisKeysMissing', seconds: 10 });
     expect(d.status).toMatchObject({
       phase: 'Active',
@@ -252,9 +312,10 @@ describe('decide: stock changes', () => {
   it('lowering above what is sold goes through gate and drain, then lowers PostgreSQL', () => {
     const start = decide(observed({ sale: sale({ stock: 80 }, seededStatus()), postgres: { ok: true, value: product({ stock: 90 }) }, redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ stock: 90 }) } } }), settings);
     expect(start.status.recovery?.reason).toBe('StockLowered');
-    expect(kinds(start.actions)).toEqual(expect.arrayContaining(['closeGate', 'captureDrainBarrier']));
+    expect(kinds(start.actions)).toEqual(expect.arrayContaining(['closeGate']));
+    const withBarrier = { ...start.status, recovery: { ...start.status.recovery, barrier: { '0': '5' } } };
     const drained = decide(
-      observed({ sale: sale({ stock: 80 }, start.status), postgres: { ok: true, value: product({ stock: 90 }) }, redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ stock: 90, gate: 'recovering' }) } }, drained: true }),
+      observed({ sale: sale({ stock: 80 }, withBarrier), postgres: { ok: true, value: product({ stock: 90 }) }, redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ stock: 90, gate: 'recovering' }) } }, drained: true }),
       settings,
     );
     expect(drained.actions).toContainEqual({ kind: 'lowerStockInPostgres', productId: 'p1', from: 100, to: 80 });
@@ -301,13 +362,13 @@ describe('decide: audit', () => {
     expect(cond(d.status, 'Consistent')).toMatchObject({ status: 'False', reason: 'StockMismatch', message: msg });
     expect(d.actions[0]).toEqual({ kind: 'event', type: 'Warning', reason: 'Inconsistent', message: `${msg}; reseeding Redis from PostgreSQL` });
     expect(d.status).toMatchObject({ phase: 'Recovering', recovery: { reason: 'AuditMismatch' } });
-    expect(kinds(d.actions)).toEqual(['event:Inconsistent', 'event:RecoveryStarted', 'closeGate', 'captureDrainBarrier']);
+    expect(kinds(d.actions)).toEqual(['event:Inconsistent', 'event:RecoveryStarted', 'closeGate']);
   });
 
   it('after the repair the sale is Consistent again', () => {
     const repairing = decide(mismatch({ auditPending: { redis: 97, postgres: 100, sinceMs: NOW.getTime() - 10_000 } }), settings);
     const done = decide(
-      observed({ sale: sale({}, repairing.status), redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ stock: 97, gate: 'recovering' }) } }, drained: true }),
+      observed({ sale: sale({}, { ...repairing.status, recovery: { ...repairing.status.recovery, barrier: { '0': '5' } } }), redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ stock: 97, gate: 'recovering' }) } }, drained: true }),
       settings,
     );
     expect(done.actions.find((a) => a.kind === 'seed')).toMatchObject({ seed: { stock: 100, minEpoch: 4 } });

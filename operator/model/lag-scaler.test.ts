@@ -11,6 +11,18 @@ const spec = (o: Partial<WorkersSpec> = {}): WorkersSpec => ({
   ...o,
 });
 
+describe('recommend during a recovery (defect 11: no deadlock at minReplicas 0)', () => {
+  const rows: Array<[string, boolean, number, number, string]> = [
+    // name, recovering, totalLag, replicas, binding
+    ['recovering with lag below activation: one worker drains', true, 10, 1, 'lag'],
+    ['recovering, nothing left to drain: zero', true, 0, 0, 'activation'],
+    ['not recovering, lag below activation: zero', false, 10, 0, 'activation'],
+  ];
+  it.each(rows)('%s', (_n, recovering, totalLag, replicas, binding) => {
+    expect(recommend(spec({ minReplicas: 0, activationLag: 50 }), { totalLag, partitions: 6, partitionsWithLag: 1 }, { recovering })).toEqual({ replicas, binding });
+  });
+});
+
 describe('recommend', () => {
   const cases: Array<[string, Partial<WorkersSpec>, number, number, number, string]> = [
     // name, spec, totalLag, partitions, replicas, binding

@@ -33,13 +33,18 @@ export interface Recommendation {
   binding: Binding;
 }
 
-/** One sale's recommendation for its Deployment, from the lag. */
-export function recommend(spec: WorkersSpec, lag: LagSnapshot): Recommendation {
+/**
+ * One sale's recommendation for its Deployment, from the lag. A sale in recovery waits for the
+ * workers to drain the topic: any lag then activates a worker, whatever activationLag says, or
+ * the recovery would wait forever for a drain no worker does.
+ */
+export function recommend(spec: WorkersSpec, lag: LagSnapshot, sale: { recovering?: boolean } = {}): Recommendation {
   const partitions = Math.max(1, lag.partitions);
   // Lag somewhere means at least one lagging partition, whatever a racy reading says.
   const lagging = Math.min(partitions, lag.totalLag > 0 ? Math.max(1, lag.partitionsWithLag) : lag.partitionsWithLag);
   // Activation matters only for scale-to-zero, as in KEDA: with minReplicas >= 1 it is moot.
-  if (spec.minReplicas === 0 && lag.totalLag <= spec.activationLag) return { replicas: 0, binding: 'activation' };
+  const drainNeeded = sale.recovering === true && lag.totalLag > 0;
+  if (spec.minReplicas === 0 && lag.totalLag <= spec.activationLag && !drainNeeded) return { replicas: 0, binding: 'activation' };
   const raw = Math.ceil(lag.totalLag / spec.lagPerReplica);
   // minReplicas is a floor (warm workers), clipped only by the partitions: past them a replica never gets one.
   const floor = Math.min(spec.minReplicas, partitions);

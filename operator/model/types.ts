@@ -59,7 +59,19 @@ export interface FlashSaleStatus {
     lastScaleTime?: string;
   };
   redis?: { runId?: string; epoch?: number };
-  recovery?: { count?: number; startedAt?: string; finishedAt?: string; lastDurationSeconds?: number; reason?: RecoveryReason };
+  recovery?: {
+    count?: number;
+    startedAt?: string;
+    finishedAt?: string;
+    lastDurationSeconds?: number;
+    reason?: RecoveryReason;
+    /**
+     * The drain barrier of the recovery in progress: log-end offset (decimal string) per partition,
+     * captured after the gate closed and every earlier reservation reached Kafka. In the status, not
+     * in memory, so a new leader resumes the same recovery and never reuses one of an earlier term.
+     */
+    barrier?: Record<string, string>;
+  };
   conditions?: Condition[];
 }
 
@@ -106,6 +118,8 @@ export interface RedisSale {
 }
 
 export interface LagView {
+  /** When this reading was taken (ms since the epoch). */
+  atMs?: number;
   /** The worker group's lag over the whole topic (what recovery waits on). */
   total: number;
   partitions: number;
@@ -133,10 +147,17 @@ export interface Observed {
   /** Latest lag read of the orders topic for the worker group. */
   lag: Result<LagView>;
   /**
-   * Whether the workers have persisted every order accepted before this sale's recovery began
-   * (committed offsets past the log end offsets captured then). undefined = no barrier captured yet.
+   * Whether the workers have persisted every order below status.recovery.barrier (committed
+   * offsets past it). undefined = no barrier in the status yet.
    */
   drained?: boolean;
+  /**
+   * Reservations not yet durable in Kafka (produce in flight), read only once the recovery's gate
+   * is closed and before its barrier is captured: none may be left when the barrier is captured, or
+   * an order produced late would sit above it and be missed by the reseed. Reservations older than
+   * Settings.inFlightWaitMs are not counted (their API pod died). undefined = not read.
+   */
+  inFlight?: number;
   /** Orders still to persist before the barrier, for the status message. */
   drainRemaining?: number;
   workers?: WorkersView;
@@ -167,6 +188,8 @@ export interface SeedSettings {
   gate: 'open' | 'paused';
   /** The new epoch must be at least this (an epoch key lost with Redis must not restart at 1). */
   minEpoch: number;
+  /** The epoch observed in Redis when this seed was decided (0 = none): refused if it moved since. */
+  expectEpoch: number;
 }
 
 export type Action =
@@ -180,8 +203,8 @@ export type Action =
   | { kind: 'closeGate'; productId: string; state: 'recovering' | 'paused' }
   | { kind: 'openGate'; productId: string }
   | { kind: 'configureRedis'; productId: string; perUserLimit: number | null; rateLimitPerSecond: number | null; startsAtMs: number | null; endsAtMs: number | null }
+  /** Reads the log-end offsets of the orders topic into status.recovery.barrier. */
   | { kind: 'captureDrainBarrier' }
-  | { kind: 'clearDrainBarrier' }
   | { kind: 'seed'; seed: SeedSettings }
   | { kind: 'auditPending'; value: { redis: number; postgres: number; sinceMs: number } | undefined }
   | { kind: 'recoveryFinished'; reason: RecoveryReason; seconds: number }

@@ -74,7 +74,7 @@ export class ScalerLoop {
     const reading = this.lag.latest?.ok ? this.lag.latest.reading : this.lag.lastGood;
     const fresh = this.lag.latest?.ok === true;
     const lag = reading && { totalLag: reading.lag.total, partitions: reading.partitions, partitionsWithLag: reading.partitionsWithLag };
-    const rec = lag ? combine(group.map((s) => recommend(s.spec.workers!, lag))) : undefined;
+    const rec = lag ? combine(group.map((s) => recommend(s.spec.workers!, lag, { recovering: s.status?.phase === 'Recovering' }))) : undefined;
     const stabilizationSeconds = Math.max(...group.map((s) => s.spec.workers!.scaleDownStabilizationSeconds));
     const d = decideScale({ nowMs: Date.now(), current, recommendation: rec, metricsFresh: fresh, stabilizationSeconds, memory: this.memory.get(key) ?? {} });
     this.memory.set(key, d.memory);

@@ -9,13 +9,20 @@
   ARGV[1] stock  ARGV[2] startsAt ms (0 = none)  ARGV[3] endsAt ms (0 = none)
   ARGV[4] rateLimit per second (0 = none)  ARGV[5] perUserLimit (0 = none)  ARGV[6] initialStock
   ARGV[7] gate state after seeding (open | paused)
+  ARGV[8] the epoch the seed was computed for ('' = unchecked): if the epoch key moved since
+          (another operator seeded meanwhile), the seed is refused and nothing changes
+  ARGV[9] lowest new epoch (an epoch key lost with Redis must not restart below what API pods hold)
 
-  Returns the new epoch.
+  Returns the new epoch, or {'stale', currentEpoch} when refused.
 ]]
+local current = tonumber(redis.call('GET', KEYS[3]) or '0')
+if ARGV[8] ~= '' and ARGV[8] ~= nil and current ~= tonumber(ARGV[8]) then return {'stale', current} end
 local t = redis.call('TIME')
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2],
   'state', ARGV[7], 'startsAt', ARGV[2], 'endsAt', ARGV[3], 'rateLimit', ARGV[4],
   'perUserLimit', ARGV[5], 'initialStock', ARGV[6], 'seededAt', tonumber(t[1]) * 1000)
-return redis.call('INCR', KEYS[3])
+local epoch = math.max(current + 1, tonumber(ARGV[9] or '1') or 1)
+redis.call('SET', KEYS[3], epoch)
+return epoch
