@@ -2,6 +2,7 @@
 // Retry-After. Routes return an outcome code; thrown errors (ours and Fastify's) are mapped here by
 // the one error handler.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { Unavailable, type Backend } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
 
 export const CONTRACT = {
@@ -49,6 +50,12 @@ export class ApiError extends Error {
     super(message ?? CONTRACT[code].message);
     this.name = 'ApiError';
   }
+}
+
+/** The 503 for a backend that failed; the backend's error stays as `cause` (core/errors.ts). */
+export function unavailable(backend: Backend, err: unknown, context?: string): ApiError {
+  const cause = new Unavailable(backend, err, context);
+  return Object.assign(new ApiError('unavailable', cause.message), { cause });
 }
 
 /** Sends the contract answer for `code` (no throw: the hot path's rejections are not exceptional). */

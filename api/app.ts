@@ -10,9 +10,10 @@ import { createRegistry } from '../core/metrics/registry.js';
 import { registerPoolGauges } from '../core/postgres/pool.js';
 import { productExists } from '../core/postgres/products.js';
 import type { FluxRedis } from '../core/redis/client.js';
+import { localOnly, ReplicaAcks, type Durability } from '../core/redis/durability.js';
 import { registerRedisUpGauge } from '../core/redis/metrics.js';
 import { errorHandler, reject } from './answers.js';
-import type { ApiConfig } from './config.js';
+import { replicaAcks, type ApiConfig } from './config.js';
 import { createApiMetrics, type ApiMetrics } from './metrics.js';
 import { OrderService } from './order-service.js';
 import { kafkaPlugin, postgresPlugin, redisPlugin, type OrderSender } from './plugins/resources.js';
@@ -107,6 +108,7 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<F
     'orderService',
     new OrderService({
       redis: app.redis,
+      durability: durabilityOf(config, app.redis, metrics, logger),
       producer: app.orderProducer,
       isProductKnown: (id) => productLookup.isKnown(id),
       metrics,
@@ -127,4 +129,12 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<F
   await app.register(adminRoutes, { adminToken: config.ADMIN_TOKEN });
   await app.register(waitingRoomRoutes);
   return app;
+}
+
+/** Replica acknowledgement of reservations (REDIS_REPLICA_ACKS), or none. */
+function durabilityOf(config: ApiConfig, redis: FluxRedis, metrics: ApiMetrics, logger: Logger): Durability {
+  const replicas = replicaAcks(config);
+  logger.info({ replicas, timeoutMs: config.REDIS_REPLICA_ACK_TIMEOUT_MS }, replicas > 0 ? 'reservations wait for Redis replica acknowledgement' : 'reservations do not wait for Redis replicas');
+  if (replicas === 0) return localOnly;
+  return new ReplicaAcks(redis, { replicas, timeoutMs: config.REDIS_REPLICA_ACK_TIMEOUT_MS, onWait: (n, ok, s) => metrics.replicaWait(n, ok, s) });
 }

@@ -1,5 +1,5 @@
 // The API's configuration: shared connection settings plus its own knobs, validated at start.
-import { loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
+import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
 import { REDIS_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
 import { redisTargetFromConfig } from '../core/redis/client.js';
 
@@ -55,6 +55,23 @@ export const apiOwnVars = {
     usedBy: ['api'],
   },
   REDIS_COMMAND_TIMEOUT_MS: { type: 'int', default: '2000', min: 50, max: 60000, description: 'A Redis command unanswered for this long fails (503)', usedBy: ['api'] },
+  REDIS_REPLICA_ACKS: {
+    type: 'int',
+    optional: true,
+    min: 0,
+    max: 16,
+    description:
+      'Redis replicas that must acknowledge a reservation (WAIT, one per batch) before its order is produced and answered 200, so a failover cannot lose it; unset = 1 with REDIS_SENTINELS, else 0 (off); not supported with REDIS_CLUSTER_NODES',
+    usedBy: ['api'],
+  },
+  REDIS_REPLICA_ACK_TIMEOUT_MS: {
+    type: 'int',
+    default: '500',
+    min: 10,
+    max: 60000,
+    description: 'How long WAIT waits for REDIS_REPLICA_ACKS replicas; orders not acknowledged in time are released and answered 503 (must be below REDIS_COMMAND_TIMEOUT_MS)',
+    usedBy: ['api'],
+  },
   KAFKA_PRODUCE_RETRIES: {
     type: 'int',
     default: '3',
@@ -92,7 +109,7 @@ export const apiOwnVars = {
 } as const satisfies Record<string, VarSpec>;
 
 export const apiVars = {
-  ...pick(connectionVars, ...REDIS_CONNECTION_VARS, 'DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'ORDERS_TOPIC', 'ORDERS_TOPIC_PARTITIONS', 'LOG_LEVEL'),
+  ...pick(connectionVars, ...REDIS_CONNECTION_VARS, 'DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'ORDERS_TOPIC', 'ORDERS_TOPIC_PARTITIONS', 'ORDERS_TOPIC_REPLICATION_FACTOR', 'ORDERS_TOPIC_MIN_INSYNC_REPLICAS', 'LOG_LEVEL'),
   ...apiOwnVars,
 } as const satisfies Record<string, VarSpec>;
 
@@ -100,6 +117,18 @@ export type ApiConfig = ConfigOf<typeof apiVars>;
 
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const config = loadConfig(apiVars, env);
-  redisTargetFromConfig(config); // REDIS_SENTINEL_MASTER with REDIS_SENTINELS: fail at start, not at connect
+  const target = redisTargetFromConfig(config); // REDIS_SENTINEL_MASTER with REDIS_SENTINELS: fail at start, not at connect
+  const acks = replicaAcks(config);
+  if (acks > 0 && target.mode === 'cluster')
+    throw new ConfigError([`REDIS_REPLICA_ACKS=${acks} is not supported with REDIS_CLUSTER_NODES (WAIT counts one node's writes); set it to 0`]);
+  if (acks > 0 && config.REDIS_REPLICA_ACK_TIMEOUT_MS >= config.REDIS_COMMAND_TIMEOUT_MS)
+    throw new ConfigError([
+      `REDIS_REPLICA_ACK_TIMEOUT_MS (${config.REDIS_REPLICA_ACK_TIMEOUT_MS}) must be below REDIS_COMMAND_TIMEOUT_MS (${config.REDIS_COMMAND_TIMEOUT_MS}): a WAIT is a Redis command`,
+    ]);
   return config;
+}
+
+/** Replicas each reservation must reach before its order is produced: safe by default on Sentinel. */
+export function replicaAcks(config: Pick<ApiConfig, 'REDIS_REPLICA_ACKS' | 'REDIS_SENTINELS'>): number {
+  return config.REDIS_REPLICA_ACKS ?? (config.REDIS_SENTINELS ? 1 : 0);
 }

@@ -13,6 +13,8 @@ export interface ApiMetrics {
   kafkaProduceErrors: Counter;
   releases: Counter<'result'>;
   produceBatch(size: number, ok: boolean, seconds: number): void;
+  /** One Redis WAIT for replica acknowledgement (core/redis/durability.ts). */
+  replicaWait(orders: number, ok: boolean, seconds: number): void;
 }
 
 export function createApiMetrics(registry: Registry): ApiMetrics {
@@ -49,6 +51,19 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  const replicaWaitSeconds = new Histogram({
+    name: 'fluxgate_redis_replica_wait_seconds',
+    help: 'Time for one Redis WAIT acknowledging a batch of reservations on the replicas (REDIS_REPLICA_ACKS), by result',
+    labelNames: ['result'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const replicaWaitOrders = new Counter({
+    name: 'fluxgate_redis_replica_wait_orders_total',
+    help: 'Orders whose reservations a Redis WAIT covered, by result (failed = answered 503, released)',
+    labelNames: ['result'],
+    registers: [registry],
+  });
   return {
     order: (o) => byOutcome.get(o)!.inc(),
     redisErrors,
@@ -57,6 +72,10 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
     produceBatch(size, ok, seconds) {
       batchSize.observe(size);
       batchSeconds.labels(ok ? 'ok' : 'failed').observe(seconds);
+    },
+    replicaWait(orders, ok, seconds) {
+      replicaWaitSeconds.labels(ok ? 'ok' : 'failed').observe(seconds);
+      replicaWaitOrders.labels(ok ? 'ok' : 'failed').inc(orders);
     },
   };
 }

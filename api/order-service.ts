@@ -4,6 +4,7 @@
 // Invariant: an idempotency key names one orderId for one user and quantity. A produce that may have
 // written its order never gives the unit back nor frees the key: the key's retries produce that same
 // orderId again until Kafka acks it (the worker stores an orderId once).
+import { Unavailable } from '../core/errors.js';
 import type { OrderMessage } from '../core/kafka/order-message.js';
 import { ProduceError } from '../core/kafka/producer.js';
 import type { Logger } from '../core/logging.js';
@@ -17,6 +18,7 @@ import {
   reserve,
   type IdempotencyRecord,
 } from '../core/redis/reserve.js';
+import { localOnly, type Durability } from '../core/redis/durability.js';
 import type { Rejection } from './answers.js';
 import type { ApiMetrics, OrderOutcome } from './metrics.js';
 
@@ -49,6 +51,8 @@ export interface OrderSettings {
 
 export interface OrderServiceDeps {
   redis: FluxRedis;
+  /** Passed between reservation and produce, so the reservation survives a Redis failover; default none. */
+  durability?: Durability;
   producer: { send(order: OrderMessage): Promise<void> };
   isProductKnown(productId: string): Promise<boolean>;
   metrics: ApiMetrics;
@@ -138,7 +142,7 @@ export class OrderService {
       this.d.metrics.redisErrors.inc();
       // The script may have run before the connection failed: undo it if so (fenced by orderId).
       if (firstAttempt) await this.release(req, orderId);
-      return { ok: false, code: 'unavailable', message: `Redis unavailable: ${(err as Error).message}` };
+      return { ok: false, code: 'unavailable', message: new Unavailable('Redis', err).message };
     }
     switch (r.kind) {
       case 'ok':
@@ -194,13 +198,21 @@ export class OrderService {
       epoch: o.epoch,
     };
     try {
+      await (this.d.durability ?? localOnly).settle();
+    } catch (err) {
+      // Not produced by this attempt: a new order's unit goes back (fenced by orderId); an adopted
+      // one (maybe in the log from an earlier attempt) keeps its unit and its key.
+      if (mayRelease) await this.release(req, o.orderId);
+      return { ok: false, code: 'unavailable', message: `order not accepted (${(err as Error).message}); nothing was reserved, retry` };
+    }
+    try {
       await this.d.producer.send(order);
     } catch (err) {
       this.d.metrics.kafkaProduceErrors.inc();
       const message = (err as Error).message;
       if (mayRelease && err instanceof ProduceError && err.outcome === 'not_written') {
         await this.release(req, o.orderId);
-        return { ok: false, code: 'unavailable', message: `order not accepted (Kafka unavailable: ${message}); nothing was reserved, retry` };
+        return { ok: false, code: 'unavailable', message: `order not accepted (${new Unavailable('Kafka', err).message}); nothing was reserved, retry` };
       }
       await this.markUnknown(req, o.orderId);
       return limbo(o.orderId, `Kafka: ${message}`);
@@ -247,7 +259,7 @@ export class OrderService {
     try {
       return (await this.d.isProductKnown(productId)) ? { ok: false, code: 'recovering' } : { ok: false, code: 'unknown_sale' };
     } catch (err) {
-      return { ok: false, code: 'unavailable', message: `PostgreSQL unavailable: ${(err as Error).message}` };
+      return { ok: false, code: 'unavailable', message: new Unavailable('PostgreSQL', err).message };
     }
   }
 
@@ -263,7 +275,7 @@ export class OrderService {
         record = await readIdempotencyRecord(this.d.redis, req.productId, req.idempotencyKey);
       } catch (err) {
         this.d.metrics.redisErrors.inc();
-        return { ok: false, code: 'unavailable', message: `Redis unavailable: ${(err as Error).message}` };
+        return { ok: false, code: 'unavailable', message: new Unavailable('Redis', err).message };
       }
     }
     if (!record) return { ok: false, code: 'unavailable', message: 'the first order with this x-idempotency-key failed; retry' };

@@ -123,7 +123,7 @@ export class Reconciler {
     const [postgres, redis] = await Promise.all([
       settle(() => this.d.products.read(productId)),
       settle(async () => {
-        const [runId, s] = await Promise.all([this.d.redis.runId(), this.d.redis.read(productId)]);
+        const [runId, s] = await Promise.all([this.d.redis.runId(productId), this.d.redis.read(productId)]);
         return { runId, sale: s };
       }),
     ]);
@@ -202,7 +202,8 @@ export class Reconciler {
           break;
         }
         case 'seed': {
-          const epoch = await this.d.redis.seed(a.seed);
+          // The per-user counters come from PostgreSQL too (Redis may have lost them).
+          const epoch = await this.d.redis.seed(a.seed, await this.d.products.userUnits(pid));
           if (decision.status.redis && epoch !== decision.status.redis.epoch) decision.status.redis.epoch = epoch;
           this.d.logger.info({ productId: pid, stock: a.seed.stock, epoch, gate: a.seed.gate }, 'seeded Redis from PostgreSQL');
           break;

@@ -1,5 +1,6 @@
-// Redis restart and failover detection (leader only, on every poll): a run_id that changed, or a
-// seeded sale whose stock key is gone, sends the sale to a reconcile (which starts a recovery).
+// Redis restart and failover detection (leader only, on every poll): a changed run_id of the node
+// holding a sale (its slot's master on a Cluster), or a seeded sale whose stock key is gone, sends
+// the sale to a reconcile (which starts a recovery).
 // The reconcile decides; this only notices early instead of waiting for the resync.
 import type { Logger } from '../core/logging.js';
 import type { RedisSales } from './adapters/redis-sales.js';
@@ -7,7 +8,8 @@ import { describeError } from './kube/client.js';
 import type { FlashSale } from './model/types.js';
 
 export class RedisWatch {
-  private lastRunId: string | undefined;
+  /** run_id last seen per sale (productId), to log a restart once. */
+  private readonly lastRunIds = new Map<string, string>();
 
   constructor(
     private readonly redis: RedisSales,
@@ -17,12 +19,18 @@ export class RedisWatch {
   /** The sales to reconcile now; none when Redis cannot be read (the reconciles report that). */
   async check(sales: FlashSale[]): Promise<FlashSale[]> {
     try {
-      const runId = await this.redis.runId();
       const seeded = sales.filter((s) => s.status?.redis?.epoch !== undefined && !s.metadata.deletionTimestamp);
-      const missing = await this.redis.missingStock(seeded.map((s) => s.spec.productId));
-      if (this.lastRunId && runId !== this.lastRunId) this.logger.warn({ from: this.lastRunId, to: runId }, 'Redis run_id changed: restart or failover; recovering every sale');
-      this.lastRunId = runId;
-      return seeded.filter((s) => s.status?.redis?.runId !== runId || missing.has(s.spec.productId));
+      // Per sale: on a Cluster only the node holding the sale's slot matters (each master has its own run_id).
+      const ids = seeded.map((s) => s.spec.productId);
+      const [runIds, missing] = await Promise.all([this.redis.runIds(ids), this.redis.missingStock(ids)]);
+      return seeded.filter((s) => {
+        const id = s.spec.productId;
+        const runId = runIds.get(id)!;
+        const last = this.lastRunIds.get(id);
+        if (last && last !== runId) this.logger.warn({ productId: id, from: last, to: runId }, "Redis run_id of the sale's node changed: restart or failover; recovering");
+        this.lastRunIds.set(id, runId);
+        return s.status?.redis?.runId !== runId || missing.has(id);
+      });
     } catch (e) {
       this.logger.debug({ err: describeError(e) }, 'Redis check failed (reconciles report it)');
       return [];
@@ -31,6 +39,6 @@ export class RedisWatch {
 
   /** Leadership lost: the next term starts from no memory. */
   reset(): void {
-    this.lastRunId = undefined;
+    this.lastRunIds.clear();
   }
 }

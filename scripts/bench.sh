@@ -3,7 +3,7 @@
 # side by side (tools/bench/run.ts), prints the table, writes tools/bench/results/, and leaves the
 # stack as it found it (stopped again if this script started it).
 # Knobs (env): BENCH_DURATION_S=4 (per round) BENCH_ROUNDS=3 BENCH_WARMUP_S=2 BENCH_CONNECTIONS=64 BENCH_PIN=off|1:0 (server CPUs:wrk CPUs)
-#              BENCH_WORKER_ORDERS=100000 BENCH_PER_MESSAGE_MAX_S=10 BENCH_ONLY=ceiling,soldout,accept,worker
+#              BENCH_WORKER_ORDERS=100000 BENCH_PER_MESSAGE_MAX_S=10 BENCH_ONLY=ceiling,soldout,accept,replica,worker
 #              BENCH_CPU_PROF=<dir> (V8 CPU profile of our API per case)
 set -euo pipefail
 cd "$(dirname "$0")/.."

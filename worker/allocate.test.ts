@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { OrderMessage } from '../core/kafka/order-message.js';
-import { allocate, idempotencyKeyOf } from './allocate.js';
+import { allocate, idempotencyKeyOf, userUnitsKeyOf } from './allocate.js';
 
 let n = 0;
 function order(p: Partial<OrderMessage> = {}): OrderMessage {
@@ -26,6 +26,23 @@ const fates = (a: ReturnType<typeof allocate>) =>
   a.decisions.map((d) => (d.status === 'confirmed' ? 'confirmed' : d.reason));
 
 describe('allocate', () => {
+  it('holds each user to the per-user limit in units, counting what PostgreSQL already holds', () => {
+    const orders = [
+      order({ userId: 'ann', quantity: 1 }),
+      order({ userId: 'ann', quantity: 2 }), // 1 held + 1 + 2 > 3
+      order({ userId: 'ann', quantity: 1 }),
+      order({ userId: 'bob', quantity: 3 }),
+      order({ userId: 'cid', quantity: 1, productId: 'free' }), // no limit on that product
+    ];
+    const a = allocate(orders, {
+      ...state({ phone: 100, free: 100 }),
+      perUserLimit: new Map([['phone', 3]]),
+      userUnits: new Map([[userUnitsKeyOf('phone', 'ann'), 1], [userUnitsKeyOf('phone', 'bob'), 1]]),
+    });
+    expect(fates(a)).toEqual(['confirmed', 'over_user_limit', 'confirmed', 'over_user_limit', 'confirmed']);
+    expect(a.taken).toEqual(new Map([['phone', 2], ['free', 1]]));
+  });
+
   it('confirms while stock lasts, in offset order, then rejects out_of_stock', () => {
     const orders = Array.from({ length: 5 }, () => order());
     const a = allocate(orders, state({ phone: 3 }));

@@ -2,11 +2,9 @@
 // under lock, decide each order's fate. Deterministic, so a redelivered batch decides the same way.
 import type { OrderMessage } from '../core/kafka/order-message.js';
 
-export type RejectReason = 'out_of_stock' | 'duplicate' | 'unknown_product';
-
 export type Decision =
   | { order: OrderMessage; status: 'confirmed' }
-  | { order: OrderMessage; status: 'rejected'; reason: 'out_of_stock' | 'unknown_product' }
+  | { order: OrderMessage; status: 'rejected'; reason: 'out_of_stock' | 'unknown_product' | 'over_user_limit' }
   | { order: OrderMessage; status: 'rejected'; reason: 'duplicate'; duplicateOf: string };
 
 export interface LockedState {
@@ -16,6 +14,10 @@ export interface LockedState {
   storedOrderIds: ReadonlySet<string>;
   /** Stored holder of each (productId, idempotencyKey) of the batch, keyed by idempotencyKeyOf(). */
   keyHolders: ReadonlyMap<string, string>;
+  /** Units one user may hold per product (products.per_user_limit); absent = no limit. */
+  perUserLimit?: ReadonlyMap<string, number>;
+  /** Confirmed units each user of the batch already holds, keyed by userUnitsKeyOf(); absent = 0. */
+  userUnits?: ReadonlyMap<string, number>;
 }
 
 export interface Allocation {
@@ -31,10 +33,16 @@ export function idempotencyKeyOf(productId: string, idempotencyKey: string): str
   return `${productId}\u0000${idempotencyKey}`;
 }
 
+export function userUnitsKeyOf(productId: string, userId: string): string {
+  return `${productId}\u0000${userId}`;
+}
+
 /**
  * For each order in offset order: a stored or already-seen orderId is skipped; an idempotency key
  * already held by another order makes it a duplicate of that order; otherwise it is confirmed while
  * the product's stock covers its quantity (greedy, like the Redis gate), else rejected out_of_stock.
+ * The per-user limit is checked before the stock, as in reserve.lua: an order that would take its
+ * user past the limit (confirmed units) is rejected over_user_limit, whatever Redis counted.
  */
 export function allocate(orders: readonly OrderMessage[], state: LockedState): Allocation {
   const remaining = new Map(state.stock);
@@ -42,6 +50,7 @@ export function allocate(orders: readonly OrderMessage[], state: LockedState): A
   const holders = new Map(state.keyHolders);
   const decisions: Decision[] = [];
   const taken = new Map<string, number>();
+  const userUnits = new Map(state.userUnits);
   let redelivered = 0;
   for (const order of orders) {
     if (state.storedOrderIds.has(order.orderId) || seenIds.has(order.orderId)) {
@@ -57,10 +66,16 @@ export function allocate(orders: readonly OrderMessage[], state: LockedState): A
     }
     holders.set(key, order.orderId);
     const stock = remaining.get(order.productId);
+    const limit = state.perUserLimit?.get(order.productId);
+    const userKey = userUnitsKeyOf(order.productId, order.userId);
+    const held = userUnits.get(userKey) ?? 0;
     if (stock === undefined) {
       decisions.push({ order, status: 'rejected', reason: 'unknown_product' });
+    } else if (limit !== undefined && held + order.quantity > limit) {
+      decisions.push({ order, status: 'rejected', reason: 'over_user_limit' });
     } else if (stock >= order.quantity) {
       remaining.set(order.productId, stock - order.quantity);
+      userUnits.set(userKey, held + order.quantity);
       taken.set(order.productId, (taken.get(order.productId) ?? 0) + order.quantity);
       decisions.push({ order, status: 'confirmed' });
     } else {

@@ -1,21 +1,23 @@
-// What the worker does with one Kafka batch (one partition): decode, dead-letter the poison,
-// persist the rest in one transaction, and only then commit the offsets. Nothing is committed past
-// a message that is not durable somewhere (PostgreSQL or the DLQ).
+// What the worker does with one Kafka batch (one partition): decode, persist the orders in one
+// transaction (split when PostgreSQL refuses one: bisect.ts), dead-letter what cannot be decoded or
+// stored, and only then commit the offsets. Nothing is committed past a message that is not durable
+// somewhere (PostgreSQL or the DLQ).
 //
 // eachBatch returns as soon as the batch's transaction has started (pipeline.ts): kafkajs then
 // fetches the next batch, which we decode while PostgreSQL works, and which waits for this one to
 // be durable before it starts its own transaction.
 import type { EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { Pool } from 'pg';
-import { sendToDlq, type PoisonMessage } from '../core/kafka/dlq.js';
+import type { PoisonMessage } from '../core/kafka/dlq.js';
 import { decodeOrder, InvalidOrderMessage, type OrderMessage } from '../core/kafka/order-message.js';
 import type { Logger } from '../core/logging.js';
-import type { WorkerMetrics } from './metrics.js';
-import { persistBatch } from './persist-batch.js';
+import { commitPastBatch } from './commit.js';
+import { deadLetter } from './dead-letter.js';
+import { recordBatch, recordDecisions, type WorkerMetrics } from './metrics.js';
+import { persistBisecting } from './bisect.js';
+import { mergeResults, persistBatch } from './persist-batch.js';
 import { PartitionPipelines, type JobOutcome } from './pipeline.js';
-import { ABORTED, retryUntilDone, type Backoff } from './retry.js';
-
-const HEARTBEAT_EVERY_MS = 1_000;
+import { ABORTED, retryUntilDone, withHeartbeat, type Backoff, type RetryOptions } from './retry.js';
 
 export interface BatchContext {
   pool: Pool;
@@ -33,18 +35,27 @@ export interface BatchContext {
   seek: (topic: string, partition: number, offset: string) => void;
 }
 
-export function splitBatch(topic: string, partition: number, messages: KafkaMessage[]) {
+export interface SplitBatch {
+  orders: OrderMessage[];
+  /** The Kafka message of each order (same index): a refused order goes to the DLQ byte for byte. */
+  sources: KafkaMessage[];
+  poison: PoisonMessage[];
+}
+
+export function splitBatch(topic: string, partition: number, messages: KafkaMessage[]): SplitBatch {
   const orders: OrderMessage[] = [];
+  const sources: KafkaMessage[] = [];
   const poison: PoisonMessage[] = [];
   for (const message of messages) {
     try {
       orders.push(decodeOrder(message.value));
+      sources.push(message);
     } catch (err) {
       if (!(err instanceof InvalidOrderMessage)) throw err;
       poison.push({ topic, partition, message, reason: err.message });
     }
   }
-  return { orders, poison };
+  return { orders, sources, poison };
 }
 
 export async function handleBatch(ctx: BatchContext, payload: EachBatchPayload): Promise<void> {
@@ -72,88 +83,53 @@ export async function handleBatch(ctx: BatchContext, payload: EachBatchPayload):
   if (!isRunning()) await done;
 }
 
+/** Retry options for one stage of a batch: heartbeats while waiting, gives up on shutdown or rebalance. */
+function retryOptions(ctx: BatchContext, payload: EachBatchPayload, log: Logger, orders: number) {
+  return (stage: 'postgres' | 'dlq'): RetryOptions => ({
+    backoff: ctx.backoff,
+    heartbeat: payload.heartbeat,
+    // On shutdown a batch that cannot be persisted right now is given up (it is redelivered).
+    shouldStop: () => ctx.stopping() || !payload.isRunning() || payload.isStale(),
+    onRetry: (err: Error, attempt: number, delayMs: number) => {
+      ctx.metrics.retries.inc({ stage });
+      log.warn({ stage, attempt, delayMs, err: err.message, orders }, 'batch failed, retrying');
+    },
+  });
+}
+
 async function persistAndCommit(
   ctx: BatchContext,
   payload: EachBatchPayload,
-  { orders, poison }: { orders: OrderMessage[]; poison: PoisonMessage[] },
+  { orders, sources, poison: undecodable }: SplitBatch,
   started: bigint,
 ): Promise<JobOutcome> {
-  const { batch, heartbeat, isRunning, isStale, commitOffsetsIfNecessary } = payload;
-  const { topic, partition, messages } = batch;
-  const log = ctx.logger.child({ topic, partition, firstOffset: messages[0]!.offset, lastOffset: batch.lastOffset() });
-  const retry = (stage: 'postgres' | 'dlq') => ({
-    backoff: ctx.backoff,
-    heartbeat,
-    // On shutdown a batch that cannot be persisted right now is given up (it is redelivered).
-    shouldStop: () => ctx.stopping() || !isRunning() || isStale(),
-    onRetry: (err: Error, attempt: number, delayMs: number) => {
-      ctx.metrics.retries.inc({ stage });
-      log.warn({ stage, attempt, delayMs, err: err.message, orders: orders.length }, 'batch failed, retrying');
-    },
-  });
-
-  const pgStarted = process.hrtime.bigint();
-  // A slow transaction (PostgreSQL under load, a lock held by someone) must not cost us the group
-  // membership: heartbeat in the background while it runs (errors surface at the next heartbeat).
-  const keepAlive = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
-  const persisted = await retryUntilDone(() => persistBatch(ctx.pool, orders), retry('postgres')).finally(() =>
-    clearInterval(keepAlive),
-  );
-  const pgDone = process.hrtime.bigint();
-  if (persisted === ABORTED) {
+  const { batch } = payload;
+  const log = ctx.logger.child({ topic: batch.topic, partition: batch.partition, firstOffset: batch.messages[0]!.offset, lastOffset: batch.lastOffset() });
+  const retry = retryOptions(ctx, payload, log, orders.length);
+  const given = (): JobOutcome => {
     log.info('shutting down or rebalancing: batch left uncommitted, it will be redelivered');
     return { durable: false };
-  }
-  if (poison.length > 0) {
-    const sent = await retryUntilDone(() => sendToDlq(ctx.producer, ctx.dlqTopic, poison), retry('dlq'));
-    if (sent === ABORTED) {
-      log.info('shutting down or rebalancing: batch left uncommitted, it will be redelivered');
-      return { durable: false };
-    }
-    for (const p of poison)
-      log.warn({ offset: p.message.offset, reason: p.reason, dlqTopic: ctx.dlqTopic }, 'poison message sent to the DLQ');
-    ctx.metrics.dlq.inc(poison.length);
-  }
+  };
 
-  let confirmed = 0;
-  const rejected: Record<string, number> = {};
-  for (const d of persisted.decisions) {
-    if (d.status === 'confirmed') confirmed++;
-    else {
-      rejected[d.reason] = (rejected[d.reason] ?? 0) + 1;
-      log.warn(
-        {
-          orderId: d.order.orderId,
-          productId: d.order.productId,
-          quantity: d.order.quantity,
-          reason: d.reason,
-          ...(d.reason === 'duplicate' ? { duplicateOf: d.duplicateOf } : {}),
-        },
-        'order rejected',
-      );
-    }
-  }
-  if (confirmed) ctx.metrics.ordersPersisted.inc({ status: 'confirmed', reason: '' }, confirmed);
-  for (const [reason, n] of Object.entries(rejected)) ctx.metrics.ordersPersisted.inc({ status: 'rejected', reason }, n);
-  if (persisted.redelivered) ctx.metrics.redelivered.inc(persisted.redelivered);
+  const pgStarted = process.hrtime.bigint();
+  const stored = await withHeartbeat(payload.heartbeat, () =>
+    persistBisecting(orders, (slice) => persistBatch(ctx.pool, slice), (op) => retryUntilDone(op, retry('postgres'))),
+  );
+  const pgDone = process.hrtime.bigint();
+  if (stored === ABORTED) return given();
+  const persisted = mergeResults(stored.results);
+  const refused = stored.refused.map((r) => ({ topic: batch.topic, partition: batch.partition, message: sources[r.index]!, reason: r.reason }));
+  const poison = [...undecodable, ...refused].sort((a, b) => (BigInt(a.message.offset) < BigInt(b.message.offset) ? -1 : 1));
+  if (!(await deadLetter(ctx, poison, retry('dlq'), log))) return given();
+  const { confirmed, rejected } = recordDecisions(ctx.metrics, log, persisted.decisions, persisted.redelivered);
 
-  // Durable everywhere: now, and only now, move the group's offset past the batch. If this commit
-  // fails (rebalance, coordinator moved) nothing is lost: the next commit covers it, or the next
-  // owner gets the batch again and finds it stored (no-op).
-  const next = (BigInt(batch.lastOffset()) + 1n).toString();
-  try {
-    await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
-  } catch (err) {
-    log.warn({ err: (err as Error).message, offset: next }, 'offset commit failed after the batch was persisted');
-  }
-  ctx.metrics.batchSize.observe(messages.length);
-  ctx.metrics.batchDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-  const lag = BigInt(batch.highWatermark) - BigInt(next);
-  ctx.metrics.lag.set({ topic, partition: String(partition) }, Number(lag > 0n ? lag : 0n));
+  // Durable everywhere: now, and only now, move the group's offset past the batch.
+  const next = await commitPastBatch(payload, log);
+  recordBatch(ctx.metrics, batch, next, started);
   const ms = (a: bigint, b: bigint) => Math.round(Number(b - a) / 1e5) / 10;
   log.debug(
     {
-      messages: messages.length,
+      messages: batch.messages.length,
       confirmed,
       rejected,
       redelivered: persisted.redelivered,

@@ -21,12 +21,19 @@ export async function main(): Promise<void> {
   const pool = createPool(config.DATABASE_URL, {
     max: poolMax,
     applicationName: 'flux-gate-worker',
-    statementTimeoutMs: 60_000,
+    queryTimeoutMs: config.PG_QUERY_TIMEOUT_MS,
+    connectTimeoutMs: config.PG_CONNECT_TIMEOUT_MS,
     logger,
   });
   registerPoolGauges(metrics.registry, pool);
   const kafka = createKafka({ clientId: `${config.KAFKA_CLIENT_ID}-worker`, brokers: config.KAFKA_BROKERS, logger });
-  await ensureTopics(kafka, { ordersTopic: topics.orders, partitions: config.ORDERS_TOPIC_PARTITIONS, logger });
+  await ensureTopics(kafka, {
+    ordersTopic: topics.orders,
+    partitions: config.ORDERS_TOPIC_PARTITIONS,
+    replicationFactor: config.ORDERS_TOPIC_REPLICATION_FACTOR,
+    minInsyncReplicas: config.ORDERS_TOPIC_MIN_INSYNC_REPLICAS,
+    logger,
+  });
 
   // DLQ producer: acks=all on every send; not idempotent (a DLQ copy written twice after a retry is
   // harmless, and kafkajs' idempotent mode would want unbounded retries that could hang shutdown).

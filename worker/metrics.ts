@@ -1,4 +1,8 @@
+// The worker's Prometheus metrics and the functions that record a batch's outcome in them.
+import type { Batch } from 'kafkajs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from '../core/logging.js';
+import type { Decision } from './allocate.js';
 
 export function createWorkerMetrics() {
   const registry = new Registry();
@@ -30,7 +34,7 @@ export function createWorkerMetrics() {
     }),
     dlq: new Counter({
       name: 'fluxgate_worker_dlq_total',
-      help: 'Messages sent to the dead-letter topic because they could not be decoded',
+      help: 'Messages sent to the dead-letter topic because they could not be decoded or PostgreSQL refused them',
       registers: [registry],
     }),
     retries: new Counter({
@@ -49,3 +53,30 @@ export function createWorkerMetrics() {
 }
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
+
+/** Counts the stored orders by status and reason; logs each rejected one. Returns the counts. */
+export function recordDecisions(m: WorkerMetrics, log: Logger, decisions: readonly Decision[], redelivered: number) {
+  let confirmed = 0;
+  const rejected: Record<string, number> = {};
+  for (const d of decisions) {
+    if (d.status === 'confirmed') {
+      confirmed++;
+      continue;
+    }
+    rejected[d.reason] = (rejected[d.reason] ?? 0) + 1;
+    const { orderId, productId, quantity } = d.order;
+    log.warn({ orderId, productId, quantity, reason: d.reason, ...(d.reason === 'duplicate' ? { duplicateOf: d.duplicateOf } : {}) }, 'order rejected');
+  }
+  if (confirmed) m.ordersPersisted.inc({ status: 'confirmed', reason: '' }, confirmed);
+  for (const [reason, n] of Object.entries(rejected)) m.ordersPersisted.inc({ status: 'rejected', reason }, n);
+  if (redelivered) m.redelivered.inc(redelivered);
+  return { confirmed, rejected };
+}
+
+/** Size, duration (since `started`, hrtime) and the partition's lag after committing up to `next`. */
+export function recordBatch(m: WorkerMetrics, batch: Batch, next: string, started: bigint): void {
+  m.batchSize.observe(batch.messages.length);
+  m.batchDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  const lag = BigInt(batch.highWatermark) - BigInt(next);
+  m.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(lag > 0n ? lag : 0n));
+}

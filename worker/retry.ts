@@ -44,3 +44,18 @@ export async function retryUntilDone<T>(op: () => Promise<T>, opts: RetryOptions
     }
   }
 }
+
+const HEARTBEAT_EVERY_MS = 1_000;
+
+/**
+ * Runs `work` heartbeating in the background: a slow transaction (PostgreSQL under load, a lock
+ * held by someone) must not cost the group membership (errors surface at the next heartbeat).
+ */
+export async function withHeartbeat<T>(heartbeat: () => Promise<void>, work: () => Promise<T>): Promise<T> {
+  const keepAlive = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(keepAlive);
+  }
+}

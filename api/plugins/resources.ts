@@ -63,7 +63,13 @@ export const kafkaPlugin = shared<{ config: ApiConfig; producer?: OrderSender; l
         onBatch: opts.metrics.produceBatch,
       });
       try {
-        await ensureTopics(p.kafka, { ordersTopic: c.ORDERS_TOPIC, partitions: c.ORDERS_TOPIC_PARTITIONS, logger: opts.logger });
+        await ensureTopics(p.kafka, {
+          ordersTopic: c.ORDERS_TOPIC,
+          partitions: c.ORDERS_TOPIC_PARTITIONS,
+          replicationFactor: c.ORDERS_TOPIC_REPLICATION_FACTOR,
+          minInsyncReplicas: c.ORDERS_TOPIC_MIN_INSYNC_REPLICAS,
+          logger: opts.logger,
+        });
         await p.connect();
       } catch (err) {
         await p.close();

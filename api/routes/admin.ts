@@ -2,9 +2,10 @@
 // the stored row. The operator does the same from a FlashSale resource.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { confirmedUnitsByUser } from '../../core/postgres/orders.js';
 import { upsertProduct, type Product } from '../../core/postgres/products.js';
 import { seedSale } from '../../core/redis/sale.js';
-import { ApiError } from '../answers.js';
+import { ApiError, unavailable } from '../answers.js';
 import { errorResponses, initBodySchema, initResponseSchema } from '../schemas.js';
 
 interface InitBody {
@@ -49,7 +50,9 @@ export async function adminRoutes(app: FastifyInstance, opts: { adminToken?: str
       if (startsAt && endsAt && endsAt <= startsAt)
         throw new ApiError('invalid_request', 'body/endsAt must be after body/startsAt', undefined, 'body.endsAt');
       let product: Product;
+      let userUnits: Map<string, number>;
       try {
+        userUnits = await confirmedUnitsByUser(app.pg, b.productId);
         product = await upsertProduct(app.pg, {
           id: b.productId,
           stock: b.quantity,
@@ -59,14 +62,14 @@ export async function adminRoutes(app: FastifyInstance, opts: { adminToken?: str
           endsAt,
         });
       } catch (err) {
-        throw new ApiError('unavailable', `PostgreSQL unavailable: ${(err as Error).message}`);
+        throw unavailable('PostgreSQL', err);
       }
       let epoch: number;
       try {
-        epoch = await seedSale(app.redis, { ...product, productId: product.id });
+        epoch = await seedSale(app.redis, { ...product, productId: product.id, userUnits });
       } catch (err) {
         app.apiMetrics.redisErrors.inc();
-        throw new ApiError('unavailable', `Redis unavailable (product stored, not seeded; retry /init): ${(err as Error).message}`);
+        throw unavailable('Redis', err, 'product stored, not seeded; retry /init');
       }
       app.orderService.forgetSale(product.id);
       app.productLookup.forget(product.id);

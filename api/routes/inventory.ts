@@ -1,7 +1,7 @@
 // GET /inventory/:productId: remaining stock (Redis) and the sale's state.
 import type { FastifyInstance } from 'fastify';
 import { readSaleState, type SaleState } from '../../core/redis/sale.js';
-import { ApiError } from '../answers.js';
+import { ApiError, unavailable } from '../answers.js';
 import { errorResponses, inventorySchema, productIdParamsSchema } from '../schemas.js';
 
 export function saleStateLabel(s: SaleState, nowMs: number): string {
@@ -23,14 +23,14 @@ export async function inventoryRoutes(app: FastifyInstance): Promise<void> {
         s = await readSaleState(app.redis, productId);
       } catch (err) {
         app.apiMetrics.redisErrors.inc();
-        throw new ApiError('unavailable', `Redis unavailable: ${(err as Error).message}`);
+        throw unavailable('Redis', err);
       }
       if (!s.seeded || s.state === null) {
         let known: boolean;
         try {
           known = await app.productLookup.isKnown(productId);
         } catch (err) {
-          throw new ApiError('unavailable', `PostgreSQL unavailable: ${(err as Error).message}`);
+          throw unavailable('PostgreSQL', err);
         }
         throw known ? new ApiError('recovering', 'the sale is not loaded in Redis (recovering); retry shortly') : new ApiError('unknown_sale');
       }

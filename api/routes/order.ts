@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { getOrderStatus } from '../../core/postgres/orders.js';
 import { readAcceptedOrder } from '../../core/redis/reserve.js';
-import { ApiError, reject } from '../answers.js';
+import { ApiError, reject, unavailable } from '../answers.js';
 import {
   IDEMPOTENCY_HEADER,
   errorResponses,
@@ -74,7 +74,7 @@ export async function orderRoutes(app: FastifyInstance): Promise<void> {
       try {
         stored = await getOrderStatus(app.pg, orderId);
       } catch (err) {
-        throw new ApiError('unavailable', `PostgreSQL unavailable: ${(err as Error).message}`);
+        throw unavailable('PostgreSQL', err);
       }
       if (stored) return stored;
       let accepted;
@@ -82,7 +82,7 @@ export async function orderRoutes(app: FastifyInstance): Promise<void> {
         accepted = await readAcceptedOrder(app.redis, orderId);
       } catch (err) {
         app.apiMetrics.redisErrors.inc();
-        throw new ApiError('unavailable', `Redis unavailable: ${(err as Error).message}`);
+        throw unavailable('Redis', err);
       }
       if (accepted) {
         return {

@@ -77,6 +77,22 @@ export const connectionVars = {
     description: 'Partitions for the orders topic when Flux-Gate creates it (an existing topic is left as is)',
     usedBy: ['api', 'worker'],
   },
+  ORDERS_TOPIC_REPLICATION_FACTOR: {
+    type: 'int',
+    optional: true,
+    min: 1,
+    max: 16,
+    description: 'Replication factor of the orders and dead-letter topics when Flux-Gate creates them; absent = min(3, brokers in the cluster)',
+    usedBy: ['api', 'worker'],
+  },
+  ORDERS_TOPIC_MIN_INSYNC_REPLICAS: {
+    type: 'int',
+    optional: true,
+    min: 1,
+    max: 16,
+    description: 'min.insync.replicas of those topics (copies an acks=all write waits for); absent = replication factor − 1, at least 1. A warning is logged at start when it is 1 (one copy)',
+    usedBy: ['api', 'worker'],
+  },
   KAFKA_GROUP_ID: {
     type: 'string',
     default: 'flux-gate-worker',

@@ -1,6 +1,11 @@
-// Order reads for the API (GET /order/:orderId). PostgreSQL is the truth; an id it does not hold
-// yet is the caller's business (pending if Kafka accepted it).
+// Every SQL statement on the orders table: the API's reads (GET /order/:orderId; PostgreSQL is the
+// truth, an id it does not hold yet is the caller's business) and the worker's batch writes.
 import type { Pool } from 'pg';
+
+type Queryable = Pick<Pool, 'query'>;
+
+/** Why the worker stored an order rejected (the reject_reason column). */
+export type RejectReason = 'out_of_stock' | 'duplicate' | 'unknown_product' | 'over_user_limit';
 
 export type StoredOrderStatus =
   | { status: 'confirmed'; orderId: string; productId: string; quantity: number }
@@ -9,7 +14,7 @@ export type StoredOrderStatus =
       orderId: string;
       productId: string;
       quantity: number;
-      reason: 'out_of_stock' | 'duplicate' | 'unknown_product';
+      reason: RejectReason;
       /** For reason 'duplicate': the order that holds the idempotency key. */
       duplicateOf?: string;
     };
@@ -24,7 +29,7 @@ export async function getOrderStatus(pool: Pick<Pool, 'query'>, orderId: string)
     product_id: string;
     quantity: number;
     status: 'confirmed' | 'rejected';
-    reject_reason: 'out_of_stock' | 'duplicate' | 'unknown_product' | null;
+    reject_reason: RejectReason | null;
     duplicate_of: string | null;
   }>('SELECT id::text, product_id, quantity, status, reject_reason, duplicate_of::text FROM orders WHERE id = $1', [orderId]);
   const r = rows[0];
@@ -38,4 +43,121 @@ export async function getOrderStatus(pool: Pick<Pool, 'query'>, orderId: string)
     reason: r.reject_reason ?? 'out_of_stock',
     ...(r.duplicate_of ? { duplicateOf: r.duplicate_of } : {}),
   };
+}
+
+/** One row the worker inserts. */
+export interface OrderRow {
+  orderId: string;
+  productId: string;
+  userId: string;
+  idempotencyKey: string;
+  quantity: number;
+  status: 'confirmed' | 'rejected';
+  rejectReason: RejectReason | null;
+  duplicateOf: string | null;
+  epoch: number;
+  acceptedAt: string;
+}
+
+// unnest arrays: 10 parameters whatever the batch size.
+const INSERT_ROWS = `INSERT INTO orders (id, product_id, user_id, idempotency_key, quantity, status, reject_reason, duplicate_of, epoch, accepted_at)
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::uuid[], $9::bigint[], $10::timestamptz[])`;
+
+function columns(rows: readonly OrderRow[]): unknown[] {
+  return [
+    rows.map((r) => r.orderId),
+    rows.map((r) => r.productId),
+    rows.map((r) => r.userId),
+    rows.map((r) => r.idempotencyKey),
+    rows.map((r) => r.quantity),
+    rows.map((r) => r.status),
+    rows.map((r) => r.rejectReason),
+    rows.map((r) => r.duplicateOf),
+    rows.map((r) => r.epoch),
+    rows.map((r) => r.acceptedAt),
+  ];
+}
+
+/** Inserts every row or raises (a unique violation, 23505, when one is already stored). */
+export async function insertOrders(db: Queryable, rows: readonly OrderRow[]): Promise<void> {
+  await db.query(INSERT_ROWS, columns(rows));
+}
+
+/**
+ * Inserts the rows not already stored (ON CONFLICT DO NOTHING on every unique index: id and the
+ * idempotency key). Returns the confirmed quantity it really inserted per product.
+ */
+export async function insertNewOrders(db: Queryable, rows: readonly OrderRow[]): Promise<{ inserted: number; taken: Map<string, number> }> {
+  const res = await db.query<{ product_id: string; quantity: number; status: string }>(
+    `${INSERT_ROWS} ON CONFLICT DO NOTHING RETURNING product_id, quantity, status`,
+    columns(rows),
+  );
+  const taken = new Map<string, number>();
+  for (const r of res.rows)
+    if (r.status === 'confirmed') taken.set(r.product_id, (taken.get(r.product_id) ?? 0) + r.quantity);
+  return { inserted: res.rows.length, taken };
+}
+
+export interface StoredKeys {
+  /** Order ids of the batch already stored. */
+  storedOrderIds: Set<string>;
+  /** The holder of each (productId, idempotencyKey) of the batch, keyed by `keyOf`. */
+  keyHolders: Map<string, string>;
+}
+
+// Orders already stored by id (redeliveries) and the holders of the batch's idempotency keys.
+// LATERAL … LIMIT 1 keeps every probe an index lookup whatever the table size.
+const READ_STORED = `
+  SELECT o.id::text AS id, o.product_id, o.idempotency_key, o.duplicate_of IS NULL AS holds_key
+    FROM unnest($1::uuid[]) AS k(id),
+         LATERAL (SELECT * FROM orders WHERE orders.id = k.id LIMIT 1) AS o
+  UNION ALL
+  SELECT o.id::text, o.product_id, o.idempotency_key, true
+    FROM unnest($2::text[], $3::text[]) AS k(product_id, idempotency_key),
+         LATERAL (SELECT * FROM orders
+                   WHERE orders.product_id = k.product_id AND orders.idempotency_key = k.idempotency_key
+                     AND orders.duplicate_of IS NULL LIMIT 1) AS o`;
+
+export async function readStoredKeys(
+  db: Queryable,
+  orders: ReadonlyArray<{ orderId: string; productId: string; idempotencyKey: string }>,
+  keyOf: (productId: string, idempotencyKey: string) => string,
+): Promise<StoredKeys> {
+  const stored = await db.query<{ id: string; product_id: string; idempotency_key: string; holds_key: boolean }>(READ_STORED, [
+    orders.map((o) => o.orderId),
+    orders.map((o) => o.productId),
+    orders.map((o) => o.idempotencyKey),
+  ]);
+  const storedOrderIds = new Set<string>();
+  const keyHolders = new Map<string, string>();
+  for (const r of stored.rows) {
+    storedOrderIds.add(r.id);
+    if (r.holds_key) keyHolders.set(keyOf(r.product_id, r.idempotency_key), r.id);
+  }
+  return { storedOrderIds, keyHolders };
+}
+
+/** Confirmed units per (product, user) for the given pairs; pairs holding none are absent. */
+export async function confirmedUnitsPerUser(
+  db: Queryable,
+  pairs: ReadonlyArray<{ productId: string; userId: string }>,
+): Promise<Array<{ productId: string; userId: string; units: number }>> {
+  if (pairs.length === 0) return [];
+  const { rows } = await db.query<{ product_id: string; user_id: string; units: number }>(
+    `SELECT o.product_id, o.user_id, sum(o.quantity)::int AS units
+       FROM unnest($1::text[], $2::text[]) AS k(product_id, user_id)
+       JOIN orders o ON o.product_id = k.product_id AND o.user_id = k.user_id AND o.status = 'confirmed'
+      GROUP BY o.product_id, o.user_id`,
+    [pairs.map((p) => p.productId), pairs.map((p) => p.userId)],
+  );
+  return rows.map((r) => ({ productId: r.product_id, userId: r.user_id, units: r.units }));
+}
+
+/** Confirmed units of every user of a sale (rebuilding Redis's per-user counters on a reseed). */
+export async function confirmedUnitsByUser(db: Queryable, productId: string): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ user_id: string; units: number }>(
+    `SELECT user_id, sum(quantity)::int AS units FROM orders WHERE product_id = $1 AND status = 'confirmed' GROUP BY user_id`,
+    [productId],
+  );
+  return new Map(rows.map((r) => [r.user_id, r.units]));
 }

@@ -1,5 +1,7 @@
-// Every SQL statement about products lives here (the API's /init and unknown-sale lookups, the
-// operator's reconcile). Orders SQL is in orders.ts and the worker.
+// Every SQL statement on the products table lives here: the API's /init and unknown-sale lookups,
+// the operator's reconcile (settings, restock, lowering) and the worker's lock-and-take-stock.
+// Stock changes by the operator are single statements keyed on the allocation they start from, so
+// a retry or a second operator replica can never apply one twice.
 import type { Pool } from 'pg';
 
 export interface Product {
@@ -23,7 +25,17 @@ export interface ProductSpec {
   endsAt?: Date | null;
 }
 
+/** The operator's settings of a sale (everything but the stock). */
+export type ProductSettings = Pick<Product, 'perUserLimit' | 'rateLimitPerSecond' | 'startsAt' | 'endsAt'>;
+
 type Queryable = Pick<Pool, 'query'>;
+
+export class StockChangeRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StockChangeRefused';
+  }
+}
 
 const COLUMNS = 'id, stock, initial_stock, per_user_limit, rate_limit_per_second, starts_at, ends_at';
 
@@ -67,7 +79,7 @@ export async function upsertProduct(db: Queryable, spec: ProductSpec): Promise<P
   return toProduct(rows[0]!);
 }
 
-export async function getProduct(db: Queryable, id: string): Promise<Product | null> {
+export async function readProduct(db: Queryable, id: string): Promise<Product | null> {
   const { rows } = await db.query<Row>(`SELECT ${COLUMNS} FROM products WHERE id = $1`, [id]);
   return rows[0] ? toProduct(rows[0]) : null;
 }
@@ -75,4 +87,72 @@ export async function getProduct(db: Queryable, id: string): Promise<Product | n
 export async function productExists(db: Queryable, id: string): Promise<boolean> {
   const { rowCount } = await db.query('SELECT 1 FROM products WHERE id = $1', [id]);
   return (rowCount ?? 0) > 0;
+}
+
+/** Creates the row with `allocation` as its stock, or updates only its settings (never the stock). */
+export async function ensureProduct(db: Queryable, id: string, allocation: number, s: ProductSettings): Promise<void> {
+  await db.query(
+    `INSERT INTO products (id, stock, initial_stock, per_user_limit, rate_limit_per_second, starts_at, ends_at)
+     VALUES ($1, $2, $2, $3, $4, $5, $6)
+     ON CONFLICT (id) DO UPDATE SET
+       per_user_limit = EXCLUDED.per_user_limit,
+       rate_limit_per_second = EXCLUDED.rate_limit_per_second,
+       starts_at = EXCLUDED.starts_at,
+       ends_at = EXCLUDED.ends_at,
+       updated_at = now()`,
+    [id, allocation, s.perUserLimit, s.rateLimitPerSecond, s.startsAt, s.endsAt],
+  );
+}
+
+/** Adds (to − from) once. Returns false when the allocation is no longer `from` (already applied). */
+export async function raiseStock(db: Queryable, id: string, from: number, to: number): Promise<boolean> {
+  if (to <= from) throw new RangeError(`raise needs to > from, got ${from} -> ${to}`);
+  const r = await db.query(
+    `UPDATE products SET stock = stock + ($3::int - initial_stock), initial_stock = $3, updated_at = now()
+     WHERE id = $1 AND initial_stock = $2`,
+    [id, from, to],
+  );
+  return r.rowCount === 1;
+}
+
+/** Removes (from − to) once, only if that many units are unsold. Call with the orders topic drained. */
+export async function lowerStock(db: Queryable, id: string, from: number, to: number): Promise<boolean> {
+  if (to >= from) throw new RangeError(`lower needs to < from, got ${from} -> ${to}`);
+  const r = await db.query(
+    `UPDATE products SET stock = stock - (initial_stock - $3::int), initial_stock = $3, updated_at = now()
+     WHERE id = $1 AND initial_stock = $2 AND stock >= initial_stock - $3::int`,
+    [id, from, to],
+  );
+  if (r.rowCount === 1) return true;
+  const now = await readProduct(db, id);
+  if (now && now.initialStock === from)
+    throw new StockChangeRefused(`cannot lower ${id} from ${from} to ${to}: only ${now.stock} units are unsold`);
+  return false;
+}
+
+/** What the worker needs of each product of a batch, read under FOR UPDATE (held until COMMIT). */
+export interface LockedProduct {
+  id: string;
+  stock: number;
+  perUserLimit: number | null;
+}
+
+/** Locks the products of a batch in id order (no deadlock between concurrent batches). */
+export async function lockProducts(db: Queryable, ids: readonly string[]): Promise<LockedProduct[]> {
+  const { rows } = await db.query<{ id: string; stock: number; per_user_limit: number | null }>(
+    'SELECT id, stock, per_user_limit FROM products WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
+    [ids],
+  );
+  return rows.map((r) => ({ id: r.id, stock: r.stock, perUserLimit: r.per_user_limit }));
+}
+
+/** Takes the confirmed units of a batch (one UPDATE for all its products). Returns how many products it updated. */
+export async function takeStock(db: Queryable, taken: ReadonlyMap<string, number>): Promise<number> {
+  if (taken.size === 0) return 0;
+  const r = await db.query(
+    `UPDATE products p SET stock = p.stock - t.quantity, updated_at = now()
+       FROM unnest($1::text[], $2::int[]) AS t(product_id, quantity) WHERE p.id = t.product_id`,
+    [[...taken.keys()], [...taken.values()]],
+  );
+  return r.rowCount ?? 0;
 }

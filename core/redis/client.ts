@@ -11,6 +11,7 @@ const SCRIPTS = {
   fgConfirm: { file: 'confirm.lua', keys: 1 },
   fgSeed: { file: 'seed.lua', keys: 3 },
   fgOpenGate: { file: 'open-gate.lua', keys: 2 },
+  fgNodeRunId: { file: 'node-run-id.lua', keys: 1 },
 } as const;
 
 type Arg = string | number;
@@ -22,6 +23,7 @@ export interface ScriptCommands {
   fgConfirm(...keysThenArgs: Arg[]): Promise<number>;
   fgSeed(...keysThenArgs: Arg[]): Promise<number>;
   fgOpenGate(...keysThenArgs: Arg[]): Promise<number>;
+  fgNodeRunId(...keysThenArgs: Arg[]): Promise<string>;
 }
 
 /** A single/Sentinel client (Redis) or a Cluster client: both speak the same commands and scripts. */

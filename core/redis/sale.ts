@@ -14,6 +14,11 @@ export interface SaleSeed {
   perUserLimit?: number | null;
   startsAt?: Date | null;
   endsAt?: Date | null;
+  /**
+   * Confirmed units per user in PostgreSQL (orders.ts confirmedUnitsByUser). The per-user counters
+   * are rebuilt from it: after a FLUSHALL, a restart or a failover they would otherwise restart at 0.
+   */
+  userUnits?: ReadonlyMap<string, number>;
 }
 
 const ms = (d: Date | null | undefined) => (d ? d.getTime() : 0);
@@ -44,6 +49,8 @@ export class StaleSeed extends Error {
 export async function seedSale(redis: FluxRedis, sale: SaleSeed, opts: SeedOptions = {}): Promise<number> {
   if (!Number.isInteger(sale.stock) || sale.stock < 0) throw new RangeError(`stock must be an integer >= 0, got ${sale.stock}`);
   const k = saleKeys(sale.productId);
+  // Before the seed opens the gate: no reservation can read a counter not yet rebuilt.
+  if (sale.perUserLimit && sale.userUnits?.size) await restoreUserUnits(redis, sale.productId, sale.userUnits);
   const reply = (await redis.fgSeed(
     k.stock, k.meta, k.epoch,
     sale.stock, ms(sale.startsAt), ms(sale.endsAt), sale.rateLimitPerSecond ?? 0, sale.perUserLimit ?? 0,
@@ -106,6 +113,32 @@ export async function raiseSaleStock(tx: RedisClient, productId: string, from: n
     await tx.unwatch().catch(() => undefined);
     throw e;
   }
+}
+
+const USER_UNITS_CHUNK = 500;
+
+/** Sets each user's counter to what PostgreSQL holds (never lowers it: a reservation may be in flight). */
+async function restoreUserUnits(redis: FluxRedis, productId: string, units: ReadonlyMap<string, number>): Promise<void> {
+  const k = saleKeys(productId);
+  const entries = [...units];
+  for (let i = 0; i < entries.length; i += USER_UNITS_CHUNK) {
+    // One slot (the sale's hash tag): a pipeline of SETs is fine on Cluster too.
+    const pipe = redis.pipeline();
+    for (const [userId, n] of entries.slice(i, i + USER_UNITS_CHUNK)) pipe.eval(RAISE_TO, 1, k.user(userId), n);
+    const results = (await pipe.exec()) ?? [];
+    const failed = results.find(([err]) => err);
+    if (failed) throw failed[0];
+  }
+}
+
+const RAISE_TO = "local c = tonumber(redis.call('GET', KEYS[1]) or '0') if c < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end return 1";
+
+/**
+ * run_id of the node holding the sale (on a Cluster, its slot's master; any other master's differs).
+ * It changes when that node restarts or a replica takes over: how the operator detects lost data.
+ */
+export async function saleNodeRunId(redis: FluxRedis, productId: string): Promise<string> {
+  return String(await redis.fgNodeRunId(saleKeys(productId).meta));
 }
 
 /** Closes the gate: the API answers 503 (recovering / paused) until openGate or seedSale. */

@@ -132,8 +132,9 @@ describe('Redis stock steps (through core/redis)', () => {
     expect([...(await redis.missingStock([x, y]))]).toEqual([y]);
   });
 
-  it('runId is the server run_id', async () => {
-    expect(await redis.runId()).toMatch(/^[0-9a-f]{40}$/);
+  it('runId is the run_id of the server holding the sale', async () => {
+    const info = await b.redis.info('server');
+    expect(await redis.runId(uniqueName('rd'))).toBe(/^run_id:([0-9a-f]{40})/m.exec(info)![1]);
   });
 });
 

@@ -1,7 +1,7 @@
 // Helpers for the operator e2e tests: the real kube-apiserver of the local stack (kubectl, RBAC,
 // ServiceAccount tokens), the built `flux-gate operator` bound to its own least-privilege
 // ClusterRole, and probes of FlashSales, Deployments and Events.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -11,7 +11,7 @@ import { createRedis, type FluxRedis } from '../../core/redis/client.js';
 import { controlPlaneStatus } from '../../tools/stack/controlplane.js';
 import { kubeconfigForToken, runTool, tokenFor } from '../../tools/stack/kube.js';
 import { startComponent, type RunningProcess } from '../support/processes.js';
-import { kafka, requireEnv, uniqueName } from '../support/api.js';
+import { kafka, order, requireEnv, uniqueName } from '../support/api.js';
 import { waitFor } from '../support/wait.js';
 
 export { uniqueName, requireEnv };
@@ -228,4 +228,66 @@ export async function stopGracefully(p: RunningProcess | undefined, ms = 30_000)
     await p.stop('SIGKILL');
     throw new Error(`process did not stop within ${ms} ms after SIGTERM`);
   }
+}
+
+/** Worker, API and operator of one test file, on the stack's Redis or on `redisEnv` (Sentinel, Cluster). */
+export async function startSaleStack(
+  ns: string,
+  b: Backends,
+  redisEnv: Record<string, string> = {},
+  apiEnv: Record<string, string> = {},
+  operatorEnv: Record<string, string> = {},
+): Promise<{ procs: RunningProcess[]; apiBase: string }> {
+  const kubeconfig = await operatorKubeconfig(ns);
+  const env = { ...b.env, ...(Object.keys(redisEnv).length ? { REDIS_URL: '', ...redisEnv } : {}) };
+  const procs = [await startComponent('worker', b.env, { readyTimeoutMs: 90_000 })];
+  const api = await startComponent('api', { ...env, PORT: '0', HOST: '127.0.0.1', PRODUCT_LOOKUP_CACHE_MS: '200', ...apiEnv }, { readyTimeoutMs: 90_000 });
+  procs.push(api);
+  procs.push(await startOperator(ns, kubeconfig, { ...b, env }, operatorEnv));
+  return { procs, apiBase: `http://127.0.0.1:${api.port}` };
+}
+
+export interface BuyerAnswer {
+  sent: number;
+  status: number;
+  orderId?: string;
+  /** The error code of a refusal (`sold_out`, `recovering`, …). */
+  code?: string;
+}
+
+/**
+ * Buyers with distinct users and keys until stopped: each orders every `everyMs` (0 = as fast as
+ * answers come), backing off `backoffMs` after a refusal.
+ */
+export function buyers(apiBase: string, productId: string, o: { buyers?: number; everyMs?: number; backoffMs?: number } = {}) {
+  const answers: BuyerAnswer[] = [];
+  let running = true;
+  let u = 0;
+  const loops = Array.from({ length: o.buyers ?? 1 }, async () => {
+    while (running) {
+      const sent = Date.now();
+      const res = await order(apiBase, { productId, userId: `u${u++}`, quantity: 1 }, randomUUID()).catch(() => undefined);
+      const body = res?.body as { orderId?: string; status?: string } | undefined;
+      if (res) answers.push({ sent, status: res.status, orderId: body?.orderId, code: res.status === 200 ? undefined : body?.status });
+      const wait = Math.max((o.everyMs ?? 0) - (Date.now() - sent), res?.status === 200 ? 0 : (o.backoffMs ?? 0));
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+  });
+  return {
+    answers,
+    accepted: () => answers.filter((a) => a.status === 200).map((a) => a.orderId!),
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+/** Waits until PostgreSQL holds every order id (the topic drained), then returns the product's rows. */
+export async function storedOrders(b: Backends, productId: string, ids: string[]): Promise<Array<{ id: string; status: string }>> {
+  await waitFor('every 200 stored', async () => {
+    const r = await b.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM orders WHERE id = ANY($1::uuid[])', [ids]);
+    return Number(r.rows[0]!.n) === ids.length || undefined;
+  }, 60_000);
+  return (await b.pool.query<{ id: string; status: string }>('SELECT id::text, status FROM orders WHERE product_id = $1', [productId])).rows;
 }

@@ -37,6 +37,11 @@ export interface RedisNode {
   readonly pid: number | undefined;
   /** SIGKILL: a crash, no shutdown save, no goodbye to the replicas. */
   kill(): Promise<void>;
+  /** SIGKILL, then the same process again on the same port and config: its data is gone (no persistence), a Cluster node keeps its nodes.conf. */
+  restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: the process freezes (connections stay open, nothing is read or answered). */
+  pause(): void;
+  resume(): void;
   running(): boolean;
   /** A short-lived plain client to this node (admin commands). */
   client(): Redis;
@@ -57,13 +62,29 @@ class Group {
     const port = await freePort();
     const file = join(this.dir, `${name}.conf`);
     writeFileSync(file, `bind 127.0.0.1\nport ${port}\ndir ${this.dir}\nsave ""\nappendonly no\nlogfile ""\n${conf.replaceAll('$PORT', String(port))}\n`);
-    const child = spawn(this.bin, [file, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.children.push(child);
     const log: string[] = [];
     const collect = (b: Buffer) => log.push(...b.toString().split('\n').filter(Boolean));
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    let child!: ChildProcess;
+    let exited!: Promise<void>;
+    const spawnIt = () => {
+      child = spawn(this.bin, [file, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+      this.children.push(child);
+      child.stdout!.on('data', collect);
+      child.stderr!.on('data', collect);
+      const c = child;
+      exited = new Promise<void>((r) => c.once('exit', () => r()));
+    };
+    const answers = () =>
+      waitFor(`${name} on :${port} answers PING`, async () => {
+        if (!node.running()) throw new Error(`${name} exited:\n${log.slice(-20).join('\n')}`);
+        const c = node.client();
+        c.on('error', () => undefined);
+        try {
+          return (await c.ping()) === 'PONG' ? true : undefined;
+        } finally {
+          c.disconnect();
+        }
+      });
     const node: RedisNode = {
       port,
       get pid() {
@@ -74,19 +95,18 @@ class Group {
         if (node.running()) child.kill('SIGKILL');
         await exited;
       },
+      async restart() {
+        await node.kill();
+        spawnIt();
+        await answers();
+      },
+      pause: () => void child.kill('SIGSTOP'),
+      resume: () => void child.kill('SIGCONT'),
       client: () => new Redis({ port, host: '127.0.0.1', lazyConnect: false, maxRetriesPerRequest: 1 }),
       log,
     };
-    await waitFor(`${name} on :${port} answers PING`, async () => {
-      if (!node.running()) throw new Error(`${name} exited:\n${log.slice(-20).join('\n')}`);
-      const c = node.client();
-      c.on('error', () => undefined);
-      try {
-        return (await c.ping()) === 'PONG' ? true : undefined;
-      } finally {
-        c.disconnect();
-      }
-    });
+    spawnIt();
+    await answers();
     return node;
   }
 
@@ -131,13 +151,18 @@ export interface SentinelTopology {
   stop(): Promise<void>;
 }
 
-/** Master + 1 replica + 1 Sentinel (quorum 1), failing over within about a second. */
-export async function startSentinelTopology(): Promise<SentinelTopology> {
+/** Master + `replicas` replicas (default 1) + 1 Sentinel (quorum 1), failing over within about a second. */
+export async function startSentinelTopology(o: { replicas?: number } = {}): Promise<SentinelTopology> {
   const g = await Group.create();
+  const replicaCount = o.replicas ?? 1;
   try {
     const a = await g.start('redis-a', '');
-    const b = await g.start('redis-b', `replicaof 127.0.0.1 ${a.port}`);
-    await waitFor('replica b in sync', () => admin(b, async (c) => ((await c.info('replication')).includes('master_link_status:up') ? true : undefined)));
+    const nodes = [a];
+    for (let i = 0; i < replicaCount; i++) {
+      const r = await g.start(`redis-${'bcdefgh'[i]}`, `replicaof 127.0.0.1 ${a.port}`);
+      await waitFor(`replica :${r.port} in sync`, () => admin(r, async (c) => ((await c.info('replication')).includes('master_link_status:up') ? true : undefined)));
+      nodes.push(r);
+    }
     const sentinel = await g.start(
       'sentinel',
       [
@@ -148,10 +173,9 @@ export async function startSentinelTopology(): Promise<SentinelTopology> {
       ].join('\n'),
       ['--sentinel'],
     );
-    const nodes = [a, b];
     const masterPort = () => admin(sentinel, async (c) => Number(((await c.call('SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as string[])[1]));
-    await waitFor('the Sentinel to see the replica', () =>
-      admin(sentinel, async (c) => (((await c.call('SENTINEL', 'replicas', MASTER_NAME)) as unknown[]).length === 1 ? true : undefined)),
+    await waitFor('the Sentinel to see the replicas', () =>
+      admin(sentinel, async (c) => (((await c.call('SENTINEL', 'replicas', MASTER_NAME)) as unknown[]).length === replicaCount ? true : undefined)),
     );
     const topo: SentinelTopology = {
       env: { REDIS_SENTINELS: `127.0.0.1:${sentinel.port}`, REDIS_SENTINEL_MASTER: MASTER_NAME },

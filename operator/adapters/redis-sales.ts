@@ -3,7 +3,7 @@
 import type { FluxRedis, RedisClient } from '../../core/redis/client.js';
 import { countReservationsInFlight } from '../../core/redis/in-flight.js';
 import { saleKeys } from '../../core/redis/keys.js';
-import { closeGate, configureSale, deleteSaleKeys, openGate, raiseSaleStock, readSaleState, seedSale } from '../../core/redis/sale.js';
+import { closeGate, configureSale, deleteSaleKeys, openGate, raiseSaleStock, readSaleState, saleNodeRunId, seedSale } from '../../core/redis/sale.js';
 import type { RedisSale, SeedSettings } from '../model/types.js';
 
 export class RedisSales {
@@ -19,12 +19,19 @@ export class RedisSales {
     private readonly tx: RedisClient,
   ) {}
 
-  /** run_id changes when Redis restarts or a replica is promoted: that is how restarts are detected. */
-  async runId(): Promise<string> {
-    const info = await this.redis.info('server');
-    const m = /^run_id:([0-9a-f]+)/m.exec(info);
-    if (!m) throw new Error('INFO server has no run_id');
-    return m[1]!;
+  /**
+   * run_id of the node that holds the sale: it changes when that node restarts or a replica is
+   * promoted, which is how restarts are detected. On a Cluster each master has its own run_id, so
+   * it must be the master of the sale's slot, never whichever node a keyless INFO reaches.
+   */
+  runId(productId: string): Promise<string> {
+    return saleNodeRunId(this.redis, productId);
+  }
+
+  /** runId of each sale (one auto-pipelined script call per sale, each routed to its node). */
+  async runIds(productIds: string[]): Promise<Map<string, string>> {
+    const ids = await Promise.all(productIds.map((id) => this.runId(id)));
+    return new Map(productIds.map((id, i) => [id, ids[i]!]));
   }
 
   async read(productId: string): Promise<RedisSale> {
@@ -47,7 +54,7 @@ export class RedisSales {
    * Seeds (seed.lua via seedSale) at an epoch of at least minEpoch; returns the new epoch. Refused
    * (StaleSeed) when Redis's epoch is no longer expectEpoch: a deposed leader's late seed.
    */
-  seed(s: SeedSettings): Promise<number> {
+  seed(s: SeedSettings, userUnits?: ReadonlyMap<string, number>): Promise<number> {
     return seedSale(
       this.redis,
       {
@@ -58,6 +65,7 @@ export class RedisSales {
         rateLimitPerSecond: s.rateLimitPerSecond,
         startsAt: s.startsAtMs ? new Date(s.startsAtMs) : null,
         endsAt: s.endsAtMs ? new Date(s.endsAtMs) : null,
+        userUnits,
       },
       { gate: s.gate, expectEpoch: s.expectEpoch, minEpoch: s.minEpoch },
     );

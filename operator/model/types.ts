@@ -1,5 +1,6 @@
 // The FlashSale resource as the operator sees it, and the plain "observed world" object that
 // decide() turns into actions. Nothing here does I/O.
+import type { Product } from '../../core/postgres/products.js';
 import type { Binding, Hold, WorkersSpec } from './lag-scaler.js';
 
 export const GROUP = 'fluxgate.io';
@@ -95,14 +96,8 @@ export interface FlashSale {
 export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** The product row in PostgreSQL (the truth). */
-export interface ProductRow {
-  stock: number;
-  initialStock: number;
-  perUserLimit: number | null;
-  rateLimitPerSecond: number | null;
-  startsAt: string | null;
-  endsAt: string | null;
-}
+/** The products row as the model sees it (core/postgres/products.ts's Product, times as ISO strings). */
+export type ProductRow = Omit<Product, 'id' | 'startsAt' | 'endsAt'> & { startsAt: string | null; endsAt: string | null };
 
 /** The sale in Redis; every field null when its key is missing. */
 export interface RedisSale {

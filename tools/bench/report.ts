@@ -107,7 +107,9 @@ export function renderTable(r: BenchReport): string {
     c.name, fmt(c.ordersPerSecond), `${fmt(c.persisted)}/${fmt(c.of)}`, c.steadySeconds.toFixed(2), c.startupSeconds.toFixed(2),
     c.cpuUsPerOrder === undefined ? '-' : String(c.cpuUsPerOrder), c.systemCpuUsPerOrder === undefined ? '-' : String(c.systemCpuUsPerOrder),
   ]);
-  const cmpRows = r.comparisons.map((c) => [c.name, c.ours, c.baseline, c.shown, c.target, c.basis === 'cpu' ? (c.pass ? '(pass)' : '(miss)') : c.pass ? 'PASS' : 'MISS']);
+  // A comparison without a target (a measured cost) shows no verdict.
+  const verdict = (c: Comparison) => (c.target.startsWith('measured') ? '-' : c.basis === 'cpu' ? (c.pass ? '(pass)' : '(miss)') : c.pass ? 'PASS' : 'MISS');
+  const cmpRows = r.comparisons.map((c) => [c.name, c.ours, c.baseline, c.shown, c.target, verdict(c)]);
   return [
     table(['HTTP case (median round)', 'req/s', 'p50 ms', 'p99 ms', 'req/s of each round', 'server CPU µs/req', '+Redis/Kafka/PG µs/req', 'answer', 'non-2xx', 'socket errors'], httpRows),
     '',

@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { CLI, startComponent, type RunningProcess } from '../../e2e/support/processes.js';
+import { startSentinelTopology } from '../../e2e/support/redis-topologies.js';
 import { measureSideBySide, type HttpCaseResult } from './http-case.js';
 import { pinProcess, startBenchScript, startNode } from './processes.js';
 import { cpuRatio, machine, ratio, round2, renderTable, workerAbsolute, workerRatio, writeReport, type BenchReport } from './report.js';
@@ -100,8 +101,8 @@ async function measureServers(servers: Server[]): Promise<HttpCaseResult[]> {
   }
 }
 
-async function startOurApi(topic: string, init: Array<{ productId: string; quantity: number }>): Promise<RunningProcess> {
-  const env = { ...services, PORT: '0', ADMIN_TOKEN, ORDERS_TOPIC: topic };
+async function startOurApi(topic: string, init: Array<{ productId: string; quantity: number }>, extraEnv: Record<string, string> = {}): Promise<RunningProcess> {
+  const env = { ...services, PORT: '0', ADMIN_TOKEN, ORDERS_TOPIC: topic, ...extraEnv };
   // BENCH_CPU_PROF=<dir>: our API writes a V8 CPU profile there on exit (open it in Chrome DevTools).
   const profDir = process.env.BENCH_CPU_PROF;
   const api = profDir
@@ -194,6 +195,47 @@ async function runAccept(): Promise<void> {
   addCpu(cpuRatio('accept path: our API vs naive, with Redis+Kafka', ours!.systemCpuUsPerRequest, naive!.systemCpuUsPerRequest, naive!.name, 'request', TARGET.acceptVsNaive, false));
 }
 
+/**
+ * The cost of replica acknowledgement (REDIS_REPLICA_ACKS, one WAIT per batch of reservations):
+ * our API on a Sentinel-managed master with one replica (local processes, started for the case),
+ * with the default (1) against 0. Both answer 200; the difference is the replica round trip.
+ */
+async function runReplicaAck(): Promise<void> {
+  if (!built('api/main.js')) return void notes.push('replica-ack: dist/api/main.js missing, not measured');
+  const topo = await startSentinelTopology({ replicas: 1 });
+  try {
+    const redisEnv = { REDIS_URL: '', ...topo.env };
+    const server = (acks: number): Server => {
+      const p = product(`replica-${acks}`);
+      return {
+        name: `our API, accept, Sentinel, REDIS_REPLICA_ACKS=${acks}`,
+        productId: p,
+        start: async () => startOurApi(await createTopic(`replica-${acks}`), [{ productId: p, quantity: BIG_STOCK }], { ...redisEnv, REDIS_REPLICA_ACKS: String(acks) }),
+        after: async (api) => void (diagnostics[`replicaAcks${acks}`] = await replicaWaitStats(api.port!)),
+      };
+    };
+    const [withAck, without] = await measureServers([server(1), server(0)]);
+    expectAllAccepted(withAck!);
+    expectAllAccepted(without!);
+    const c = ratio('accept path: replica ack (WAIT) vs none, Sentinel', withAck!, without!, 0, true);
+    comparisons.push({ ...c, target: 'measured (cost of the guarantee)', pass: true });
+    notes.push('replica-ack: the Sentinel topology of this case is not in the stack CPU figures; measure on a quiet machine');
+  } finally {
+    await topo.stop();
+  }
+}
+
+/** Mean WAIT time and orders per WAIT of our API, from its /metrics. */
+async function replicaWaitStats(port: number): Promise<Record<string, number>> {
+  const value = await scrape(port);
+  const waits = value('fluxgate_redis_replica_wait_seconds_count');
+  if (!(waits > 0)) return { waits: 0 };
+  const orders = value('fluxgate_redis_replica_wait_orders_total');
+  const stats = { waits, meanOrdersPerWait: Math.round((orders / waits) * 10) / 10, meanWaitMs: Math.round((value('fluxgate_redis_replica_wait_seconds_sum') / waits) * 1e4) / 10 };
+  notes.push(`our API, replica ack: ${stats.waits} WAITs, ${stats.meanOrdersPerWait} orders each on average, ${stats.meanWaitMs} ms each`);
+  return stats;
+}
+
 /** Mean batch size and transaction time of our worker, from its /metrics. */
 async function workerStats(port: number): Promise<Record<string, number>> {
   const value = await scrape(port);
@@ -277,7 +319,9 @@ try {
   await admin.connect();
   if (built('core/postgres/migrate-main.js')) await promisify(execFile)(process.execPath, [CLI, 'migrate'], { env: { ...process.env, ...services } });
   if (s.serverCpus !== undefined) notes.push(`servers pinned to CPU ${s.serverCpus}, wrk to CPU ${s.wrkCpus} (Redis, Kafka, PostgreSQL unpinned)`);
-  const cases: Array<[string, () => Promise<void>]> = [['ceiling', runCeiling], ['soldout', runSoldOut], ['accept', runAccept], ['worker', runWorker]];
+  const cases: Array<[string, () => Promise<void>]> = [
+    ['ceiling', runCeiling], ['soldout', runSoldOut], ['accept', runAccept], ['replica', runReplicaAck], ['worker', runWorker],
+  ];
   for (const [name, run] of cases) {
     if (!s.cases.has(name)) continue;
     try {

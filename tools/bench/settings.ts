@@ -15,7 +15,7 @@ export interface BenchSettings {
   cases: Set<string>;
 }
 
-export const CASES = ['ceiling', 'soldout', 'accept', 'worker'] as const;
+export const CASES = ['ceiling', 'soldout', 'accept', 'replica', 'worker'] as const;
 
 function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
   const raw = env[name];

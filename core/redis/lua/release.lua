@@ -11,7 +11,7 @@
   KEYS[5] order  fg:order:{<first 5 digits of orderId>}:<orderId> (same slot as the sale)
   ARGV[1] orderId
 
-  Returns {'released'} | {'fenced'} (epoch changed: record cleared, stock left alone) | {'not_ours'}
+  Returns {'released'} | {'fenced'} (epoch changed: record cleared, user count given back, stock left alone) | {'not_ours'}
 ]]
 local record = redis.call('GET', KEYS[3])
 if not record then return {'not_ours'} end
@@ -21,7 +21,12 @@ local state, orderId, qty, epoch, userCounted =
 if orderId ~= ARGV[1] or state ~= 'p' then return {'not_ours'} end
 
 redis.call('DEL', KEYS[3], KEYS[5])
+-- The user's count is given back on both paths: the order exists nowhere (never produced), and a
+-- reseed keeps (never lowers) the counters it finds, so this reservation is still counted in it.
+if userCounted == '1' then
+  local n = tonumber(redis.call('GET', KEYS[4]) or '0')
+  if n > 0 then redis.call('SET', KEYS[4], math.max(0, n - tonumber(qty))) end
+end
 if (redis.call('GET', KEYS[2]) or '0') ~= epoch then return {'fenced'} end
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('INCRBY', KEYS[1], qty) end
-if userCounted == '1' and redis.call('EXISTS', KEYS[4]) == 1 then redis.call('DECRBY', KEYS[4], qty) end
 return {'released'}

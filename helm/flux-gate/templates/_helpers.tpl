@@ -162,6 +162,14 @@ checks both ways). Call with (dict "root" $ "component" "api").
 {{- if has $c (list "api" "worker") }}
 - name: ORDERS_TOPIC_PARTITIONS
   value: {{ $v.kafka.ordersTopicPartitions | quote }}
+{{- with $v.kafka.ordersTopicReplicationFactor }}
+- name: ORDERS_TOPIC_REPLICATION_FACTOR
+  value: {{ . | quote }}
+{{- end }}
+{{- with $v.kafka.ordersTopicMinInsyncReplicas }}
+- name: ORDERS_TOPIC_MIN_INSYNC_REPLICAS
+  value: {{ . | quote }}
+{{- end }}
 {{- end }}
 {{- if has $c (list "worker" "operator") }}
 - name: KAFKA_GROUP_ID

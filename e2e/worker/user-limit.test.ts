@@ -1,0 +1,53 @@
+// PostgreSQL enforces the per-user limit (products.per_user_limit, units) whatever Redis counted:
+// Redis's counters are lost on a FLUSHALL, a restart or a failover, and then the orders reaching
+// the worker are the only place left to hold the limit.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getOrderStatus } from '../../core/postgres/orders.js';
+import type { RunningProcess } from '../support/processes.js';
+import { makeOrder, produceOrders, setUp, startWorker, summarize, uniqueName, waitForOrders, waitForZeroLag, type TestSetup } from './support.js';
+
+let s: TestSetup;
+let worker: RunningProcess;
+
+beforeAll(async () => {
+  s = await setUp('user-limit', 1);
+  worker = await startWorker(s.workerEnv);
+});
+
+afterAll(async () => {
+  await worker?.stop('SIGTERM');
+  await s?.pool.end();
+});
+
+describe('per-user limit in PostgreSQL', () => {
+  it('rejects over_user_limit every order past the limit, in one batch and across batches', async () => {
+    const p = uniqueName('limited');
+    await s.pool.query('INSERT INTO products (id, stock, initial_stock, per_user_limit) VALUES ($1, 100, 100, 2)', [p]);
+    // As if Redis had forgotten ann's and bob's counters: every order got through the gate.
+    const first = [
+      makeOrder(p, { userId: 'ann' }),
+      makeOrder(p, { userId: 'ann' }),
+      makeOrder(p, { userId: 'ann' }), // third unit: over
+      makeOrder(p, { userId: 'bob', quantity: 3 }), // over on its own
+      makeOrder(p, { userId: 'bob', quantity: 2 }),
+    ];
+    await produceOrders(s.topic, first);
+    await waitForOrders(s.pool, [p], first.length);
+    const later = [makeOrder(p, { userId: 'ann' }), makeOrder(p, { userId: 'cid', quantity: 2 })];
+    await produceOrders(s.topic, later); // a later batch: what ann holds is read from PostgreSQL
+    await waitForOrders(s.pool, [p], first.length + later.length);
+    await waitForZeroLag(s.groupId, s.topic);
+
+    const { rows } = await s.pool.query<{ user_id: string; units: number }>(
+      `SELECT user_id, sum(quantity)::int AS units FROM orders WHERE product_id = $1 AND status = 'confirmed' GROUP BY 1 ORDER BY 1`,
+      [p],
+    );
+    expect(rows).toEqual([
+      { user_id: 'ann', units: 2 },
+      { user_id: 'bob', units: 2 },
+      { user_id: 'cid', units: 2 },
+    ]);
+    expect(await summarize(s.pool, p)).toMatchObject({ stock: 94, confirmed: 4, rejected: { over_user_limit: 3 } });
+    expect(await getOrderStatus(s.pool, later[0]!.orderId)).toMatchObject({ status: 'rejected', reason: 'over_user_limit' });
+  });
+});
