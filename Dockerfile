@@ -2,7 +2,8 @@
 # The one Flux-Gate image: `flux-gate api | worker | operator | migrate` (the argument picks the component).
 #   docker build -t flux-gate:0.1.0 .
 #   docker run --rm flux-gate:0.1.0 --help
-# Node 24 LTS (maintained until 2028-04-30); Node 20 reached end of life on 2026-04-30.
+# Node 24 LTS (maintained until 2028-04-30; Node 20 reached end of life on 2026-04-30);
+# tools/stack/node/image.sh ships the same line for the local node.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- build: full dev dependencies, TypeScript compile, runtime assets copied into dist/

@@ -14,7 +14,8 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['e2e/**/*.test.ts'],
-          exclude: ['node_modules/**'],
+          // e2e/cluster needs the local node: `npm run test:cluster` (vitest.cluster.config.ts).
+          exclude: ['node_modules/**', 'e2e/cluster/**'],
           globalSetup: ['e2e/support/global-setup.ts'],
           // Real services on 2 cores: one file at a time keeps timings sane and Kafka rebalances rare.
           fileParallelism: false,

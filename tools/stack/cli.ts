@@ -1,23 +1,27 @@
 // npm run stack:up | stack:env | stack:down | stack:status — see docs/stack.md.
 import { writeFileSync } from 'node:fs';
+import { importAppImage } from './node/image.js';
 import { stackPaths } from './paths.js';
 import { down, stackEnv, status, StackUpError, toShellExports, up, type ComponentName } from './stack.js';
 
 const USAGE = `usage: tsx tools/stack/cli.ts <command> [flags]
-  up [--no-k8s] [--started-file=F]   start Redis, PostgreSQL, Kafka (and the Kubernetes control plane)
-                                     on 127.0.0.1; F receives the components this call started
+  up [--no-k8s] [--node] [--started-file=F]
+                                     start Redis, PostgreSQL, Kafka (and the Kubernetes control plane)
+                                     on 127.0.0.1; --node also a real node (kubelet, containerd; root);
+                                     F receives the components this call started
+  image                              build the Flux-Gate image from dist/ and import it into the node
   env                                print export lines: eval "$(npm run -s stack:env)"
   status                             show each service (exit 3 when one is not running)
   down [--purge] [--only=a,b]        stop the stack's processes (--only: these of redis, postgres, kafka,
-                                     controlplane; --purge also deletes its data and state)
-Environment: FLUXGATE_STACK_NO_K8S=1 (same as --no-k8s), FLUXGATE_STACK_ID (default: hash of the repo path), FLUXGATE_CACHE_DIR (default ~/.cache/flux-gate),
+                                     controlplane, node; --purge also deletes its data and state)
+Environment: FLUXGATE_STACK_NO_K8S=1 (same as --no-k8s), FLUXGATE_STACK_NODE=1 (same as --node), FLUXGATE_STACK_ID (default: hash of the repo path), FLUXGATE_CACHE_DIR (default ~/.cache/flux-gate),
              FLUXGATE_KAFKA_VERSION (default 4.1.2, used when the stack is first created)`;
 
 const log = (line: string) => process.stderr.write(`[stack] ${line}\n`);
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...flags] = argv;
-  const known: Record<string, string[]> = { up: ['--no-k8s', '--started-file'], env: [], status: [], down: ['--purge', '--only'] };
+  const known: Record<string, string[]> = { up: ['--no-k8s', '--node', '--started-file'], image: [], env: [], status: [], down: ['--purge', '--only'] };
   if (command === undefined || !(command in known)) {
     process.stderr.write(`${command === undefined ? 'missing command' : `unknown command "${command}"`}\n${USAGE}\n`);
     return 2;
@@ -35,13 +39,20 @@ async function main(argv: string[]): Promise<number> {
       log(`stack "${paths.stackId}" (state ${paths.stateDir})`);
       const startedFile = value('--started-file');
       if (startedFile) writeFileSync(startedFile, '');
-      const res = await up({ k8s: !flags.includes('--no-k8s') && process.env.FLUXGATE_STACK_NO_K8S !== '1', log }).catch((err: unknown) => {
+      const node = flags.includes('--node') || process.env.FLUXGATE_STACK_NODE === '1';
+      const res = await up({ k8s: node || (!flags.includes('--no-k8s') && process.env.FLUXGATE_STACK_NO_K8S !== '1'), node, log }).catch((err: unknown) => {
         if (startedFile && err instanceof StackUpError) writeFileSync(startedFile, err.started.join(',') + '\n');
         throw err;
       });
       if (startedFile) writeFileSync(startedFile, res.started.join(',') + '\n');
       log(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s; started: ${res.started.join(', ') || 'nothing (all running)'}`);
       log('use it: eval "$(npm run -s stack:env)"');
+      return 0;
+    }
+    case 'image': {
+      const { ref, seconds } = await importAppImage(paths.stateDir, log);
+      process.stdout.write(`${ref}\n`);
+      log(`image ${ref} in the node's containerd (${seconds} s)`);
       return 0;
     }
     case 'env':
@@ -52,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
       const rows = s.services.map((x) => `${x.name.padEnd(12)} ${x.status.padEnd(14)} pid ${String(x.pid ?? '-').padEnd(8)} ${x.url}  log ${x.log}`);
       const cp = s.controlPlane;
       rows.push(
+        `${'node'.padEnd(12)} ${(s.node.running ? 'running' : 'stopped').padEnd(14)} ${s.node.record ? `${s.node.record.nodeName} ${s.node.record.nodeIp}` : ''}`,
         `${'controlplane'.padEnd(12)} ${(cp.available ? (cp.running ? 'running' : 'stopped') : 'not available').padEnd(14)} ${cp.kubeconfig ? `KUBECONFIG=${cp.kubeconfig}` : ''}`,
       );
       process.stdout.write(`stack "${s.state.stackId}" — state ${s.state.stateDir}\n${rows.join('\n')}\n`);
@@ -61,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
     case 'down': {
       const only = value('--only');
       const components = only === undefined ? undefined : only.split(',').filter((c) => c !== '');
-      const valid = ['redis', 'postgres', 'kafka', 'controlplane'];
+      const valid = ['redis', 'postgres', 'kafka', 'controlplane', 'node'];
       const bad = components?.filter((c) => !valid.includes(c)) ?? [];
       if (bad.length > 0) {
         process.stderr.write(`--only: unknown component(s) ${bad.join(', ')}; choose from ${valid.join(', ')}\n`);

@@ -140,9 +140,12 @@ async function startAll(binDir: string, o: { stateDir: string; ports: ControlPla
     `--service-account-signing-key-file=${secrets.saKey}`,
     `--authorization-mode=RBAC`,
     `--token-auth-file=${secrets.tokens}`,
-    `--disable-admission-plugins=ServiceAccount`,
+    // ServiceAccount admission stays on: pods on the local node (tools/stack/node) get their
+    // token mounted; the controller-manager creates every namespace's "default" account.
     `--allow-privileged=true`,
     `--endpoint-reconciler-type=none`, // no "kubernetes" Endpoints for 127.0.0.1 (rejected as loopback)
+    // The local node's name resolves nowhere: reach its kubelet (logs, exec) by its address.
+    `--kubelet-preferred-address-types=InternalIP,Hostname`,
   ], { NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' });
   save();
   const caFile = join(stateDir, 'pki', 'apiserver.crt');

@@ -51,7 +51,7 @@ export function javaBinary(): string | undefined {
   return which('java');
 }
 
-interface Requirement {
+export interface Requirement {
   what: string;
   present: () => boolean;
   aptPackage: string;
@@ -67,8 +67,8 @@ const REQUIREMENTS: Requirement[] = [
 ];
 
 /** Installs missing Debian packages (non-interactive). Services the packages would start are kept off. */
-export async function ensurePackages(cacheDir: string, log: Log): Promise<void> {
-  const missing = REQUIREMENTS.filter((r) => !r.present());
+export async function ensurePackages(cacheDir: string, log: Log, requirements: Requirement[] = REQUIREMENTS): Promise<void> {
+  const missing = requirements.filter((r) => !r.present());
   if (missing.length === 0) return;
   const names = missing.map((r) => r.aptPackage);
   if (process.getuid?.() !== 0) {
@@ -77,7 +77,7 @@ export async function ensurePackages(cacheDir: string, log: Log): Promise<void> 
   mkdirSync(join(cacheDir, 'locks'), { recursive: true });
   const logFile = join(cacheDir, 'apt.log');
   await withLock(join(cacheDir, 'locks', 'apt.lock'), 15 * 60_000, 'apt-get install', async () => {
-    const still = REQUIREMENTS.filter((r) => !r.present()).map((r) => r.aptPackage);
+    const still = requirements.filter((r) => !r.present()).map((r) => r.aptPackage);
     if (still.length === 0) return;
     log(`installing Debian packages: ${still.join(' ')} (log ${logFile})`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive', NEEDRESTART_MODE: 'a' };
@@ -93,7 +93,7 @@ export async function ensurePackages(cacheDir: string, log: Log): Promise<void> 
     } finally {
       if (ownPolicy) rmSync(policy, { force: true });
     }
-    const failed = REQUIREMENTS.filter((r) => !r.present());
+    const failed = requirements.filter((r) => !r.present());
     if (failed.length > 0) throw new Error(`apt-get finished but ${failed.map((r) => r.what).join(', ')} still missing; see ${logFile}`);
   });
 }

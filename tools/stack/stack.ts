@@ -4,17 +4,20 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadControlPlane } from './controlplane-bridge.js';
 import { ensureKafkaLibs, ensurePackages, type Log } from './install.js';
+import { nodeDown, nodeStatus, nodeUp, type NodeRecord } from './node/node.js';
 import { withLock } from './proc.js';
 import { stackPaths, type StackPaths } from './paths.js';
 import { DRIVERS, SERVICE_NAMES, ensureService, serviceStatus, stopService, type ServiceName, type ServiceStatus } from './services/index.js';
 import { postgresBaseDirFor } from './services/postgres.js';
 import { DEFAULT_KAFKA_VERSION, loadOrCreateState, readState, requireState, type StackState } from './state.js';
 
-export type ComponentName = ServiceName | 'controlplane';
+export type ComponentName = ServiceName | 'controlplane' | 'node';
 
 export interface UpOptions {
   /** Start etcd + kube-apiserver too (default true; needs tools/stack/controlplane.ts). */
   k8s?: boolean;
+  /** Also start the local Kubernetes node (kubelet, containerd, …; needs root); implies k8s. */
+  node?: boolean;
   log?: Log;
   env?: NodeJS.ProcessEnv;
 }
@@ -81,6 +84,8 @@ async function upLocked(paths: StackPaths, opts: UpOptions, log: Log): Promise<U
       errors.push(`✗ ${(r.reason as Error).message}`);
     }
   });
+  // The node needs the services (pg_hba, Kafka's node listener) and the control plane.
+  if (opts.node && errors.length === 0) await ensureNode(state, log, started, errors);
   if (errors.length > 0) {
     throw new StackUpError(`local stack ${state.stackId} is not fully up (state ${state.stateDir}):\n${errors.join('\n')}`, started);
   }
@@ -109,6 +114,26 @@ async function ensureControlPlane(state: StackState, log: Log, started: Componen
   }
 }
 
+async function ensureNode(state: StackState, log: Log, started: ComponentName[], errors: string[]): Promise<void> {
+  const cp = await loadControlPlane();
+  const cpStatus = cp ? await cp.controlPlaneStatus(state.stateDir) : { running: false };
+  if (!cpStatus.running || !cpStatus.kubeconfig || !cpStatus.binDir) {
+    errors.push('✗ node: the control plane is not running, so no node can join it');
+    return;
+  }
+  try {
+    if ((await nodeStatus(state.stateDir)).running) {
+      log('node: already running');
+      return;
+    }
+    await nodeUp({ state, kubeconfig: cpStatus.kubeconfig, cpBinDir: cpStatus.binDir, log });
+    started.push('node');
+  } catch (err) {
+    const message = (err as Error).message;
+    errors.push(`✗ ${message.startsWith('node') ? message : `node: ${message}`}`);
+  }
+}
+
 export interface DownOptions {
   /** Only these components (default: all). */
   only?: ComponentName[];
@@ -126,6 +151,14 @@ export async function down(stateDir: string, opts: DownOptions = {}): Promise<vo
   }
   const wanted = (c: ComponentName) => opts.only === undefined || opts.only.includes(c);
   const errors: string[] = [];
+  // The node first: its kubelet still talks to the apiserver while its pods are removed.
+  if (wanted('node') || wanted('controlplane')) {
+    try {
+      await nodeDown(state, log);
+    } catch (err) {
+      errors.push(`node: ${(err as Error).message}`);
+    }
+  }
   if (wanted('controlplane')) {
     const cp = await loadControlPlane();
     if (cp) {
@@ -155,6 +188,7 @@ export interface StackStatus {
   state: StackState;
   services: ServiceStatus[];
   controlPlane: { available: boolean; running: boolean; kubeconfig?: string; binDir?: string };
+  node: { running: boolean; record?: NodeRecord };
 }
 
 export async function status(stateDir: string): Promise<StackStatus> {
@@ -162,7 +196,7 @@ export async function status(stateDir: string): Promise<StackStatus> {
   const services = await Promise.all(SERVICE_NAMES.map((name) => serviceStatus(state, name)));
   const cp = await loadControlPlane();
   const controlPlane = cp ? { available: true, ...(await cp.controlPlaneStatus(stateDir)) } : { available: false, running: false };
-  return { state, services, controlPlane };
+  return { state, services, controlPlane, node: await nodeStatus(stateDir) };
 }
 
 /** The variables that point Flux-Gate and its tests at this stack. */
@@ -179,6 +213,15 @@ export async function stackEnv(stateDir: string): Promise<StackEnv> {
   const cpStatus = await cp.controlPlaneStatus(stateDir);
   if (!cpStatus.running || !cpStatus.kubeconfig) return { vars };
   vars.KUBECONFIG = cpStatus.kubeconfig;
+  const node = await nodeStatus(stateDir);
+  if (node.running && node.record) {
+    // Pods dial the stack's services on the uplink host address (docs/stack.md, "The local node").
+    vars.FLUXGATE_NODE_NAME = node.record.nodeName;
+    vars.FLUXGATE_NODE_IP = node.record.nodeIp;
+    vars.FLUXGATE_NODE_HOST_IP = node.record.hostIp;
+    vars.FLUXGATE_NODE_CONTAINERD = node.record.containerdSock;
+    vars.FLUXGATE_NODE_KAFKA_BROKERS = `${node.record.hostIp}:${state.ports.kafkaNode}`;
+  }
   return { vars, pathPrepend: cpStatus.binDir };
 }
 

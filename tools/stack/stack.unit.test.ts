@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cacheDirFor, stackIdFor, stackPaths } from './paths.js';
 import { renderServerProperties } from './services/kafka.js';
-import { PORT_RANGE, pickPorts, type StackState } from './state.js';
+import { PORT_RANGE, pickNodeNet, pickPorts, type StackState } from './state.js';
 import { toShellExports } from './stack.js';
 
 describe('stack paths', () => {
@@ -46,6 +46,23 @@ describe('renderServerProperties', () => {
     expect(renderServerProperties('l=PLAINTEXT://127.0.0.1:@PORT@,CONTROLLER://127.0.0.1:@CONTROLLER_PORT@\nv=1@127.0.0.1:@CONTROLLER_PORT@\nd=@DATA_DIR@', state)).toBe(
       'l=PLAINTEXT://127.0.0.1:21001,CONTROLLER://127.0.0.1:21002\nv=1@127.0.0.1:21002\nd=/s/kafka/data',
     );
+  });
+});
+
+describe('renderServerProperties (node listener)', () => {
+  it('binds the NODE listener on loopback and advertises the node uplink address', () => {
+    const state = { stateDir: '/s', nodeNet: 7, ports: { kafka: 1, kafkaController: 2, kafkaNode: 21003 } } as StackState;
+    expect(renderServerProperties('l=NODE://127.0.0.1:@NODE_PORT@\na=NODE://@NODE_HOST@:@NODE_PORT@', state)).toBe(
+      'l=NODE://127.0.0.1:21003\na=NODE://10.214.7.1:21003',
+    );
+  });
+});
+
+describe('pickNodeNet', () => {
+  it('takes the lowest index no other stack claims', () => {
+    expect(pickNodeNet(new Set())).toBe(1);
+    expect(pickNodeNet(new Set([1, 2, 4]))).toBe(3);
+    expect(() => pickNodeNet(new Set(Array.from({ length: 250 }, (_, i) => i + 1)))).toThrow('all 250 node network indexes');
   });
 });
 

@@ -5,7 +5,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { StackPaths } from './paths.js';
 
-export const PORT_NAMES = ['redis', 'postgres', 'kafka', 'kafkaController', 'etcd', 'etcdPeer', 'apiserver'] as const;
+// kafkaNode: the Kafka listener pods of the local node use (advertised on the node uplink, see node/net.ts).
+export const PORT_NAMES = ['redis', 'postgres', 'kafka', 'kafkaController', 'kafkaNode', 'etcd', 'etcdPeer', 'apiserver'] as const;
 export type PortName = (typeof PORT_NAMES)[number];
 export type Ports = Record<PortName, number>;
 
@@ -18,6 +19,8 @@ export interface StackState {
   ports: Ports;
   kafka: { version: string; clusterId: string };
   postgres: { baseDir: string };
+  /** Index (1..250) of the stack's node networks, 10.214.<net>.0/30 uplink and 10.215.<net>.0/24 pods; unique per cache. */
+  nodeNet: number;
 }
 
 export const DEFAULT_KAFKA_VERSION = '4.1.2';
@@ -52,20 +55,24 @@ export function writeState(state: StackState): void {
   renameSync(file + '.tmp', file);
 }
 
-/** Ports recorded by every stack in this cache, so two stacks never pick the same one. */
-export function claimedPorts(cacheDir: string): Set<number> {
-  const claimed = new Set<number>();
+/** The state of every stack in this cache (unreadable ones skipped). */
+function allStates(cacheDir: string): Partial<StackState>[] {
   const stacksDir = join(cacheDir, 'stacks');
-  if (!existsSync(stacksDir)) return claimed;
+  if (!existsSync(stacksDir)) return [];
+  const states: Partial<StackState>[] = [];
   for (const id of readdirSync(stacksDir)) {
     try {
-      const state = JSON.parse(readFileSync(join(stacksDir, id, 'stack.json'), 'utf8')) as Partial<StackState>;
-      for (const port of Object.values(state.ports ?? {})) claimed.add(port);
+      states.push(JSON.parse(readFileSync(join(stacksDir, id, 'stack.json'), 'utf8')) as Partial<StackState>);
     } catch {
       /* no or unreadable state: nothing claimed */
     }
   }
-  return claimed;
+  return states;
+}
+
+/** Ports recorded by every stack in this cache, so two stacks never pick the same one. */
+export function claimedPorts(cacheDir: string): Set<number> {
+  return new Set(allStates(cacheDir).flatMap((s) => Object.values(s.ports ?? {})));
 }
 
 function canBind(port: number): Promise<boolean> {
@@ -94,6 +101,17 @@ export async function pickPorts(
   return picked;
 }
 
+/** Node network indexes recorded by every stack in this cache. */
+export function claimedNodeNets(cacheDir: string): Set<number> {
+  return new Set(allStates(cacheDir).flatMap((s) => (typeof s.nodeNet === 'number' ? [s.nodeNet] : [])));
+}
+
+/** The lowest free node network index: two stacks on one machine never share a bridge subnet. */
+export function pickNodeNet(claimed: Set<number>): number {
+  for (let net = 1; net <= 250; net++) if (!claimed.has(net)) return net;
+  throw new Error('all 250 node network indexes are claimed by stacks in this cache (purge old stacks)');
+}
+
 /** Loads the stack's state, creating it (with fresh ports) on the first call; adds ports new code needs. */
 export async function loadOrCreateState(paths: StackPaths, postgresBaseDir: string, kafkaVersion: string): Promise<StackState> {
   const existing = readState(paths.stateDir);
@@ -102,6 +120,10 @@ export async function loadOrCreateState(paths: StackPaths, postgresBaseDir: stri
     if (missing.length > 0) {
       const ports = await pickPorts(missing.length, claimedPorts(paths.cacheDir));
       missing.forEach((name, i) => (existing.ports[name] = ports[i]!));
+      writeState(existing);
+    }
+    if (typeof existing.nodeNet !== 'number') {
+      existing.nodeNet = pickNodeNet(claimedNodeNets(paths.cacheDir));
       writeState(existing);
     }
     return existing;
@@ -116,6 +138,7 @@ export async function loadOrCreateState(paths: StackPaths, postgresBaseDir: stri
     ports: Object.fromEntries(PORT_NAMES.map((name, i) => [name, ports[i]!])) as Ports,
     kafka: { version: kafkaVersion, clusterId: randomClusterId() },
     postgres: { baseDir: postgresBaseDir },
+    nodeNet: pickNodeNet(claimedNodeNets(paths.cacheDir)),
   };
   writeState(state);
   return state;

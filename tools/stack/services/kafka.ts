@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { ensureKafkaLibs, javaBinary, kafkaLibsDir, run } from '../install.js';
 import { spawnDetached, tcpOpen } from '../proc.js';
+import { uplinkHostIp } from '../node/net.js';
 import type { StackState } from '../state.js';
 import type { ServiceDriver } from './types.js';
 
@@ -26,6 +27,8 @@ export function renderServerProperties(template: string, state: StackState): str
   return template
     .replaceAll('@PORT@', String(state.ports.kafka))
     .replaceAll('@CONTROLLER_PORT@', String(state.ports.kafkaController))
+    .replaceAll('@NODE_PORT@', String(state.ports.kafkaNode))
+    .replaceAll('@NODE_HOST@', uplinkHostIp(state.nodeNet))
     .replaceAll('@DATA_DIR@', dataDir(state));
 }
 

@@ -33,7 +33,7 @@ function serverUser(): RunAs {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-const dataDir = (state: StackState) => join(state.postgres.baseDir, 'data');
+export const dataDir = (state: StackState) => join(state.postgres.baseDir, 'data');
 
 function binDir(): string {
   const dir = postgresBinDir();

@@ -42,6 +42,9 @@ export const redisDriver: ServiceDriver = {
       bin,
       [
         '--bind', '127.0.0.1',
+        // Loopback only already; protected mode would also refuse the local node's pods, whose
+        // connections arrive DNATed from the node uplink (tools/stack/node/net.ts).
+        '--protected-mode', 'no',
         '--port', String(state.ports.redis),
         '--save', '',
         '--appendonly', 'no',
