@@ -195,7 +195,13 @@ export class Reconciler {
           break;
         case 'captureDrainBarrier': {
           // Into the status written below: a leader that takes over resumes this very barrier.
-          const reading = await this.d.lag.readNow();
+          // Kafka unreachable: no barrier yet (the gate stays closed); a later reconcile captures it.
+          // Failing the whole reconcile instead would also lose the status it reports.
+          const reading = await this.d.lag.readNow().catch((e: unknown) => {
+            this.d.logger.warn({ productId: pid, err: describeError(e) }, 'recovery: log-end offsets unreadable; the barrier is captured on a later reconcile');
+            return undefined;
+          });
+          if (!reading) break;
           const barrier = Object.fromEntries([...reading.high].map(([p, o]) => [String(p), String(o)]));
           if (decision.status.recovery) decision.status.recovery.barrier = barrier;
           this.d.logger.info({ productId: pid, barrier }, 'recovery: waiting for the workers to reach these offsets');
