@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as `npm test` and CI run it, on a machine that may have nothing installed:
 #   dependencies -> build -> local stack (Redis, PostgreSQL, Kafka, Kubernetes control plane)
-#   -> vitest (unit + e2e) -> stop what this script started.
-# Extra arguments go to vitest (e.g. `npm test -- --project unit`).
+#   -> vitest (unit + e2e, the short chaos run included) -> the cluster suite on a real node
+#   -> stop what this script started.
+# Extra arguments go to vitest (e.g. `npm test -- --project unit`) and skip the cluster suite;
+# FLUXGATE_SKIP_CLUSTER=1 skips it too.
 # FLUXGATE_KEEP_STACK=1 leaves the stack running afterwards; FLUXGATE_STACK_ID picks the stack.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -48,21 +50,39 @@ step "starting the local stack (npm run stack:up)"
 npx tsx tools/stack/cli.ts up --started-file="$started_file" || fail "the local stack did not come up (the error above names the service and its log)"
 eval "$(npx tsx tools/stack/cli.ts env)"
 
-# 4. Tests. A JSON report gives the plain closing line "N passed, N failed".
-report="$(mktemp)"
+# 4. Tests: unit + e2e, then (for the whole suite, i.e. no extra arguments) the cluster suite on the
+#    stack's real node (e2e/cluster: its set-up starts the node and imports the image, its teardown
+#    stops the node again). JSON reports give the plain closing line "N passed, N failed".
+reports=()
+run_vitest() {
+  local report
+  report="$(mktemp)"
+  reports+=("$report")
+  npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
+}
 step "running vitest (unit + e2e)"
 set +e
-npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
+run_vitest "$@"
 code=$?
+if [ $# -eq 0 ] && [ "${FLUXGATE_SKIP_CLUSTER:-}" != "1" ]; then
+  step "running the cluster suite on the local node (vitest.cluster.config.ts)"
+  run_vitest --config vitest.cluster.config.ts
+  cluster_code=$?
+  [ "$code" -eq 0 ] && code=$cluster_code
+fi
 set -e
 node -e '
   const fs = require("fs");
-  try {
-    const r = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-    const skipped = r.numPendingTests + r.numTodoTests;
-    console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
-  } catch { console.log("vitest: no JSON report (it did not finish)"); }
-' "$report"
-rm -f "$report"
+  let passed = 0, failed = 0, skipped = 0, missing = 0;
+  for (const f of process.argv.slice(1)) {
+    try {
+      const r = JSON.parse(fs.readFileSync(f, "utf8"));
+      passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+    } catch { missing++; }
+  }
+  if (missing) console.log(`vitest: ${missing} run(s) left no JSON report (they did not finish)`);
+  console.log(`vitest: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
+' "${reports[@]}"
+rm -f "${reports[@]}"
 step "vitest exited with $code"
 exit "$code"
