@@ -3,26 +3,15 @@
 // binary with --sentinel) on free 127.0.0.1 ports, under a temp dir, stopped by pid.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { ensurePackages, which } from '../../tools/stack/install.js';
 import { cacheDirFor } from '../../tools/stack/paths.js';
+import { freePort, sleep } from '../../tools/stack/proc.js';
 import { waitFor } from './wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** redis-server (Sentinel is the same binary with --sentinel), installed through the stack's apt step when missing. */
 async function redisServerBinary(): Promise<string> {

@@ -10,7 +10,7 @@ import type { Kube, SaleDef } from './kube.js';
 import { HEALTHY, type TcpProxy } from './proxy.js';
 import type { SentinelSet } from './redis-sentinel.js';
 import type { Rng } from './rng.js';
-import { retrying, sleep, waitUntil } from './util.js';
+import { retrying, sleep, waitFor } from './util.js';
 
 export interface ApiLinks {
   kafka: TcpProxy;
@@ -196,7 +196,7 @@ export async function healAll(w: World): Promise<void> {
   for (const p of [...w.operators, ...w.workers, ...w.apis]) {
     if (p.frozen) p.signal('SIGCONT');
     if (!p.running()) await p.start(true);
-    else if (!p.ready) await waitUntil(`${p.name} ready`, async () => p.ready || undefined, 90_000);
+    else if (!p.ready) await waitFor(`${p.name} ready`, async () => p.ready || undefined, 90_000);
   }
   for (const s of w.sales) {
     s.paused = false;

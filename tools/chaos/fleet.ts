@@ -6,7 +6,7 @@ import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { waitUntil } from './util.js';
+import { waitFor } from './util.js';
 
 /** The built CLI: dist/cli.js after the layout move, dist/services/cli.js before it. */
 export function cliPath(): string {
@@ -64,7 +64,7 @@ export class FgProcess {
     createInterface({ input: child.stdout! }).on('line', onLine);
     createInterface({ input: child.stderr! }).on('line', onLine);
     if (!wait) return;
-    await waitUntil(`${this.name} ready`, async () => (this.ready || child.exitCode !== null ? true : undefined), timeoutMs);
+    await waitFor(`${this.name} ready`, async () => (this.ready || child.exitCode !== null ? true : undefined), timeoutMs);
     if (!this.ready) throw new Error(`${this.name} exited with ${child.exitCode} before ready:\n${this.lastLines()}`);
   }
 

@@ -25,7 +25,7 @@ import { MASTER_NAME, SentinelSet } from './redis-sentinel.js';
 import { writeReport, summaryText } from './report.js';
 import { sentinelRewriter } from './resp.js';
 import { randomSeed, Rng } from './rng.js';
-import { freePort, retrying, sleep, waitUntil } from './util.js';
+import { freePort, retrying, sleep, waitFor } from './util.js';
 
 export interface ChaosSettings {
   seed: number;
@@ -175,13 +175,13 @@ async function settle(run: Run, brokers: string, pool: pg.Pool, redis: SentinelS
   const deadline = Date.now() + run.s.settleS * 1000;
   const left = () => Math.max(1000, deadline - Date.now());
   try {
-    await waitUntil('Kafka lag 0', async () => ((await kafkaLag(brokers, run.topic, run.groupId)) === 0 ? true : undefined), left());
+    await waitFor('Kafka lag 0', async () => ((await kafkaLag(brokers, run.topic, run.groupId)) === 0 ? true : undefined), left());
     run.log('Kafka lag 0');
   } catch (e) {
     run.log((e as Error).message);
     return false;
   }
-  await waitUntil('Redis stock = PostgreSQL stock for every sale', async () => {
+  await waitFor('Redis stock = PostgreSQL stock for every sale', async () => {
     const f = await readFinal(run, pool, redis, sales, true);
     return f.products.every((p) => f.redis.find((x) => x.productId === p.id)?.stock === p.stock) ? true : undefined;
   }, left()).catch((e: Error) => run.log(e.message));
@@ -243,7 +243,7 @@ async function bootstrap(run: Run): Promise<{ env: Record<string, string>; pool:
   for (const o of operators) await o.start();
   for (const s of sales) await kube.applySale(s);
   for (const a of apis) await a.start();
-  await waitUntil('every FlashSale Active', async () => {
+  await waitFor('every FlashSale Active', async () => {
     for (const s of sales) if ((await kube.saleStatus(s.name))?.phase !== 'Active') return undefined;
     return true;
   }, 120_000);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { which } from '../stack/install.js';
-import { freePort, waitUntil } from './util.js';
+import { freePort, waitFor } from './util.js';
 
 export const MASTER_NAME = 'fgchaos';
 
@@ -57,7 +57,7 @@ export class RedisProc {
   }
 
   async waitPing(): Promise<void> {
-    await waitUntil(`${this.name} on :${this.port} answers PING`, () => this.admin(async (c) => ((await c.ping()) === 'PONG' ? true : undefined)), 30_000);
+    await waitFor(`${this.name} on :${this.port} answers PING`, () => this.admin(async (c) => ((await c.ping()) === 'PONG' ? true : undefined)), 30_000);
   }
 }
 
@@ -101,7 +101,7 @@ export class SentinelSet {
       `sentinel parallel-syncs ${MASTER_NAME} 1`,
     ].join('\n');
     for (const n of ['sentinel-1', 'sentinel-2', 'sentinel-3']) this.sentinels.push(await this.proc(n, sentinelConf, ['--sentinel']));
-    await waitUntil('every Sentinel sees 2 replicas and 2 other Sentinels', async () => {
+    await waitFor('every Sentinel sees 2 replicas and 2 other Sentinels', async () => {
       for (const s of this.sentinels) {
         const ok = await s.admin(async (c) => {
           const replicas = (await c.call('SENTINEL', 'replicas', MASTER_NAME)) as unknown[];
