@@ -166,20 +166,30 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    if (!this.leading) return;
-    this.leading = false;
-    this.cb.onStoppedLeading();
-    try {
-      const lease = await this.kube.coordination.readNamespacedLease({ namespace: this.namespace, name: this.name });
-      if (lease.spec?.holderIdentity !== this.identity) return;
-      await this.kube.coordination.replaceNamespacedLease({
-        namespace: this.namespace,
-        name: this.name,
-        body: { ...lease, spec: { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: new V1MicroTime(Date.now()) } },
-      });
-      this.logger.info({ lease: `${this.namespace}/${this.name}` }, 'released the lease');
-    } catch (e) {
-      this.logger.warn({ err: describeError(e) }, 'could not release the lease (a standby takes over when it expires)');
+    if (this.leading) {
+      this.leading = false;
+      this.cb.onStoppedLeading();
+    }
+    // Release what the apiserver says is ours, whatever this process last believed: after a late
+    // renewal it may think it lost the Lease while still holding it, and a standby would then wait
+    // for the whole Lease duration. The read-then-replace (resourceVersion) never clobbers a newer holder.
+    // A renewal still in flight can bump the resourceVersion under us (409): read again, try again.
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      try {
+        const lease = await this.kube.coordination.readNamespacedLease({ namespace: this.namespace, name: this.name });
+        if (lease.spec?.holderIdentity !== this.identity) return;
+        await this.kube.coordination.replaceNamespacedLease({
+          namespace: this.namespace,
+          name: this.name,
+          body: { ...lease, spec: { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: new V1MicroTime(Date.now()) } },
+        });
+        this.logger.info({ lease: `${this.namespace}/${this.name}` }, 'released the lease');
+        return;
+      } catch (e) {
+        if (httpStatus(e) === 409 && attempt < 3) continue;
+        this.logger.warn({ err: describeError(e) }, 'could not release the lease (a standby takes over when it expires)');
+        return;
+      }
     }
   }
 }

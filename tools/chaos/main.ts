@@ -96,25 +96,41 @@ class Run {
 /** Proxies one API reaches Kafka and Redis through: a Kafka broker proxy, one per data node, one per Sentinel. */
 async function startLinks(run: Run, redis: SentinelSet, kafkaPort: number, index: number): Promise<ApiLinks & { sentinelPorts: number[] }> {
   const rng = run.rng.fork(`links-${index}`);
-  const kafkaListen = await freePort();
-  const kafka = new TcpProxy({ name: 'kafka', listenPort: kafkaListen, targetPort: kafkaPort, rng, rewriter: kafkaRewriter((p) => (p === kafkaPort ? kafkaListen : p)) });
+  const kafka = await startProxy((listenPort) =>
+    new TcpProxy({ name: 'kafka', listenPort, targetPort: kafkaPort, rng, rewriter: kafkaRewriter((p) => (p === kafkaPort ? listenPort : p)) }));
   const portMap = new Map<number, number>();
   const data: TcpProxy[] = [];
   for (const n of redis.nodes) {
-    const listen = await freePort();
-    portMap.set(n.port, listen);
-    data.push(new TcpProxy({ name: n.name, listenPort: listen, targetPort: n.port, rng }));
+    const proxy = await startProxy((listenPort) => new TcpProxy({ name: n.name, listenPort, targetPort: n.port, rng }));
+    portMap.set(n.port, proxy.port);
+    data.push(proxy);
   }
   const sentinels: TcpProxy[] = [];
   for (const s of redis.sentinels) {
-    const listen = await freePort();
-    portMap.set(s.port, listen);
-    sentinels.push(new TcpProxy({ name: s.name, listenPort: listen, targetPort: s.port, rng, rewriter: sentinelRewriter((p) => portMap.get(p) ?? p) }));
+    const proxy = await startProxy((listenPort) =>
+      new TcpProxy({ name: s.name, listenPort, targetPort: s.port, rng, rewriter: sentinelRewriter((p) => portMap.get(p) ?? p) }));
+    portMap.set(s.port, proxy.port);
+    sentinels.push(proxy);
   }
   const all = [kafka, ...data, ...sentinels];
-  for (const p of all) await p.start();
   run.cleanups.push(async () => Promise.all(all.map((p) => p.stop())));
   return { kafka, redis: [...data, ...sentinels], sentinelPorts: sentinels.map((p) => p.port) };
+}
+
+/**
+ * A proxy listening on a port free a moment ago: another process may take that port between the
+ * pick and the listen (the ephemeral range is shared with outgoing connections), so pick again.
+ */
+async function startProxy(make: (listenPort: number) => TcpProxy): Promise<TcpProxy> {
+  for (let attempt = 1; ; attempt++) {
+    const proxy = make(await freePort());
+    try {
+      await proxy.start();
+      return proxy;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 5) throw e;
+    }
+  }
 }
 
 function migrate(env: Record<string, string>): void {
