@@ -1,6 +1,6 @@
 // The API's configuration: shared connection settings plus its own knobs, validated at start.
 import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
-import { REDIS_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
+import { POSTGRES_CONNECTION_VARS, REDIS_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
 import { metricsServerVars } from '../core/metrics/server.js';
 import { redisTargetFromConfig } from '../core/redis/client.js';
 
@@ -110,7 +110,7 @@ export const apiOwnVars = {
 } as const satisfies Record<string, VarSpec>;
 
 export const apiVars = {
-  ...pick(connectionVars, ...REDIS_CONNECTION_VARS, 'DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'ORDERS_TOPIC', 'ORDERS_TOPIC_PARTITIONS', 'ORDERS_TOPIC_REPLICATION_FACTOR', 'ORDERS_TOPIC_MIN_INSYNC_REPLICAS', 'LOG_LEVEL'),
+  ...pick(connectionVars, ...REDIS_CONNECTION_VARS, ...POSTGRES_CONNECTION_VARS, 'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'ORDERS_TOPIC', 'ORDERS_TOPIC_PARTITIONS', 'ORDERS_TOPIC_REPLICATION_FACTOR', 'ORDERS_TOPIC_MIN_INSYNC_REPLICAS', 'LOG_LEVEL'),
   ...metricsServerVars,
   ...apiOwnVars,
 } as const satisfies Record<string, VarSpec>;

@@ -1,6 +1,6 @@
 // The operator's configuration: shared connection settings plus its own knobs.
 import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
-import { REDIS_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
+import { POSTGRES_CONNECTION_VARS, REDIS_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
 import { metricsServerVars } from '../core/metrics/server.js';
 
 export const operatorOwnVars = {
@@ -110,7 +110,7 @@ export const operatorOwnVars = {
 } as const satisfies Record<string, VarSpec>;
 
 export const operatorVars = {
-  ...pick(connectionVars, ...REDIS_CONNECTION_VARS, 'DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'ORDERS_TOPIC', 'KAFKA_GROUP_ID', 'LOG_LEVEL'),
+  ...pick(connectionVars, ...REDIS_CONNECTION_VARS, ...POSTGRES_CONNECTION_VARS, 'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'ORDERS_TOPIC', 'KAFKA_GROUP_ID', 'LOG_LEVEL'),
   ...metricsServerVars,
   ...operatorOwnVars,
 } as const satisfies Record<string, VarSpec>;

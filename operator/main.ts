@@ -41,7 +41,7 @@ export async function main(): Promise<void> {
   await Promise.all([redis.connect(), redisTx.connect()]).catch((e: Error) =>
     logger.warn({ err: e.message }, 'Redis not reachable yet; retrying in the background'),
   );
-  const pool = createPool(cfg.DATABASE_URL, { max: 4, applicationName: 'flux-gate-operator', logger });
+  const pool = createPool(cfg, { max: 4, applicationName: 'flux-gate-operator', logger });
   registerPoolGauges(metrics.registry, pool);
   registerRedisUpGauge(metrics.registry, redis);
   const kafka = createKafka({ clientId: `${cfg.KAFKA_CLIENT_ID}-operator`, brokers: cfg.KAFKA_BROKERS, logger });

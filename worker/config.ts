@@ -1,6 +1,6 @@
 // The worker's configuration: shared connection settings plus its own knobs.
 import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
-import { connectionVars } from '../core/config/variables.js';
+import { POSTGRES_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
 import { metricsServerVars } from '../core/metrics/server.js';
 
 export const workerOwnVars = {
@@ -78,7 +78,7 @@ export const workerOwnVars = {
 export const workerVars = {
   ...pick(
     connectionVars,
-    'DATABASE_URL',
+    ...POSTGRES_CONNECTION_VARS,
     'KAFKA_BROKERS',
     'KAFKA_CLIENT_ID',
     'ORDERS_TOPIC',

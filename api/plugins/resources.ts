@@ -37,7 +37,7 @@ export const redisPlugin = shared<{ config: ApiConfig; client?: FluxRedis; logge
 
 export const postgresPlugin = shared<{ config: ApiConfig; pool?: Pool; logger: Logger }>('flux-gate-postgres', async (app, opts) => {
   // Small: PostgreSQL is off the hot path (unknown-sale lookups, GET /order, /init).
-  const pool = opts.pool ?? createPool(opts.config.DATABASE_URL, { max: 4, applicationName: 'flux-gate-api', logger: opts.logger });
+  const pool = opts.pool ?? createPool(opts.config, { max: 4, applicationName: 'flux-gate-api', logger: opts.logger });
   app.decorate('pg', pool);
   app.addHook('onClose', async () => {
     if (!opts.pool) await pool.end();

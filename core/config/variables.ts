@@ -52,6 +52,34 @@ export const connectionVars = {
     usedBy: ['api', 'worker', 'operator', 'migrate'],
     secret: true,
   },
+  // PostgreSQL TLS, libpq's sslmode semantics (core/postgres/connection.ts). The URL may carry the
+  // same settings as libpq parameters (sslmode, sslrootcert, sslcert, sslkey); both set and
+  // different is an error.
+  PG_SSLMODE: {
+    type: 'enum',
+    values: ['disable', 'require', 'verify-ca', 'verify-full'],
+    optional: true,
+    description: 'PostgreSQL TLS as libpq means it: require = encrypted, certificate not checked (checked against PG_SSLROOTCERT when that is set, as libpq does); verify-ca = chain checked against PG_SSLROOTCERT, host name not; verify-full = chain and host name; absent = the sslmode of DATABASE_URL, else disable (prefer is not supported: no fallback)',
+    usedBy: ['api', 'worker', 'operator', 'migrate'],
+  },
+  PG_SSLROOTCERT: {
+    type: 'string',
+    optional: true,
+    description: 'PEM file of the CA(s) the PostgreSQL server certificate must lead to (required by verify-ca and verify-full)',
+    usedBy: ['api', 'worker', 'operator', 'migrate'],
+  },
+  PG_SSLCERT: {
+    type: 'string',
+    optional: true,
+    description: 'PEM file of the client certificate presented to PostgreSQL (cert authentication: its CN is the database user); needs PG_SSLKEY',
+    usedBy: ['api', 'worker', 'operator', 'migrate'],
+  },
+  PG_SSLKEY: {
+    type: 'string',
+    optional: true,
+    description: 'PEM file of the private key of PG_SSLCERT (unencrypted)',
+    usedBy: ['api', 'worker', 'operator', 'migrate'],
+  },
   KAFKA_BROKERS: {
     type: 'brokers',
     description: 'Comma-separated Kafka bootstrap brokers, host:port (use 127.0.0.1, not localhost)',
@@ -107,6 +135,9 @@ export const connectionVars = {
     usedBy: ['api', 'worker', 'operator', 'migrate'],
   },
 } as const satisfies Record<string, VarSpec>;
+
+/** The PostgreSQL connection variables, for every process that opens a pool (core/postgres/connection.ts). */
+export const POSTGRES_CONNECTION_VARS = ['DATABASE_URL', 'PG_SSLMODE', 'PG_SSLROOTCERT', 'PG_SSLCERT', 'PG_SSLKEY'] as const;
 
 /** The Redis connection variables, for the processes that talk to Redis (api, operator). */
 export const REDIS_CONNECTION_VARS = [

@@ -8,7 +8,7 @@ import { nodeDown, nodeStatus, nodeUp, type NodeRecord } from './node/node.js';
 import { withLock } from './proc.js';
 import { stackPaths, type StackPaths } from './paths.js';
 import { DRIVERS, SERVICE_NAMES, ensureService, serviceStatus, stopService, type ServiceName, type ServiceStatus } from './services/index.js';
-import { postgresBaseDirFor } from './services/postgres.js';
+import { postgresBaseDirFor, postgresTlsEnv } from './services/postgres.js';
 import { DEFAULT_KAFKA_VERSION, loadOrCreateState, readState, requireState, type StackState } from './state.js';
 
 export type ComponentName = ServiceName | 'controlplane' | 'node';
@@ -207,6 +207,7 @@ export async function stackEnv(stateDir: string): Promise<StackEnv> {
     DATABASE_URL: DRIVERS.postgres.url(state),
     KAFKA_BROKERS: DRIVERS.kafka.url(state),
     FLUXGATE_STACK_STATE: state.stateDir,
+    ...postgresTlsEnv(state),
   };
   const cp = await loadControlPlane();
   if (!cp) return { vars };
