@@ -83,7 +83,8 @@ imagePullSecrets:
 
 {{/*
 Connection settings for every component. Passwords come from existing Secrets only:
-- PostgreSQL: DATABASE_URL carries no password; node-postgres reads PGPASSWORD from the Secret.
+- PostgreSQL: DATABASE_URL carries no password; node-postgres reads PGPASSWORD from the Secret
+  (or the whole URL comes from postgres.urlSecret); TLS: flux-gate.postgresEnv.
 - Redis single mode: REDIS_URL embeds $(REDIS_PASSWORD), which Kubernetes expands from the
   Secret-backed variable defined just before it (so the password must be URL-safe).
 - Redis Sentinel / Cluster: REDIS_SENTINELS / REDIS_CLUSTER_NODES plus REDIS_PASSWORD.
@@ -96,9 +97,83 @@ Connection settings for every component. Passwords come from existing Secrets on
 
 {{- define "flux-gate.databaseUrl" -}}
 {{- $p := .Values.postgres -}}
-{{- $url := printf "postgres://%s@%s:%d/%s" $p.user $p.host (int $p.port) $p.database -}}
-{{- if $p.sslmode }}{{ $url = printf "%s?sslmode=%s" $url $p.sslmode }}{{ end -}}
-{{- $url -}}
+{{- printf "postgres://%s@%s:%d/%s" $p.user $p.host (int $p.port) $p.database -}}
+{{- end -}}
+
+{{/*
+PostgreSQL for every component (each opens a pool through core/postgres/connection.ts): the URL
+from values or from postgres.urlSecret, the password from postgres.existingSecret, and TLS as
+PG_SSLMODE plus files mounted read-only from Secrets (flux-gate.postgresTlsVolumes / Mounts).
+*/}}
+{{- define "flux-gate.postgresEnv" -}}
+{{- $p := .Values.postgres -}}
+{{- if $p.urlSecret.name }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $p.urlSecret.name }}
+      key: {{ $p.urlSecret.key }}
+{{- else }}
+- name: DATABASE_URL
+  value: {{ include "flux-gate.databaseUrl" . | quote }}
+{{- end }}
+{{- with $p.existingSecret }}
+- name: PGPASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $p.existingSecretPasswordKey }}
+{{- end }}
+{{- with $p.tls.sslmode }}
+- name: PG_SSLMODE
+  value: {{ . | quote }}
+{{- end }}
+{{- if $p.tls.caSecret.name }}
+- name: PG_SSLROOTCERT
+  value: /etc/flux-gate/postgres/ca/ca.crt
+{{- end }}
+{{- if $p.tls.clientCertSecret }}
+- name: PG_SSLCERT
+  value: /etc/flux-gate/postgres/client/tls.crt
+- name: PG_SSLKEY
+  value: /etc/flux-gate/postgres/client/tls.key
+{{- end }}
+{{- end -}}
+
+{{/* Secret volumes of the PostgreSQL CA and client certificate (0440: readable through fsGroup, not by others). */}}
+{{- define "flux-gate.postgresTlsVolumes" -}}
+{{- $t := .Values.postgres.tls -}}
+{{- if $t.caSecret.name }}
+- name: postgres-ca
+  secret:
+    secretName: {{ $t.caSecret.name }}
+    items:
+      - key: {{ $t.caSecret.key }}
+        path: ca.crt
+{{- end }}
+{{- with $t.clientCertSecret }}
+- name: postgres-client-cert
+  secret:
+    secretName: {{ . }}
+    defaultMode: 288 # 0440
+    items:
+      - {key: tls.crt, path: tls.crt}
+      - {key: tls.key, path: tls.key}
+{{- end }}
+{{- end -}}
+
+{{- define "flux-gate.postgresTlsMounts" -}}
+{{- $t := .Values.postgres.tls -}}
+{{- if $t.caSecret.name }}
+- name: postgres-ca
+  mountPath: /etc/flux-gate/postgres/ca
+  readOnly: true
+{{- end }}
+{{- if $t.clientCertSecret }}
+- name: postgres-client-cert
+  mountPath: /etc/flux-gate/postgres/client
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{/*
@@ -144,13 +219,7 @@ checks both ways). Call with (dict "root" $ "component" "api").
   value: {{ $v.redis.tls | quote }}
 {{- end }}
 {{- end }}
-- name: DATABASE_URL
-  value: {{ include "flux-gate.databaseUrl" .root | quote }}
-- name: PGPASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ $v.postgres.existingSecret }}
-      key: {{ $v.postgres.existingSecretPasswordKey }}
+{{- include "flux-gate.postgresEnv" .root }}
 {{- if $kafka }}
 - name: KAFKA_BROKERS
   value: {{ join "," $v.kafka.brokers | quote }}
