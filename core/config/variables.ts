@@ -65,7 +65,7 @@ export const connectionVars = {
   PG_SSLROOTCERT: {
     type: 'string',
     optional: true,
-    description: 'PEM file of the CA(s) the PostgreSQL server certificate must lead to (required by verify-ca and verify-full)',
+    description: 'PEM file of the CA(s) the PostgreSQL server certificate must lead to (required by verify-ca and verify-full); "system" = the public CAs Node ships (verify-full only, as libpq 16)',
     usedBy: ['api', 'worker', 'operator', 'migrate'],
   },
   PG_SSLCERT: {

@@ -35,6 +35,11 @@ describe('postgresConnection: libpq sslmode semantics', () => {
     expect(full).toEqual({ rejectUnauthorized: true, ca: Buffer.from('CA') });
   });
 
+  it('sslrootcert=system (libpq 16): Node’s public CAs, only with verify-full', () => {
+    expect(conn({ PG_SSLMODE: 'verify-full', PG_SSLROOTCERT: 'system' }).ssl).toEqual({ rejectUnauthorized: true });
+    expect(() => conn({ PG_SSLMODE: 'verify-ca', PG_SSLROOTCERT: 'system' })).toThrow(/PG_SSLROOTCERT=system \(the public CAs\) needs sslmode verify-full, got verify-ca/);
+  });
+
   it('a client certificate and key are presented', () => {
     const ssl = conn({ PG_SSLMODE: 'require', PG_SSLCERT: '/c.pem', PG_SSLKEY: '/k.pem' }).ssl as Record<string, unknown>;
     expect(ssl).toMatchObject({ cert: Buffer.from('CERT'), key: Buffer.from('KEY'), rejectUnauthorized: false });

@@ -8,6 +8,7 @@
 //               chain is checked as with verify-ca (libpq does the same for compatibility)
 //   verify-ca   TLS, the chain must lead to the CA file; the host name is not checked
 //   verify-full TLS, the chain must lead to the CA file and the certificate must name the host
+// sslrootcert=system (libpq 16): Node's public CAs instead of a file, only with verify-full.
 // `prefer` and `allow` are refused: node-postgres cannot fall back between TLS and plain text.
 // Absent everywhere = disable (as before; libpq's own default is prefer).
 import { readFileSync } from 'node:fs';
@@ -41,6 +42,8 @@ type FileVar = 'PG_SSLROOTCERT' | 'PG_SSLCERT' | 'PG_SSLKEY';
 const REFUSED_PARAMS = ['ssl', 'uselibpqcompat', 'sslpassword', 'sslcrl', 'sslnegotiation'];
 
 type ReadFile = (path: string) => Buffer;
+/** libpq's sslrootcert=system: trust the public CAs (Node's bundled list). */
+const SYSTEM_CAS = 'system';
 
 /**
  * Settings from the variables and the URL, with every file read now, so a process fails at start
@@ -67,7 +70,7 @@ export function postgresConnection(target: string | PostgresSettings, readFile: 
   checkCombination(mode, files, problems);
   const read = (name: FileVar): Buffer | undefined => {
     const path = files[name];
-    if (path === undefined) return undefined;
+    if (path === undefined || (name === 'PG_SSLROOTCERT' && path === SYSTEM_CAS)) return undefined;
     try {
       return readFile(path);
     } catch (err) {
@@ -112,6 +115,8 @@ function splitUrl(raw: string, problems: string[]): { url: string; fromUrl: Part
 function checkCombination(mode: string, files: Record<FileVar, string | undefined>, problems: string[]): void {
   if ((mode === 'verify-ca' || mode === 'verify-full') && files.PG_SSLROOTCERT === undefined)
     problems.push(`sslmode ${mode} needs PG_SSLROOTCERT (or sslrootcert in DATABASE_URL): the CA file the server certificate must lead to`);
+  if (files.PG_SSLROOTCERT === SYSTEM_CAS && mode !== 'verify-full')
+    problems.push(`PG_SSLROOTCERT=system (the public CAs) needs sslmode verify-full, got ${mode}: any public certificate would otherwise pass`);
   if ((files.PG_SSLCERT === undefined) !== (files.PG_SSLKEY === undefined))
     problems.push('PG_SSLCERT and PG_SSLKEY go together: set both (the client certificate and its key) or neither');
   if (mode === 'disable') {
@@ -125,9 +130,10 @@ function tlsOptions(mode: SslMode, f: { ca?: Buffer; cert?: Buffer; key?: Buffer
   const client = f.cert && f.key ? { cert: f.cert, key: f.key } : {};
   // require without a CA file: encrypt only (libpq does not check the certificate either).
   if (mode === 'require' && !f.ca) return { ...client, rejectUnauthorized: false };
-  // The chain is checked by Node (rejectUnauthorized); verify-full adds Node's host check against
-  // the SANs (pg passes the host it dials), the other modes skip it.
-  const chain: ConnectionOptions = { ...client, ca: f.ca, rejectUnauthorized: true };
+  // The chain is checked by Node (rejectUnauthorized) against the file, or its public CAs for
+  // sslrootcert=system; verify-full adds Node's host check against the SANs (pg passes the host it
+  // dials), the other modes skip it.
+  const chain: ConnectionOptions = { ...client, ...(f.ca ? { ca: f.ca } : {}), rejectUnauthorized: true };
   return mode === 'verify-full' ? chain : { ...chain, checkServerIdentity: () => undefined };
 }
 
