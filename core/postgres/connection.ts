@@ -136,8 +136,3 @@ function tlsOptions(mode: SslMode, f: { ca?: Buffer; cert?: Buffer; key?: Buffer
   const chain: ConnectionOptions = { ...client, ...(f.ca ? { ca: f.ca } : {}), rejectUnauthorized: true };
   return mode === 'verify-full' ? chain : { ...chain, checkServerIdentity: () => undefined };
 }
-
-/** For logs: the mode and which files are in use, never their content. */
-export function describeTls(conn: PostgresConnection): { sslmode: SslMode; clientCert: boolean } {
-  return { sslmode: conn.sslmode, clientCert: conn.ssl !== false && conn.ssl.cert !== undefined };
-}
