@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
 import { POSTGRES_CONNECTION_VARS, REDIS_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
 import { metricsServerVars } from '../core/metrics/server.js';
+import { postgresConnection } from '../core/postgres/connection.js';
 import { redisTargetFromConfig } from '../core/redis/client.js';
 
 export const apiOwnVars = {
@@ -119,6 +120,7 @@ export type ApiConfig = ConfigOf<typeof apiVars>;
 
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const config = loadConfig(apiVars, env);
+  postgresConnection(config); // DATABASE_URL's TLS and the PG_SSL* files: fail at start, before any connection
   const target = redisTargetFromConfig(config); // REDIS_SENTINEL_MASTER with REDIS_SENTINELS: fail at start, not at connect
   const acks = replicaAcks(config);
   if (acks > 0 && target.mode === 'cluster')

@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
 import { POSTGRES_CONNECTION_VARS, REDIS_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
 import { metricsServerVars } from '../core/metrics/server.js';
+import { postgresConnection } from '../core/postgres/connection.js';
 
 export const operatorOwnVars = {
   KUBECONFIG: {
@@ -136,6 +137,7 @@ export function watchNamespaces(raw: string | undefined): string[] | undefined {
 
 export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
   const c = loadConfig(operatorVars, env);
+  postgresConnection(c); // DATABASE_URL's TLS and the PG_SSL* files: fail at start, before any connection
   const problems: string[] = [];
   try {
     watchNamespaces(c.WATCH_NAMESPACE);

@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
 import { POSTGRES_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
 import { metricsServerVars } from '../core/metrics/server.js';
+import { postgresConnection } from '../core/postgres/connection.js';
 
 export const workerOwnVars = {
   PG_POOL_MAX: {
@@ -96,6 +97,7 @@ export type WorkerConfig = ConfigOf<typeof workerVars>;
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const config = loadConfig(workerVars, env);
+  postgresConnection(config); // DATABASE_URL's TLS and the PG_SSL* files: fail at start, before any connection
   if (config.WORKER_RETRY_MAX_MS < config.WORKER_RETRY_MIN_MS)
     throw new ConfigError([
       `WORKER_RETRY_MAX_MS (${config.WORKER_RETRY_MAX_MS}) must be >= WORKER_RETRY_MIN_MS (${config.WORKER_RETRY_MIN_MS})`,

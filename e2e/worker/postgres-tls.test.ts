@@ -141,6 +141,13 @@ describe('flux-gate processes over TLS', () => {
     }
   });
 
+  it.each(['api', 'worker', 'operator'] as const)('%s refuses an unreadable CA file at start (exit 78), before connecting anywhere', async (component) => {
+    const run = await startComponent(component, { PG_SSLMODE: 'verify-full', PG_SSLROOTCERT: '/nonexistent/ca.crt', METRICS_PORT: '0', PORT: '0' }, { waitReady: false });
+    expect(await run.exited).toBe(78);
+    expect(run.lines.join('\n')).toMatch(/PG_SSLROOTCERT: cannot read \/nonexistent\/ca\.crt \(ENOENT\)/);
+    expect(run.lines.join('\n')).not.toMatch(/connecting to/);
+  });
+
   it('migrate (settings in the URL) and a worker (settings in PG_* variables) persist an order, each with verify-full', async () => {
     const db = `fg_tls_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
     const tlsSettings = { PG_SSLMODE: 'verify-full', PG_SSLROOTCERT: ca };
