@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { componentAcls } from '../../../core/kafka/acls.js';
 import type { KafkaComponent } from '../../../core/kafka/client.js';
-import { ensureStackPki } from '../certs.js';
+import { ensureStackPki, pkiDir } from '../certs.js';
 import { ensureKafkaLibs, javaBinary, kafkaLibsDir, run, type Log } from '../install.js';
 import { spawnDetached, tcpOpen } from '../proc.js';
 import { uplinkHostIp } from '../node/net.js';
@@ -54,9 +54,9 @@ export function stackKafkaUsers(state: StackState): Record<KafkaComponent, Kafka
   return { api: user('api'), worker: user('worker'), operator: user('operator') };
 }
 
+/** Pure: fills the template's placeholders (prepare() creates the files it names). */
 export function renderServerProperties(template: string, state: StackState): string {
-  const pki = ensureStackPki(state);
-  const plainUsers = Object.values(stackKafkaUsers(state)).map((u) => `user_${u.username}="${u.password}"`).join(' ');
+  const plainUsers = () => Object.values(stackKafkaUsers(state)).map((u) => `user_${u.username}="${u.password}"`).join(' ');
   return template
     .replaceAll('@PORT@', String(state.ports.kafka))
     .replaceAll('@CONTROLLER_PORT@', String(state.ports.kafkaController))
@@ -65,7 +65,7 @@ export function renderServerProperties(template: string, state: StackState): str
     .replaceAll('@MTLS_PORT@', String(state.ports.kafkaMtls))
     .replaceAll('@NODE_HOST@', uplinkHostIp(state.nodeNet))
     .replaceAll('@KEYSTORE@', keystoreFile(state))
-    .replaceAll('@TRUSTSTORE@', pki.caCert)
+    .replaceAll('@TRUSTSTORE@', join(pkiDir(state), 'ca.crt'))
     .replaceAll('@PLAIN_USERS@', plainUsers)
     .replaceAll('@DATA_DIR@', dataDir(state));
 }
