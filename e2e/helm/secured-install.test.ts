@@ -25,6 +25,7 @@ function secretNames(node: unknown, key = ''): string[] {
 describe('README: Install — secured', () => {
   it('has a values block', () => {
     expect(valuesText).toMatch(/^postgres:/m);
+    expect(valuesText).toMatch(/^kafka:/m);
   });
 
   it('renders and passes helm lint with exactly those values', async () => {
@@ -34,7 +35,11 @@ describe('README: Install — secured', () => {
     const pods = objects.filter((o) => podSpecOf(o) && o.kind !== 'Pod');
     const containers = pods.flatMap((o) => podSpecOf(o).containers as Array<{ name: string; env: Array<{ name: string; value?: string }> }>);
     expect(containers.map((c) => c.name).sort()).toEqual(['api', 'migrate', 'operator', 'worker']);
-    for (const c of containers) expect(c.env.find((e) => e.name === 'PG_SSLMODE')?.value, c.name).toBe('verify-full');
+    for (const c of containers) {
+      const env = Object.fromEntries(c.env.map((e) => [e.name, e.value]));
+      expect(env.PG_SSLMODE, c.name).toBe('verify-full');
+      if (c.name !== 'migrate') expect([env.KAFKA_TLS, env.KAFKA_SASL_MECHANISM, env.KAFKA_SASL_USERNAME], c.name).toEqual(['true', 'scram-sha-512', `fluxgate-${c.name}`]);
+    }
   });
 
   it('names only Secrets the section says to create, and creates only Secrets it uses', () => {
@@ -42,6 +47,6 @@ describe('README: Install — secured', () => {
     const used = [...new Set(secretNames(parse(valuesText)))].sort();
     // Secrets for stores whose values are not in the block yet may be created ahead of them.
     expect(used.filter((s) => !created.includes(s))).toEqual([]);
-    expect(created.filter((s) => s.startsWith('flux-gate-postgres') && !used.includes(s))).toEqual([]);
+    expect(created.filter((s) => /^flux-gate-(postgres|kafka)/.test(s) && !used.includes(s))).toEqual([]);
   });
 });
