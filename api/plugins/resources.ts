@@ -7,7 +7,7 @@ import { ensureTopics } from '../../core/kafka/admin.js';
 import { OrderProducer } from '../../core/kafka/producer.js';
 import type { Logger } from '../../core/logging.js';
 import { createPool } from '../../core/postgres/pool.js';
-import { createRedis, describeRedisTarget, redisTargetFromConfig, type FluxRedis } from '../../core/redis/client.js';
+import { createRedis, describeRedisTarget, explainRedisError, redisTargetFromConfig, type FluxRedis } from '../../core/redis/client.js';
 import type { ApiConfig } from '../config.js';
 import type { ApiMetrics } from '../metrics.js';
 import { shared } from './shared.js';
@@ -25,9 +25,11 @@ export const redisPlugin = shared<{ config: ApiConfig; client?: FluxRedis; logge
   else {
     const target = redisTargetFromConfig(opts.config);
     redis = createRedis(target, { commandTimeoutMs: opts.config.REDIS_COMMAND_TIMEOUT_MS, connectionName: 'flux-gate-api' });
-    redis.on('error', (err: Error) => opts.logger.warn({ err: err.message }, 'Redis connection error'));
+    redis.on('error', (err: Error) => opts.logger.warn({ err: explainRedisError(err) }, 'Redis connection error'));
     opts.logger.info({ redis: describeRedisTarget(target) }, 'connecting to Redis');
-    await redis.connect();
+    await redis.connect().catch((err: Error) => {
+      throw new Error(`Redis (${describeRedisTarget(target)}): ${explainRedisError(err)}`, { cause: err });
+    });
   }
   app.decorate<FluxRedis>('redis', redis);
   app.addHook('onClose', async () => {
