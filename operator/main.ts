@@ -5,7 +5,7 @@ import { createKafka } from '../core/kafka/consumer.js';
 import { createLogger } from '../core/logging.js';
 import { startMetricsServer } from '../core/metrics/server.js';
 import { createPool, registerPoolGauges } from '../core/postgres/pool.js';
-import { createRedis, explainRedisError, redisTargetFromConfig } from '../core/redis/client.js';
+import { connectRedis, createRedis, explainRedisError, redisTargetFromConfig } from '../core/redis/client.js';
 import { registerRedisUpGauge } from '../core/redis/metrics.js';
 import { LagReader } from './adapters/lag-reader.js';
 import { Products } from './adapters/products.js';
@@ -38,8 +38,8 @@ export async function main(): Promise<void> {
   const redisTx = createRedis(redisTarget, { connectionName: 'flux-gate-operator-tx', commandTimeoutMs: 3_000, autoPipelining: false });
   redis.on('error', (e) => logger.debug({ err: explainRedisError(e) }, 'redis connection error'));
   redisTx.on('error', (e) => logger.debug({ err: explainRedisError(e) }, 'redis tx connection error'));
-  await Promise.all([redis.connect(), redisTx.connect()]).catch((e: Error) =>
-    logger.warn({ err: explainRedisError(e) }, 'Redis not reachable yet; retrying in the background'),
+  await Promise.all([connectRedis(redis), connectRedis(redisTx)]).catch((e: Error) =>
+    logger.warn({ err: e.message }, 'Redis not reachable yet; retrying in the background'),
   );
   const pool = createPool(cfg.DATABASE_URL, { max: 4, applicationName: 'flux-gate-operator', logger });
   registerPoolGauges(metrics.registry, pool);

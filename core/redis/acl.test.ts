@@ -1,7 +1,7 @@
 // The ACL key patterns cover every key keys.ts builds, and only Flux-Gate's; the README lists the rules as they are.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ACL_KEY_PATTERNS, aclCommands, aclRules } from './acl.js';
+import { ACL_KEY_PATTERNS, SENTINEL_ACL_RULES, aclCommands, aclRules } from './acl.js';
 import { newOrderId, orderStatusKey, saleKeys } from './keys.js';
 
 /** Redis glob as ACL key patterns use it (only `*` appears in ours). */
@@ -28,5 +28,6 @@ describe('Redis ACL', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     expect(readme).toContain(`user fluxgate-api on >PASSWORD ${aclRules('api')}`);
     expect(readme).toContain(`user fluxgate-operator on >PASSWORD ${aclRules('operator')}`);
+    expect(readme).toContain(`user fluxgate on >PASSWORD ${SENTINEL_ACL_RULES}`);
   });
 });

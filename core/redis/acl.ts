@@ -40,3 +40,10 @@ export function aclCommands(process: AclProcess): string[] {
 export function aclRules(process: AclProcess): string {
   return ['resetkeys', 'resetchannels', '-@all', ...aclCommands(process).map((c) => `+${c}`), ...ACL_KEY_PATTERNS.map((p) => `~${p}`)].join(' ');
 }
+
+/**
+ * The rules of a Sentinel user for Flux-Gate (a `user` line in sentinel.conf): ioredis asks for the
+ * master's address and the other Sentinels, and subscribes to +switch-master (failover detector).
+ */
+export const SENTINEL_ACL_RULES =
+  'resetkeys resetchannels -@all +sentinel|get-master-addr-by-name +sentinel|sentinels +subscribe &+switch-master';

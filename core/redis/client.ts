@@ -186,10 +186,29 @@ export function explainRedisError(err: Error & { code?: string }): string {
   if (err.code === 'CERT_HAS_EXPIRED' || err.code === 'CERT_NOT_YET_VALID') return `TLS: the certificate of Redis is not valid now (${err.code}: ${m})`;
   if (/alert (certificate required|unknown ca|bad certificate)/.test(m))
     return `TLS: Redis refused the client certificate (or its absence): check REDIS_TLS_CERT_FILE / REDIS_TLS_KEY_FILE (${m})`;
-  if (m.startsWith('WRONGPASS') || m.includes('invalid username-password') || m.startsWith('NOAUTH'))
-    return `Redis refused the credentials: check REDIS_USERNAME / REDIS_PASSWORD (Sentinels: REDIS_SENTINEL_USERNAME / REDIS_SENTINEL_PASSWORD) (${m})`;
+  const badAuth = /WRONGPASS|invalid username-password|NOAUTH/.test(m);
+  if (badAuth && m.startsWith('All sentinels are unreachable'))
+    return `the Sentinels refused the credentials: check REDIS_SENTINEL_USERNAME / REDIS_SENTINEL_PASSWORD (${m})`;
+  if (badAuth) return `Redis refused the credentials: check REDIS_USERNAME / REDIS_PASSWORD (${m})`;
   if (m.startsWith('NOPERM')) return `the Redis ACL user may not do this: compare its rules with the README's "Redis ACL" (${m})`;
   return m;
+}
+
+/**
+ * connect(), failing with why the connection broke, explained: ioredis itself rejects with
+ * "Connection is closed." and reports the cause (TLS, WRONGPASS) only as an 'error' event.
+ */
+export async function connectRedis(redis: RedisClient): Promise<void> {
+  let cause: Error | undefined;
+  const keep = (err: Error) => (cause = err);
+  redis.on('error', keep);
+  try {
+    await redis.connect();
+  } catch (err) {
+    throw new Error(explainRedisError(cause ?? (err as Error)), { cause: cause ?? err });
+  } finally {
+    redis.off('error', keep);
+  }
 }
 
 export interface RedisClientOptions {
