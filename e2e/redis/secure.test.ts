@@ -124,6 +124,8 @@ describe('Redis over TLS with an ACL user', () => {
   it('a client certificate of another CA is refused by Redis (tls-auth-clients verifies what is presented)', async () => {
     const pki = ensureStackPki(requireState(requireEnv('FLUXGATE_STACK_STATE')));
     const out = await refusedStart('foreign client cert', { REDIS_TLS_CERT_FILE: pki.unknownServer.cert, REDIS_TLS_KEY_FILE: pki.unknownServer.key });
-    expect(out).toMatch(/Redis \(single rediss:\/\/127\.0\.0\.1:\d+\/0\): (TLS: Redis refused the client certificate|Connection is closed)/);
+    // Usually Redis's alert (unknown ca) is read first; under TLS 1.3 the client may still be writing
+    // AUTH when Redis closes, and then sees only a reset. Either way the API does not start.
+    expect(out).toMatch(/Redis \(single rediss:\/\/127\.0\.0\.1:\d+\/0\): (TLS: Redis refused the client certificate .*alert unknown ca|write ECONNRESET|read ECONNRESET)/);
   });
 });
