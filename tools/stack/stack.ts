@@ -8,6 +8,7 @@ import { nodeDown, nodeStatus, nodeUp, type NodeRecord } from './node/node.js';
 import { withLock } from './proc.js';
 import { stackPaths, type StackPaths } from './paths.js';
 import { DRIVERS, SERVICE_NAMES, ensureService, serviceStatus, stopService, type ServiceName, type ServiceStatus } from './services/index.js';
+import { stackKafkaUsers } from './services/kafka.js';
 import { postgresBaseDirFor } from './services/postgres.js';
 import { STACK_REDIS_USERS } from './services/redis.js';
 import { ensureStackPki } from './certs.js';
@@ -208,6 +209,7 @@ export async function stackEnv(stateDir: string): Promise<StackEnv> {
     REDIS_URL: DRIVERS.redis.url(state),
     DATABASE_URL: DRIVERS.postgres.url(state),
     KAFKA_BROKERS: DRIVERS.kafka.url(state),
+    ...kafkaSecureEnv(state),
     FLUXGATE_STACK_STATE: state.stateDir,
     ...secureRedisVars(state),
   };
@@ -241,6 +243,24 @@ function secureRedisVars(state: StackState): Record<string, string> {
     FLUXGATE_REDIS_OPERATOR_USERNAME: STACK_REDIS_USERS.operator.username,
     FLUXGATE_REDIS_OPERATOR_PASSWORD: STACK_REDIS_USERS.operator.password,
   };
+}
+
+/**
+ * Where the broker's secured listeners are and who may log in (e2e/kafka tests read these):
+ * FLUXGATE_KAFKA_SASL_SSL_BROKERS, FLUXGATE_KAFKA_MTLS_BROKERS, FLUXGATE_KAFKA_CA_FILE and
+ * FLUXGATE_KAFKA_<API|WORKER|OPERATOR>_USERNAME / _PASSWORD.
+ */
+function kafkaSecureEnv(state: StackState): Record<string, string> {
+  const vars: Record<string, string> = {
+    FLUXGATE_KAFKA_SASL_SSL_BROKERS: `127.0.0.1:${state.ports.kafkaSaslSsl}`,
+    FLUXGATE_KAFKA_MTLS_BROKERS: `127.0.0.1:${state.ports.kafkaMtls}`,
+    FLUXGATE_KAFKA_CA_FILE: ensureStackPki(state).caCert,
+  };
+  for (const [component, user] of Object.entries(stackKafkaUsers(state))) {
+    vars[`FLUXGATE_KAFKA_${component.toUpperCase()}_USERNAME`] = user.username;
+    vars[`FLUXGATE_KAFKA_${component.toUpperCase()}_PASSWORD`] = user.password;
+  }
+  return vars;
 }
 
 /** `export NAME='value'` lines for a POSIX shell. */
