@@ -26,6 +26,7 @@ describe('README: Install — secured', () => {
   it('has a values block', () => {
     expect(valuesText).toMatch(/^postgres:/m);
     expect(valuesText).toMatch(/^kafka:/m);
+    expect(valuesText).toMatch(/^redis:/m);
   });
 
   it('renders and passes helm lint with exactly those values', async () => {
@@ -39,6 +40,7 @@ describe('README: Install — secured', () => {
       const env = Object.fromEntries(c.env.map((e) => [e.name, e.value]));
       expect(env.PG_SSLMODE, c.name).toBe('verify-full');
       if (c.name !== 'migrate') expect([env.KAFKA_TLS, env.KAFKA_SASL_MECHANISM, env.KAFKA_SASL_USERNAME], c.name).toEqual(['true', 'scram-sha-512', `fluxgate-${c.name}`]);
+      if (c.name === 'api' || c.name === 'operator') expect([env.REDIS_TLS, env.REDIS_USERNAME], c.name).toEqual(['true', `fluxgate-${c.name}`]);
     }
   });
 
@@ -47,6 +49,6 @@ describe('README: Install — secured', () => {
     const used = [...new Set(secretNames(parse(valuesText)))].sort();
     // Secrets for stores whose values are not in the block yet may be created ahead of them.
     expect(used.filter((s) => !created.includes(s))).toEqual([]);
-    expect(created.filter((s) => /^flux-gate-(postgres|kafka)/.test(s) && !used.includes(s))).toEqual([]);
+    expect(created.filter((s) => /^flux-gate-(postgres|kafka|redis)/.test(s) && !used.includes(s))).toEqual([]);
   });
 });
