@@ -101,13 +101,20 @@ async function measureServers(servers: Server[]): Promise<HttpCaseResult[]> {
   }
 }
 
+/**
+ * Starts our API or worker from the built CLI. BENCH_CPU_PROF=<dir>: it writes a V8 CPU profile
+ * there on exit (summarize with `npx tsx tools/bench/profile-top.ts <file>`, or open it in DevTools).
+ */
+function startOurs(command: 'api' | 'worker', env: Record<string, string>): Promise<RunningProcess> {
+  const profDir = process.env.BENCH_CPU_PROF;
+  if (!profDir) return startComponent(command, env);
+  const name = `${command}-${Date.now()}.cpuprofile`;
+  return startNode(command, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}`, CLI, command], { LOG_LEVEL: 'info', ...env });
+}
+
 async function startOurApi(topic: string, init: Array<{ productId: string; quantity: number }>, extraEnv: Record<string, string> = {}): Promise<RunningProcess> {
   const env = { ...services, PORT: '0', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', ADMIN_TOKEN, ORDERS_TOPIC: topic, ...extraEnv };
-  // BENCH_CPU_PROF=<dir>: our API writes a V8 CPU profile there on exit (open it in Chrome DevTools).
-  const profDir = process.env.BENCH_CPU_PROF;
-  const api = profDir
-    ? await startNode('api', ['--cpu-prof', `--cpu-prof-dir=${profDir}`, CLI, 'api'], { LOG_LEVEL: 'info', ...env })
-    : await startComponent('api', env);
+  const api = await startOurs('api', env);
   for (const body of init) {
     const res = await fetch(`http://127.0.0.1:${api.port}/init`, {
       method: 'POST',
@@ -281,7 +288,7 @@ async function runWorker(): Promise<void> {
   log('worker: our batched worker');
   const ours = await measureWorker(
     'our worker (batched)',
-    () => startComponent('worker', { ...env, KAFKA_GROUP_ID: `bench.${nonce}.batched`, METRICS_PORT: '0' }),
+    () => startOurs('worker', { ...env, KAFKA_GROUP_ID: `bench.${nonce}.batched`, METRICS_PORT: '0' }),
     db, p, s.workerOrders, 120,
     async (w) => void (diagnostics.ourWorker = await workerStats(w.port!)),
   );
