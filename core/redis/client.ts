@@ -5,14 +5,15 @@ import { readFileSync } from 'node:fs';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { ConfigError } from '../config/env.js';
 
-const SCRIPTS = {
+const SCRIPTS: Record<string, { file: string; keys: number | undefined }> = {
   fgReserve: { file: 'reserve.lua', keys: 7 },
   fgRelease: { file: 'release.lua', keys: 5 },
-  fgConfirm: { file: 'confirm.lua', keys: 1 },
+  // Variable key count: the caller passes numkeys first (confirm.lua settles a batch of orders).
+  fgConfirm: { file: 'confirm.lua', keys: undefined },
   fgSeed: { file: 'seed.lua', keys: 3 },
   fgOpenGate: { file: 'open-gate.lua', keys: 2 },
   fgNodeRunId: { file: 'node-run-id.lua', keys: 1 },
-} as const;
+};
 
 type Arg = string | number;
 
@@ -20,7 +21,8 @@ type Arg = string | number;
 export interface ScriptCommands {
   fgReserve(...keysThenArgs: Arg[]): Promise<unknown[]>;
   fgRelease(...keysThenArgs: Arg[]): Promise<unknown[]>;
-  fgConfirm(...keysThenArgs: Arg[]): Promise<number>;
+  /** numkeys, the keys, then the arguments. */
+  fgConfirm(...numKeysKeysThenArgs: Arg[]): Promise<number>;
   fgSeed(...keysThenArgs: Arg[]): Promise<number>;
   fgOpenGate(...keysThenArgs: Arg[]): Promise<number>;
   fgNodeRunId(...keysThenArgs: Arg[]): Promise<string>;
