@@ -117,7 +117,15 @@ export function createRedis(target: RedisTarget | string, opts: RedisClientOptio
     // Sentinels (or the cluster) again. The failed command is not resent; its caller answers 503.
     reconnectOnError: (err) => err.message.startsWith('READONLY'),
   };
-  const common = { lazyConnect: true, enableOfflineQueue: true, enableAutoPipelining: opts.autoPipelining ?? true };
+  // fgConfirm takes its key count as its first argument: auto-pipelining would route it (and every
+  // command pipelined with it) by the slot of that number, not of its keys (a cross-slot pipeline
+  // error on a Cluster). It is sent on its own, routed by its keys; it runs once per produce batch.
+  const common = {
+    lazyConnect: true,
+    enableOfflineQueue: true,
+    enableAutoPipelining: opts.autoPipelining ?? true,
+    autoPipeliningIgnoredCommands: ['fgConfirm'],
+  };
   const retry = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2_000);
 
   let redis: RedisClient;
