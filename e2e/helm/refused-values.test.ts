@@ -25,6 +25,11 @@ const cases: Array<{ why: string; set: string[]; message: RegExp }> = [
   { why: 'a watched namespace that is not a DNS label', set: ['operator.watchNamespaces={Shop_EU}'], message: /at '\/operator\/watchNamespaces\/0': 'Shop_EU' does not match pattern/ },
   { why: 'an unknown unhealthy-pod eviction policy', set: ['api.pdb.unhealthyPodEvictionPolicy=Never'], message: /at '\/api\/pdb\/unhealthyPodEvictionPolicy': value must be one of 'AlwaysAllow', 'IfHealthyBudget'/ },
   { why: 'a topology spread constraint without topologyKey', set: ['worker.topologySpreadConstraints[0].maxSkew=1', 'worker.topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule'], message: /at '\/worker\/topologySpreadConstraints\/0': missing property 'topologyKey'/ },
+  { why: 'replica acknowledgements on a Redis Cluster', set: ['redis.mode=cluster', 'redis.cluster.nodes={rc-0:6379}', 'api.redisReplicaAcks=1'], message: /api\.redisReplicaAcks \(1\) must be 0 or null when redis\.mode is "cluster"/ },
+  { why: 'more replica acknowledgements than the API allows', set: ['api.redisReplicaAcks=17'], message: /at '\/api\/redisReplicaAcks': maximum: got 17, want 16/ },
+  { why: 'a replica acknowledgement count that is not a number', set: ['api.redisReplicaAcks=one'], message: /at '\/api\/redisReplicaAcks': got string, want null or integer/ },
+  { why: 'a replica acknowledgement timeout below 10 ms', set: ['api.redisReplicaAckTimeoutMs=5'], message: /at '\/api\/redisReplicaAckTimeoutMs': minimum: got 5, want 10/ },
+  { why: 'a replica acknowledgement timeout not below the Redis command timeout', set: ['api.redisReplicaAckTimeoutMs=2000'], message: /api\.redisReplicaAckTimeoutMs \(2000\) must be below the API's REDIS_COMMAND_TIMEOUT_MS \(2000\)/ },
   { why: 'the API metrics port equal to its public port', set: ['api.metricsPort=3000'], message: /api\.metricsPort \(3000\) must differ from api\.port/ },
 ];
 
