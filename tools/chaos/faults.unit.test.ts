@@ -117,6 +117,15 @@ describe('CHAOS_FAULTS', () => {
     expect(() => settingsFromEnv({ CHAOS_FAULTS: 'sentinel-kill,sentinal-kill' })).toThrow(/unknown kind\(s\) sentinal-kill; known: .*sentinel-kill.*sentinel-quorum-loss/);
   });
 
+  it.each(['5000-1000', '1000', 'a-b'])('CHAOS_FAULT_GAP_MS=%s is refused', (v) => {
+    expect(() => settingsFromEnv({ CHAOS_FAULT_GAP_MS: v })).toThrow(/CHAOS_FAULT_GAP_MS: want lo-hi/);
+  });
+
+  it('CHAOS_FAULT_GAP_MS defaults to 1000-5000', () => {
+    expect(settingsFromEnv({}).faultGapMs).toEqual([1000, 5000]);
+    expect(settingsFromEnv({ CHAOS_FAULT_GAP_MS: '200-1500' }).faultGapMs).toEqual([200, 1500]);
+  });
+
   it('defaults to every kind of the catalog, each with a positive weight', () => {
     expect(settingsFromEnv({ CHAOS_SEED: '1' }).faults).toEqual(Object.keys(FAULTS));
     for (const [kind, f] of Object.entries(FAULTS)) expect(f.weight, kind).toBeGreaterThan(0);

@@ -39,6 +39,8 @@ export interface ChaosSettings {
   operators: number;
   /** Fault kinds allowed (default: all). */
   faults: string[];
+  /** Gap between one fault's end and the next one's start, drawn in [lo, hi] ms (CHAOS_FAULT_GAP_MS=lo-hi). */
+  faultGapMs: [number, number];
   /** A healed, restocked sale must sell again within this bound. */
   livenessS: number;
   /** After the load, how long Kafka lag 0 and Redis = PostgreSQL may take. */
@@ -53,8 +55,11 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): ChaosSettings {
   const faults = env.CHAOS_FAULTS ? env.CHAOS_FAULTS.split(',').filter(Boolean) : Object.keys(FAULTS);
   const unknown = faults.filter((f) => !(f in FAULTS));
   if (unknown.length) throw new Error(`CHAOS_FAULTS: unknown kind(s) ${unknown.join(', ')}; known: ${Object.keys(FAULTS).join(', ')}`);
+  const gap = /^(\d+)-(\d+)$/.exec(env.CHAOS_FAULT_GAP_MS ?? '1000-5000');
+  if (!gap || Number(gap[1]) > Number(gap[2])) throw new Error(`CHAOS_FAULT_GAP_MS: want lo-hi in ms with lo <= hi (e.g. 1000-5000), got ${JSON.stringify(env.CHAOS_FAULT_GAP_MS)}`);
   return {
     seed,
+    faultGapMs: [Number(gap[1]), Number(gap[2])],
     durationS: num(env.CHAOS_DURATION_S, 120),
     rate: num(env.CHAOS_RATE, 25),
     sales: num(env.CHAOS_SALES, 3),
@@ -294,7 +299,7 @@ async function faultPhase(run: Run): Promise<RunRecord['faults']> {
   await sleep(3000); // some clean sales first: a baseline on the timeline
   while (Date.now() < end) {
     faults.push(await injectOne(run.world, r, run.s.faults));
-    await sleep(r.int(1000, 5000));
+    await sleep(r.int(...run.s.faultGapMs));
   }
   return faults;
 }
