@@ -43,9 +43,22 @@ type Injector = (w: World, r: Rng) => Promise<{ target: string; detail?: string 
 /**
  * Restarts a killed process after `ms`, in the background: the next fault may land while it is
  * still starting (as in a cluster, where nothing waits for a pod to be ready). heal() waits for it.
+ * A start that fails (the process exits before ready, e.g. a dependency is down at boot) is tried
+ * again with a backoff, as a kubelet restarts a crashed container: one failed start must not leave
+ * the process dead until the heal (seen in a long run: both APIs down for 24 minutes).
  */
 function restartAfter(w: World, p: FgProcess, ms: number): void {
-  const job = sleep(ms).then(() => (p.running() ? undefined : p.start(true))).catch(() => undefined);
+  const job = (async () => {
+    await sleep(ms);
+    for (let attempt = 1; attempt <= 30 && !p.running(); attempt++) {
+      try {
+        await p.start(true);
+      } catch (e) {
+        w.log(`${p.name} failed to start (attempt ${attempt}), retrying: ${(e as Error).message.split('\n').slice(-3).join(' | ')}`);
+        await sleep(Math.min(10_000, 500 * 2 ** attempt));
+      }
+    }
+  })().catch(() => undefined);
   w.background.add(job);
   void job.finally(() => w.background.delete(job));
 }
