@@ -1,5 +1,6 @@
 // flux-gate worker: consumes the orders topic and persists it into PostgreSQL in batches.
 import { ensureTopics } from '../core/kafka/admin.js';
+import { kafkaClientOptions } from '../core/kafka/client.js';
 import { createKafka, createOrdersConsumer } from '../core/kafka/consumer.js';
 import { topicsFor } from '../core/kafka/topics.js';
 import { createLogger } from '../core/logging.js';
@@ -18,7 +19,7 @@ export async function main(): Promise<void> {
   const topics = topicsFor(config.ORDERS_TOPIC);
   const metrics = createWorkerMetrics();
   const poolMax = Math.max(config.PG_POOL_MAX, config.WORKER_PARTITIONS_CONCURRENCY);
-  const pool = createPool(config.DATABASE_URL, {
+  const pool = createPool(config, {
     max: poolMax,
     applicationName: 'flux-gate-worker',
     queryTimeoutMs: config.PG_QUERY_TIMEOUT_MS,
@@ -26,7 +27,7 @@ export async function main(): Promise<void> {
     logger,
   });
   registerPoolGauges(metrics.registry, pool);
-  const kafka = createKafka({ clientId: `${config.KAFKA_CLIENT_ID}-worker`, brokers: config.KAFKA_BROKERS, logger });
+  const kafka = createKafka(kafkaClientOptions(config, 'worker'), logger);
   await ensureTopics(kafka, {
     ordersTopic: topics.orders,
     partitions: config.ORDERS_TOPIC_PARTITIONS,

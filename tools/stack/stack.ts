@@ -8,7 +8,10 @@ import { nodeDown, nodeStatus, nodeUp, type NodeRecord } from './node/node.js';
 import { withLock } from './proc.js';
 import { stackPaths, type StackPaths } from './paths.js';
 import { DRIVERS, SERVICE_NAMES, ensureService, serviceStatus, stopService, type ServiceName, type ServiceStatus } from './services/index.js';
-import { postgresBaseDirFor } from './services/postgres.js';
+import { stackKafkaUsers } from './services/kafka.js';
+import { postgresBaseDirFor, postgresTlsEnv } from './services/postgres.js';
+import { STACK_REDIS_USERS } from './services/redis.js';
+import { ensureStackPki } from './certs.js';
 import { DEFAULT_KAFKA_VERSION, loadOrCreateState, readState, requireState, type StackState } from './state.js';
 
 export type ComponentName = ServiceName | 'controlplane' | 'node';
@@ -206,7 +209,10 @@ export async function stackEnv(stateDir: string): Promise<StackEnv> {
     REDIS_URL: DRIVERS.redis.url(state),
     DATABASE_URL: DRIVERS.postgres.url(state),
     KAFKA_BROKERS: DRIVERS.kafka.url(state),
+    ...kafkaSecureEnv(state),
     FLUXGATE_STACK_STATE: state.stateDir,
+    ...postgresTlsEnv(state),
+    ...secureRedisVars(state),
   };
   const cp = await loadControlPlane();
   if (!cp) return { vars };
@@ -223,6 +229,39 @@ export async function stackEnv(stateDir: string): Promise<StackEnv> {
     vars.FLUXGATE_NODE_KAFKA_BROKERS = `${node.record.hostIp}:${state.ports.kafkaNode}`;
   }
   return { vars, pathPrepend: cpStatus.binDir };
+}
+
+/** The stack's TLS material and the Redis TLS listener with its ACL users (docs/stack.md, "Secure connections"). */
+function secureRedisVars(state: StackState): Record<string, string> {
+  const pki = ensureStackPki(state);
+  return {
+    FLUXGATE_TLS_CA: pki.caCert,
+    FLUXGATE_TLS_UNKNOWN_CA: pki.unknownCaCert,
+    FLUXGATE_REDIS_TLS_PORT: String(state.ports.redisTls),
+    FLUXGATE_REDIS_TLS_URL: `rediss://127.0.0.1:${state.ports.redisTls}/0`,
+    FLUXGATE_REDIS_API_USERNAME: STACK_REDIS_USERS.api.username,
+    FLUXGATE_REDIS_API_PASSWORD: STACK_REDIS_USERS.api.password,
+    FLUXGATE_REDIS_OPERATOR_USERNAME: STACK_REDIS_USERS.operator.username,
+    FLUXGATE_REDIS_OPERATOR_PASSWORD: STACK_REDIS_USERS.operator.password,
+  };
+}
+
+/**
+ * Where the broker's secured listeners are and who may log in (e2e/kafka tests read these):
+ * FLUXGATE_KAFKA_SASL_SSL_BROKERS, FLUXGATE_KAFKA_MTLS_BROKERS, FLUXGATE_KAFKA_CA_FILE and
+ * FLUXGATE_KAFKA_<API|WORKER|OPERATOR>_USERNAME / _PASSWORD.
+ */
+function kafkaSecureEnv(state: StackState): Record<string, string> {
+  const vars: Record<string, string> = {
+    FLUXGATE_KAFKA_SASL_SSL_BROKERS: `127.0.0.1:${state.ports.kafkaSaslSsl}`,
+    FLUXGATE_KAFKA_MTLS_BROKERS: `127.0.0.1:${state.ports.kafkaMtls}`,
+    FLUXGATE_KAFKA_CA_FILE: ensureStackPki(state).caCert,
+  };
+  for (const [component, user] of Object.entries(stackKafkaUsers(state))) {
+    vars[`FLUXGATE_KAFKA_${component.toUpperCase()}_USERNAME`] = user.username;
+    vars[`FLUXGATE_KAFKA_${component.toUpperCase()}_PASSWORD`] = user.password;
+  }
+  return vars;
 }
 
 /** `export NAME='value'` lines for a POSIX shell. */
