@@ -210,9 +210,14 @@ export function isGateState(s: unknown): s is GateState {
  * Removes every key of the sale (operator finalizer). Keeps nothing: idempotency records and
  * per-user counters go too. Accepted-order records (fg:order:{tag}:<id>) expire by TTL.
  * Returns the number of keys removed.
+ * Invariant: the sale stops selling before any other key goes. The SCAN removes keys batch by
+ * batch, so a sale still open would meanwhile sell to users whose counter (or key whose
+ * idempotency record) is already gone: a 200 past the per-user limit, stored rejected. Stock and
+ * meta go first, in one command: from then on every reservation answers not_seeded.
  */
 export async function deleteSaleKeys(redis: FluxRedis, productId: string): Promise<number> {
-  let removed = 0;
+  const k = saleKeys(productId);
+  let removed = await redis.unlink(k.stock, k.meta);
   // SCAN is per node: on a Cluster, ask every master (the sale's keys all sit on one of them).
   for (const node of masterNodes(redis)) {
     const stream = node.scanStream({ match: saleKeys(productId).pattern, count: 500 });

@@ -186,4 +186,32 @@ describe('Redis scripts', () => {
     expect(await redis.keys(`fg:{${productId}}:*`)).toEqual([]);
     expect(await redis.get(saleKeys(other).stock)).toBe('5');
   });
+
+  it('deleteSaleKeys closes the sale before any counter goes: no reservation past a per-user limit mid-deletion', async () => {
+    // Many buyers at their limit, so the SCAN removes the sale's keys in many batches.
+    const productId = uniqueName('lua-del');
+    const users = Array.from({ length: 20_000 }, (_, i) => `b${i}`);
+    await seedSale(redis, { productId, stock: 100, initialStock: 100, perUserLimit: 1, userUnits: new Map(users.map((u) => [u, 1])) });
+    expect(await reserve(redis, request(productId, { userId: 'b0' }))).toMatchObject({ kind: 'limit_reached' });
+    // After each batch the deletion removes, a buyer whose counter just went tries again.
+    const answers: string[] = [];
+    const unlink = redis.unlink.bind(redis) as (...keys: string[]) => Promise<number>;
+    const spy = async (...keys: string[]) => {
+      const n = await unlink(...keys);
+      const user = keys.find((k) => k.includes(':user:'));
+      if (user) answers.push((await reserve(redis, request(productId, { userId: user.split(':user:')[1]! }))).kind);
+      return n;
+    };
+    (redis as unknown as { unlink: typeof spy }).unlink = spy;
+    let removed = 0;
+    try {
+      removed = await deleteSaleKeys(redis, productId);
+    } finally {
+      delete (redis as unknown as { unlink?: unknown }).unlink; // the prototype's again
+    }
+    expect(answers.length).toBeGreaterThan(1);
+    expect(answers.filter((a) => a !== 'not_seeded'), 'reservations accepted while the sale was being deleted').toEqual([]);
+    expect(removed).toBe(users.length + 3); // + stock, meta, epoch
+    expect(await redis.keys(`fg:{${productId}}:*`)).toEqual([]);
+  });
 });

@@ -3,7 +3,7 @@
 // declared, and every required variable is set, in each Redis mode.
 import { describe, expect, it } from 'vitest';
 import type { VarSpec } from '../../core/config/env.js';
-import { ALL_ON, podSpecOf, template } from './chart.js';
+import { ALL_ON, podSpecOf, template, type K8sObject } from './chart.js';
 
 /** Read by libraries or Kubernetes itself rather than by Flux-Gate's config loader. */
 const NOT_CONFIG = new Set([
@@ -54,5 +54,34 @@ describe('container environment vs the components’ declared variables', () => 
       }
     }
     expect(checked).toBe(4); // api, worker, operator, migrate
+  });
+});
+
+/** The API container's env of a render, as name → value. */
+function apiEnv(objects: K8sObject[]): Map<string, string | undefined> {
+  const dep = objects.find((o) => o.kind === 'Deployment' && podSpecOf(o)?.containers.some((c: { name: string }) => c.name === 'api'));
+  const c = podSpecOf(dep!).containers.find((x: { name: string }) => x.name === 'api');
+  return new Map((c.env as Array<{ name: string; value?: string }>).map((e) => [e.name, e.value]));
+}
+
+describe('Redis replica acknowledgement values reach the API (api/config.ts REDIS_REPLICA_ACKS*)', () => {
+  it('default: REDIS_REPLICA_ACKS left unset (the API picks 1 on Sentinel, 0 otherwise), the timeout 500 ms', async () => {
+    const env = apiEnv(await template({ valuesFiles: [ALL_ON] }));
+    expect(env.has('REDIS_REPLICA_ACKS')).toBe(false);
+    expect(env.get('REDIS_REPLICA_ACK_TIMEOUT_MS')).toBe('500');
+  });
+
+  it.each([
+    ['0 (off)', ['api.redisReplicaAcks=0', 'api.redisReplicaAckTimeoutMs=250'], '0', '250'],
+    ['2 replicas', ['api.redisReplicaAcks=2', 'api.redisReplicaAckTimeoutMs=1500'], '2', '1500'],
+  ])('set to %s', async (_name, set, acks, timeout) => {
+    const env = apiEnv(await template({ valuesFiles: [ALL_ON], set }));
+    expect(env.get('REDIS_REPLICA_ACKS')).toBe(acks);
+    expect(env.get('REDIS_REPLICA_ACK_TIMEOUT_MS')).toBe(timeout);
+  });
+
+  it('a Redis command timeout raised through api.extraEnv allows a longer WAIT', async () => {
+    const env = apiEnv(await template({ valuesFiles: [ALL_ON], set: ['api.extraEnv.REDIS_COMMAND_TIMEOUT_MS=5000', 'api.redisReplicaAckTimeoutMs=3000'] }));
+    expect(env.get('REDIS_REPLICA_ACK_TIMEOUT_MS')).toBe('3000');
   });
 });

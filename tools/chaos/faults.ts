@@ -8,13 +8,16 @@ import type { FgProcess } from './fleet.js';
 import type { Fault } from './history.js';
 import type { Kube, SaleDef } from './kube.js';
 import { HEALTHY, type TcpProxy } from './proxy.js';
-import type { SentinelSet } from './redis-sentinel.js';
+import type { RedisProc, SentinelSet } from './redis-sentinel.js';
 import type { Rng } from './rng.js';
 import { retrying, sleep, waitFor } from './util.js';
 
-export interface ApiLinks {
+/** The proxies one process (API, worker or operator) reaches the backends through. */
+export interface Links {
+  /** The process's name (api-1, worker-2, operator-1…). */
+  owner: string;
   kafka: TcpProxy;
-  /** The proxies in front of the Redis data nodes and the Sentinels, as this API sees them. */
+  /** The proxies in front of the Redis data nodes and the Sentinels, as this process sees them (none for a worker). */
   redis: TcpProxy[];
 }
 
@@ -23,7 +26,7 @@ export interface World {
   apis: FgProcess[];
   workers: FgProcess[];
   operators: FgProcess[];
-  links: ApiLinks[];
+  links: Links[];
   stack: ServiceControl;
   kube: Kube;
   sales: SaleDef[];
@@ -40,9 +43,22 @@ type Injector = (w: World, r: Rng) => Promise<{ target: string; detail?: string 
 /**
  * Restarts a killed process after `ms`, in the background: the next fault may land while it is
  * still starting (as in a cluster, where nothing waits for a pod to be ready). heal() waits for it.
+ * A start that fails (the process exits before ready, e.g. a dependency is down at boot) is tried
+ * again with a backoff, as a kubelet restarts a crashed container: one failed start must not leave
+ * the process dead until the heal (seen in a long run: both APIs down for 24 minutes).
  */
 function restartAfter(w: World, p: FgProcess, ms: number): void {
-  const job = sleep(ms).then(() => (p.running() ? undefined : p.start(true))).catch(() => undefined);
+  const job = (async () => {
+    await sleep(ms);
+    for (let attempt = 1; attempt <= 30 && !p.running(); attempt++) {
+      try {
+        await p.start(true);
+      } catch (e) {
+        w.log(`${p.name} failed to start (attempt ${attempt}), retrying: ${(e as Error).message.split('\n').slice(-3).join(' | ')}`);
+        await sleep(Math.min(10_000, 500 * 2 ** attempt));
+      }
+    }
+  })().catch(() => undefined);
   w.background.add(job);
   void job.finally(() => w.background.delete(job));
 }
@@ -65,15 +81,33 @@ async function remaining(w: World, productId: string): Promise<number | undefine
   return r?.rows[0]?.stock;
 }
 
-/** Sets a link fault on one API's proxies for a while, then heals it. */
+/**
+ * Sets a link fault on one process's proxies for a while, then heals it. Half the time an API's
+ * (where an ambiguous produce or reservation matters most), else any process that has the link.
+ */
 async function linkFault(w: World, r: Rng, which: 'kafka' | 'redis', fault: typeof HEALTHY, ms: number): Promise<{ target: string; detail: string }> {
-  const i = r.int(0, w.links.length - 1);
-  const proxies = which === 'kafka' ? [w.links[i]!.kafka] : w.links[i]!.redis;
+  const having = w.links.filter((l) => (which === 'kafka' ? true : l.redis.length > 0));
+  const apis = having.filter((l) => l.owner.startsWith('api-'));
+  const l = r.pick(r.chance(0.5) && apis.length ? apis : having)!;
+  const proxies = which === 'kafka' ? [l.kafka] : l.redis;
   for (const p of proxies) p.fault = fault;
   await sleep(ms);
   for (const p of proxies) p.fault = HEALTHY;
-  return { target: `${w.apis[i]!.name}->${which}`, detail: `${JSON.stringify(fault)} for ${ms} ms` };
+  return { target: `${l.owner}->${which}`, detail: `${JSON.stringify(fault)} for ${ms} ms` };
 }
+
+/** Restarts a killed Sentinel after `ms`, in the background (heal() waits for it). */
+function restartSentinelAfter(w: World, s: RedisProc, ms: number): void {
+  const job = sleep(ms).then(async () => {
+    if (s.running()) return;
+    s.start(); // its config file, rewritten by Sentinel itself, names the current master
+    await s.waitPing();
+  }).catch(() => undefined);
+  w.background.add(job);
+  void job.finally(() => w.background.delete(job));
+}
+
+const liveSentinels = (w: World) => w.redis.sentinels.filter((s) => s.running() && !s.frozen);
 
 export const FAULTS: Record<string, { weight: number; inject: Injector }> = {
   'redis-master-kill': { weight: 3, async inject(w, r) {
@@ -108,6 +142,32 @@ export const FAULTS: Record<string, { weight: number; inject: Injector }> = {
     if (!m?.running() || m.frozen) return undefined;
     await m.admin((c) => c.flushall());
     return { target: m.name };
+  } },
+  'sentinel-kill': { weight: 2, async inject(w, r) {
+    // One of three down: the other two still make the quorum (2), a failover can still happen.
+    const live = liveSentinels(w);
+    if (live.length < 3) return undefined;
+    const s = r.pick(live);
+    await s.kill();
+    const ms = r.int(1000, 10_000);
+    restartSentinelAfter(w, s, ms);
+    return { target: s.name, detail: `back after ${ms} ms` };
+  } },
+  'sentinel-quorum-loss': { weight: 1, async inject(w, r) {
+    // Two of three down: no failover can be agreed until one is back (a master lost meanwhile
+    // stays lost: writes fail, nothing is promoted). Clients keep the master they know.
+    const live = liveSentinels(w);
+    if (live.length < 3) return undefined;
+    const first = r.pick(live);
+    const down = [first, r.pick(live.filter((s) => s !== first))];
+    for (const s of down) await s.kill();
+    const ms = r.int(2000, 8000);
+    await sleep(ms);
+    for (const s of down) {
+      s.start();
+      await s.waitPing();
+    }
+    return { target: down.map((s) => s.name).join('+'), detail: `quorum lost for ${ms} ms` };
   } },
   'api-kill': { weight: 3, inject: (w, r) => crash(w, r, r.pick(w.apis), [300, 2000]) },
   'worker-kill': { weight: 2, inject: (w, r) => crash(w, r, r.pick(w.workers), [500, 3000]) },

@@ -14,7 +14,7 @@ import { ServiceControl } from '../stack/control.js';
 import { REPO_ROOT, stackPaths } from '../stack/paths.js';
 import { stackEnv } from '../stack/stack.js';
 import { check, type Verdict } from './checker.js';
-import { FAULTS, healAll, injectOne, type ApiLinks, type World } from './faults.js';
+import { FAULTS, healAll, injectOne, type Links, type World } from './faults.js';
 import { cliPath, FgProcess } from './fleet.js';
 import type { FinalState, RunRecord, SaleSpec } from './history.js';
 import { kafkaRewriter } from './kafka-frames.js';
@@ -39,6 +39,8 @@ export interface ChaosSettings {
   operators: number;
   /** Fault kinds allowed (default: all). */
   faults: string[];
+  /** Gap between one fault's end and the next one's start, drawn in [lo, hi] ms (CHAOS_FAULT_GAP_MS=lo-hi). */
+  faultGapMs: [number, number];
   /** A healed, restocked sale must sell again within this bound. */
   livenessS: number;
   /** After the load, how long Kafka lag 0 and Redis = PostgreSQL may take. */
@@ -53,8 +55,11 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): ChaosSettings {
   const faults = env.CHAOS_FAULTS ? env.CHAOS_FAULTS.split(',').filter(Boolean) : Object.keys(FAULTS);
   const unknown = faults.filter((f) => !(f in FAULTS));
   if (unknown.length) throw new Error(`CHAOS_FAULTS: unknown kind(s) ${unknown.join(', ')}; known: ${Object.keys(FAULTS).join(', ')}`);
+  const gap = /^(\d+)-(\d+)$/.exec(env.CHAOS_FAULT_GAP_MS ?? '1000-5000');
+  if (!gap || Number(gap[1]) > Number(gap[2])) throw new Error(`CHAOS_FAULT_GAP_MS: want lo-hi in ms with lo <= hi (e.g. 1000-5000), got ${JSON.stringify(env.CHAOS_FAULT_GAP_MS)}`);
   return {
     seed,
+    faultGapMs: [Number(gap[1]), Number(gap[2])],
     durationS: num(env.CHAOS_DURATION_S, 120),
     rate: num(env.CHAOS_RATE, 25),
     sales: num(env.CHAOS_SALES, 3),
@@ -93,11 +98,19 @@ class Run {
   }
 }
 
-/** Proxies one API reaches Kafka and Redis through: a Kafka broker proxy, one per data node, one per Sentinel. */
-async function startLinks(run: Run, redis: SentinelSet, kafkaPort: number, index: number): Promise<ApiLinks & { sentinelPorts: number[] }> {
-  const rng = run.rng.fork(`links-${index}`);
+/**
+ * Proxies one process reaches Kafka and Redis through: a Kafka broker proxy and, unless it has no
+ * Redis (a worker), one per data node and one per Sentinel. `rngName` keeps each stream of proxy
+ * draws apart (the APIs' names are those of earlier runs, so their seeds replay alike).
+ */
+async function startLinks(run: Run, owner: string, rngName: string, redis: SentinelSet | undefined, kafkaPort: number): Promise<Links & { sentinelPorts: number[] }> {
+  const rng = run.rng.fork(rngName);
   const kafka = await startProxy((listenPort) =>
     new TcpProxy({ name: 'kafka', listenPort, targetPort: kafkaPort, rng, rewriter: kafkaRewriter((p) => (p === kafkaPort ? listenPort : p)) }));
+  if (!redis) {
+    run.cleanups.push(() => kafka.stop());
+    return { owner, kafka, redis: [], sentinelPorts: [] };
+  }
   const portMap = new Map<number, number>();
   const data: TcpProxy[] = [];
   for (const n of redis.nodes) {
@@ -114,7 +127,7 @@ async function startLinks(run: Run, redis: SentinelSet, kafkaPort: number, index
   }
   const all = [kafka, ...data, ...sentinels];
   run.cleanups.push(async () => Promise.all(all.map((p) => p.stop())));
-  return { kafka, redis: [...data, ...sentinels], sentinelPorts: sentinels.map((p) => p.port) };
+  return { owner, kafka, redis: [...data, ...sentinels], sentinelPorts: sentinels.map((p) => p.port) };
 }
 
 /**
@@ -232,19 +245,31 @@ async function bootstrap(run: Run): Promise<{ env: Record<string, string>; pool:
     run.procs.push(p);
     return p;
   };
-  const workers = Array.from({ length: run.s.workers }, (_, i) => add(new FgProcess(`worker-${i + 1}`, 'worker', { ...common, WORKER_SESSION_TIMEOUT_MS: '6000' }, logDir)));
-  const sentinelsDirect = redis.sentinels.map((s) => `127.0.0.1:${s.port}`).join(',');
-  const operators = Array.from({ length: run.s.operators }, (_, i) => add(new FgProcess(`operator-${i + 1}`, 'operator', {
-    ...common, REDIS_SENTINELS: sentinelsDirect, REDIS_SENTINEL_MASTER: MASTER_NAME, KUBECONFIG: operatorKubeconfig, WATCH_NAMESPACE: kube.ns,
-    OPERATOR_NAMESPACE: kube.ns, OPERATOR_IDENTITY: `operator-${i + 1}`, LEASE_DURATION_SECONDS: String(LEASE_SECONDS), LEASE_RENEW_DEADLINE_SECONDS: '3',
-    LEASE_RETRY_PERIOD_SECONDS: '0.5', LAG_POLL_SECONDS: '0.5', RESYNC_SECONDS: '5', AUDIT_CONFIRM_SECONDS: '2', RECONCILE_RETRY_MAX_SECONDS: '5',
-  }, logDir)));
-  const links: ApiLinks[] = [];
+  const kafkaPort = Number(brokers.split(':')[1]);
+  // Every process reaches Kafka (and Redis) through its own proxies: link faults hit any of them.
+  const links: Links[] = [];
+  const workers: FgProcess[] = [];
+  for (let i = 0; i < run.s.workers; i++) {
+    const l = await startLinks(run, `worker-${i + 1}`, `links-worker-${i + 1}`, undefined, kafkaPort);
+    links.push(l);
+    workers.push(add(new FgProcess(l.owner, 'worker', { ...common, KAFKA_BROKERS: `127.0.0.1:${l.kafka.port}`, WORKER_SESSION_TIMEOUT_MS: '6000' }, logDir)));
+  }
+  const operators: FgProcess[] = [];
+  for (let i = 0; i < run.s.operators; i++) {
+    const l = await startLinks(run, `operator-${i + 1}`, `links-operator-${i + 1}`, redis, kafkaPort);
+    links.push(l);
+    operators.push(add(new FgProcess(l.owner, 'operator', {
+      ...common, KAFKA_BROKERS: `127.0.0.1:${l.kafka.port}`, REDIS_SENTINELS: l.sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','),
+      REDIS_SENTINEL_MASTER: MASTER_NAME, KUBECONFIG: operatorKubeconfig, WATCH_NAMESPACE: kube.ns,
+      OPERATOR_NAMESPACE: kube.ns, OPERATOR_IDENTITY: l.owner, LEASE_DURATION_SECONDS: String(LEASE_SECONDS), LEASE_RENEW_DEADLINE_SECONDS: '3',
+      LEASE_RETRY_PERIOD_SECONDS: '0.5', LAG_POLL_SECONDS: '0.5', RESYNC_SECONDS: '5', AUDIT_CONFIRM_SECONDS: '2', RECONCILE_RETRY_MAX_SECONDS: '5',
+    }, logDir)));
+  }
   const apis: FgProcess[] = [];
   for (let i = 0; i < run.s.apis; i++) {
-    const l = await startLinks(run, redis, Number(brokers.split(':')[1]), i);
+    const l = await startLinks(run, `api-${i + 1}`, `links-${i}`, redis, kafkaPort);
     links.push(l);
-    apis.push(add(new FgProcess(`api-${i + 1}`, 'api', {
+    apis.push(add(new FgProcess(l.owner, 'api', {
       ...common, PORT: String(await freePort()), HOST: '127.0.0.1', KAFKA_BROKERS: `127.0.0.1:${l.kafka.port}`,
       REDIS_SENTINELS: l.sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','), REDIS_SENTINEL_MASTER: MASTER_NAME, SOLD_OUT_CACHE_MS: '300',
     }, logDir)));
@@ -274,7 +299,7 @@ async function faultPhase(run: Run): Promise<RunRecord['faults']> {
   await sleep(3000); // some clean sales first: a baseline on the timeline
   while (Date.now() < end) {
     faults.push(await injectOne(run.world, r, run.s.faults));
-    await sleep(r.int(1000, 5000));
+    await sleep(r.int(...run.s.faultGapMs));
   }
   return faults;
 }
