@@ -22,7 +22,7 @@ function setup(opts: {
       return opts.reserve(args);
     },
     fgRelease: async (...args: unknown[]) => {
-      calls.release.push(String(args[5]));
+      calls.release.push(String(args[7]));
       return ['released'];
     },
     fgConfirm: async (...args: unknown[]) => {
@@ -92,7 +92,7 @@ describe('OrderService', () => {
     let orderId = '';
     const { service, calls } = setup({
       reserve: (args) => {
-        orderId = String(args[7]);
+        orderId = String(args[8]);
         return ['ok', 4, 2, Date.now()];
       },
       send: async () => {
@@ -110,7 +110,7 @@ describe('OrderService', () => {
     for (const thrown of [new ProduceError('Request timed out', 'maybe_written'), new Error('not a ProduceError')]) {
       const { service, calls } = setup({
         reserve: (args) => {
-          orderId = String(args[7]);
+          orderId = String(args[8]);
           return ['ok', 4, 2, Date.now()];
         },
         send: async () => {
