@@ -1,6 +1,6 @@
 // The serving counter and the start permutation (pure; the scripts run against Redis in e2e/api/queue.test.ts).
 import { describe, expect, it } from 'vitest';
-import { permute, placeOf, queueFigures, served, type QueueView } from './queue.js';
+import { permute, placeOf, queueFigures, rebaseForRate, served, type QueueView } from './queue.js';
 
 const view = (v: Partial<QueueView> = {}): QueueView => ({
   nowMs: 10_000, state: 'open', mode: 'queue', startsAtMs: 0, endsAtMs: 0, ratePerSecond: 10,
@@ -8,16 +8,29 @@ const view = (v: Partial<QueueView> = {}): QueueView => ({
 });
 
 describe('serving counter', () => {
-  it('admits one place at once, then ratePerSecond, never more than joined', () => {
-    expect(served(view({ nowMs: 4_999 }))).toBe(0);
-    expect(served(view({ nowMs: 5_000 }))).toBe(1);
-    expect(served(view({ nowMs: 6_000 }))).toBe(11);
+  it('admits ratePerSecond from the clock start, never more than joined', () => {
+    expect(served(view({ nowMs: 4_000 }))).toBe(0);
+    expect(served(view({ nowMs: 5_099 }))).toBe(0);
+    expect(served(view({ nowMs: 5_100 }))).toBe(1);
+    expect(served(view({ nowMs: 6_000 }))).toBe(10);
     expect(served(view({ nowMs: 60_000 }))).toBe(100);
   });
 
   it('gives the places of expired tokens to the next in line', () => {
-    expect(served(view({ nowMs: 6_000, expired: 3 }))).toBe(14);
-    expect(queueFigures(view({ nowMs: 6_000, expired: 3 }))).toEqual({ waiting: 86, admitted: 14 });
+    expect(served(view({ nowMs: 6_000, expired: 3 }))).toBe(13);
+    expect(queueFigures(view({ nowMs: 6_000, expired: 3 }))).toEqual({ waiting: 87, admitted: 13 });
+  });
+});
+
+describe('a rate change', () => {
+  it('keeps the counter where it is, then goes on at the new rate', () => {
+    const v = view({ nowMs: 6_000, expired: 2 });
+    const before = served(v);
+    const r = rebaseForRate(v)!;
+    const after = { ...v, base: r.qBase, baseAtMs: r.qBaseAt, ratePerSecond: 1 };
+    expect(served(after)).toBe(before);
+    expect(served(after, 7_000)).toBe(before + 1);
+    expect(rebaseForRate(view({ nowMs: 1_000 }))).toBeNull();
   });
 });
 

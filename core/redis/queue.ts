@@ -54,8 +54,7 @@ export function parseQueueView(f: unknown[]): QueueView {
 
 /** Places admitted so far (the serving counter): the same formula as the Lua scripts. */
 export function served(v: QueueView, atMs = v.nowMs): number {
-  if (v.baseAtMs === 0 || atMs < v.baseAtMs) return Math.min(v.joined, v.base + v.expired);
-  return Math.min(v.joined, v.base + v.expired + 1 + Math.floor(((atMs - v.baseAtMs) * v.ratePerSecond) / 1000));
+  return Math.min(v.joined, v.base + v.expired + Math.max(0, Math.floor(((atMs - v.baseAtMs) * v.ratePerSecond) / 1000)));
 }
 
 /**
@@ -100,6 +99,22 @@ export function permute(x: number, size: number, seed: string): number {
   return y;
 }
 
+/**
+ * The counter's fields that keep served() where it is at nowMs under a new rate (a rate change
+ * must neither admit a burst nor take back places already reached). null = nothing to move (the
+ * clock has not started, or runs from a future start).
+ */
+export function rebaseForRate(v: QueueView): { qBase: number; qBaseAt: number } | null {
+  if (v.baseAtMs === 0 || v.nowMs < v.baseAtMs) return null;
+  return { qBase: served(v) - v.expired, qBaseAt: v.nowMs };
+}
+
+/** The meta hash (HGETALL) at Redis time nowMs, as queue-poll.lua would return it. */
+export function queueViewOfMeta(meta: Record<string, string>, nowMs: number): QueueView {
+  const f = ['state', 'startsAt', 'endsAt', 'admMode', 'admRate', 'qJoined', 'qBase', 'qBaseAt', 'qExpired', 'qEarly', 'qSeed', 'qSoldOut'];
+  return parseQueueView([nowMs, ...f.map((k) => meta[k] ?? null)]);
+}
+
 /** Waiting places (not admitted yet) and admitted places. */
 export function queueFigures(v: QueueView): { waiting: number; admitted: number } {
   const admitted = served(v);
@@ -108,10 +123,10 @@ export function queueFigures(v: QueueView): { waiting: number; admitted: number 
 
 /** Seconds until place `place` is admitted at the sale's rate (from now). */
 export function secondsUntil(place: number, v: QueueView): number {
-  const ahead = place - served(v);
-  if (ahead <= 0) return 0;
-  const untilStart = v.baseAtMs > v.nowMs ? (v.baseAtMs - v.nowMs) / 1000 : 0;
-  return untilStart + (v.ratePerSecond > 0 ? ahead / v.ratePerSecond : Infinity);
+  if (place <= served(v)) return 0;
+  if (v.ratePerSecond <= 0) return Infinity;
+  const atMs = v.baseAtMs + ((place - v.base - v.expired) * 1000) / v.ratePerSecond;
+  return Math.max(0, (atMs - v.nowMs) / 1000);
 }
 
 /** A place: the value stored for the user, "<join number>:<join unix second>". */

@@ -3,7 +3,7 @@
 // read the state, remove the keys. The only writer of the sale's meta hash (besides seed.lua).
 import { masterNodes, type FluxRedis, type RedisClient } from './client.js';
 import { GATE_STATES, saleKeys, type GateState } from './keys.js';
-import type { AdmissionMode } from './queue.js';
+import { queueViewOfMeta, rebaseForRate, type AdmissionMode } from './queue.js';
 
 /** How buyers get to order: directly, or through the waiting room at ratePerSecond (queue.ts). */
 export interface AdmissionSettings {
@@ -107,11 +107,18 @@ export async function configureSale(tx: RedisClient, productId: string, c: SaleS
   const k = saleKeys(productId);
   await tx.watch(k.meta);
   try {
-    if ((await tx.exists(k.meta)) === 0) {
+    const [meta, [sec, micro]] = await Promise.all([tx.hgetall(k.meta), tx.time()]);
+    if (Object.keys(meta).length === 0) {
       await tx.unwatch();
       return false;
     }
-    return (await tx.multi().hset(k.meta, ...encodeSettings(c)).exec()) !== null;
+    const fields = encodeSettings(c);
+    // A new admission rate takes over from where the serving counter is now (no burst, no place taken back).
+    if (c.admission && String(c.admission.ratePerSecond ?? 0) !== (meta.admRate ?? '0')) {
+      const rebase = rebaseForRate(queueViewOfMeta(meta, Number(sec) * 1000 + Math.floor(Number(micro) / 1000)));
+      if (rebase) fields.push('qBase', String(rebase.qBase), 'qBaseAt', String(rebase.qBaseAt));
+    }
+    return (await tx.multi().hset(k.meta, ...fields).exec()) !== null;
   } catch (e) {
     await tx.unwatch().catch(() => undefined);
     throw e;

@@ -26,9 +26,7 @@ if m[7] == '1' then return {'sold_out'} end
 if n(1) > 0 and now >= n(1) then return {'ended'} end
 if score then return {'admitted', score, 0} end
 local rate, joined, base, baseAt, expired = n(2), n(3), n(4), n(5), n(6)
-local served
-if baseAt == 0 or now < baseAt then served = math.min(joined, base + expired)
-else served = math.min(joined, base + expired + 1 + math.floor((now - baseAt) * rate / 1000)) end
+local served = math.min(joined, base + expired + math.max(0, math.floor((now - baseAt) * rate / 1000)))
 if tonumber(ARGV[3]) > served then return {'waiting'} end
 local expiry = now + math.max(1, n(8)) * 1000
 redis.call('ZADD', KEYS[3], expiry, ARGV[1])

@@ -9,10 +9,9 @@
   ARGV[1] userId  ARGV[2] random seed of the start permutation (kept if one is set already)
 
   The serving counter (how many places are admitted) is computed from time, never advanced by a loop:
-    served(t) = min(qJoined, qBase + qExpired + 1 + floor((t - qBaseAt) * admRate / 1000))  for t >= qBaseAt
-              = min(qJoined, qBase + qExpired)                                                before
-  A join into an empty line (everyone admitted) restarts the clock at max(now, startsAt), so idle
-  time is never banked as a burst of admissions.
+    served(t) = min(qJoined, qBase + qExpired + max(0, floor((t - qBaseAt) * admRate / 1000)))
+  A join into an empty line (everyone admitted) restarts the clock so that the newcomer is admitted
+  at max(now, startsAt, the previous admission + 1/admRate): idle time is never banked as a burst.
 
   Returns {'joined', value, existed 0|1, <the fields of queue-poll.lua>}
         | {'not_queued'} | {'not_seeded'} | {'ended'} | {'sold_out'} | {'queue_full', waiting}
@@ -39,14 +38,16 @@ local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then return reply(existing, 1) end
 
 local startsAt, rate, joined, base, baseAt, expired = n(2), n(5), n(6), n(7), n(8), n(9)
-local served
-if baseAt == 0 or now < baseAt then served = math.min(joined, base + expired)
-else served = math.min(joined, base + expired + 1 + math.floor((now - baseAt) * rate / 1000)) end
+local gap = 1000 / math.max(rate, 1e-9)
+local served = math.min(joined, base + expired + math.max(0, math.floor((now - baseAt) * rate / 1000)))
 local maxQueue = n(13)
 if maxQueue > 0 and joined - served >= maxQueue then return {'queue_full', joined - served} end
 if served >= joined then
-  -- Nobody waits: restart the clock, so the next place is admitted at once and then at admRate.
-  redis.call('HSET', KEYS[1], 'qBase', joined - expired, 'qBaseAt', math.max(now, startsAt))
+  -- Nobody waits: restart the clock. The newcomer is admitted at the earliest of now, the start,
+  -- and one gap after the time the counter reached the last place.
+  local next = math.max(now, startsAt)
+  if baseAt > 0 then next = math.max(next, baseAt + (joined - base - expired) * gap + gap) end
+  redis.call('HSET', KEYS[1], 'qBase', joined - expired, 'qBaseAt', math.floor(next - gap))
 end
 if mode == 'queue-randomized-start' then
   redis.call('HSETNX', KEYS[1], 'qSeed', ARGV[2])
