@@ -79,7 +79,8 @@ export async function orderRoutes(app: FastifyInstance): Promise<void> {
         if (r.replayed) reply.header('idempotent-replayed', 'true');
         return reply.send(r.body);
       }
-      if (r.code === 'rate_limited' && wantsHtml(request)) {
+      // Browsers over the rate, or without a token on a queued sale, go to the waiting room.
+      if ((r.code === 'rate_limited' || r.code === 'admission_token_required') && wantsHtml(request)) {
         const retryAfterSec = r.retryAfterSec ?? 1;
         reply.header('retry-after', String(retryAfterSec));
         return reply.redirect(waitingRoomUrl({ productId, userId, quantity, idempotencyKey, retryAfterSec }), 302);
