@@ -1,6 +1,7 @@
 // The operator's configuration: shared connection settings plus its own knobs.
 import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
-import { REDIS_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
+import { KAFKA_CONNECTION_VARS, REDIS_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
+import { kafkaClientOptions } from '../core/kafka/client.js';
 import { metricsServerVars } from '../core/metrics/server.js';
 
 export const operatorOwnVars = {
@@ -110,7 +111,7 @@ export const operatorOwnVars = {
 } as const satisfies Record<string, VarSpec>;
 
 export const operatorVars = {
-  ...pick(connectionVars, ...REDIS_CONNECTION_VARS, 'DATABASE_URL', 'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'ORDERS_TOPIC', 'KAFKA_GROUP_ID', 'LOG_LEVEL'),
+  ...pick(connectionVars, ...REDIS_CONNECTION_VARS, 'DATABASE_URL', ...KAFKA_CONNECTION_VARS, 'ORDERS_TOPIC', 'KAFKA_GROUP_ID', 'LOG_LEVEL'),
   ...metricsServerVars,
   ...operatorOwnVars,
 } as const satisfies Record<string, VarSpec>;
@@ -137,10 +138,12 @@ export function watchNamespaces(raw: string | undefined): string[] | undefined {
 export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
   const c = loadConfig(operatorVars, env);
   const problems: string[] = [];
-  try {
-    watchNamespaces(c.WATCH_NAMESPACE);
-  } catch (e) {
-    problems.push(...(e as ConfigError).problems);
+  for (const check of [() => watchNamespaces(c.WATCH_NAMESPACE), () => kafkaClientOptions(c, 'operator')]) {
+    try {
+      check();
+    } catch (e) {
+      problems.push(...(e as ConfigError).problems);
+    }
   }
   if (c.LEASE_RENEW_DEADLINE_SECONDS >= c.LEASE_DURATION_SECONDS)
     problems.push(`LEASE_RENEW_DEADLINE_SECONDS (${c.LEASE_RENEW_DEADLINE_SECONDS}) must be < LEASE_DURATION_SECONDS (${c.LEASE_DURATION_SECONDS})`);

@@ -1,6 +1,7 @@
 // `flux-gate operator`: watches FlashSales, and while it holds the leader Lease reconciles them,
 // watches Redis for restarts, and scales the worker Deployments on the consumer lag.
 import { hostname } from 'node:os';
+import { kafkaClientOptions } from '../core/kafka/client.js';
 import { createKafka } from '../core/kafka/consumer.js';
 import { createLogger } from '../core/logging.js';
 import { startMetricsServer } from '../core/metrics/server.js';
@@ -44,7 +45,7 @@ export async function main(): Promise<void> {
   const pool = createPool(cfg.DATABASE_URL, { max: 4, applicationName: 'flux-gate-operator', logger });
   registerPoolGauges(metrics.registry, pool);
   registerRedisUpGauge(metrics.registry, redis);
-  const kafka = createKafka({ clientId: `${cfg.KAFKA_CLIENT_ID}-operator`, brokers: cfg.KAFKA_BROKERS, logger });
+  const kafka = createKafka(kafkaClientOptions(cfg, 'operator'), logger);
   // Few retries: a failed read must surface as MetricsAvailable=False quickly, the next poll retries.
   const lagReader = new LagReader(kafka.admin({ retry: { retries: 1, initialRetryTime: 200 } }), cfg.KAFKA_GROUP_ID, cfg.ORDERS_TOPIC);
   const lag = new LagMonitor(lagReader, metrics, logger);

@@ -1,6 +1,7 @@
 // The worker's configuration: shared connection settings plus its own knobs.
 import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
-import { connectionVars } from '../core/config/variables.js';
+import { KAFKA_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
+import { kafkaClientOptions } from '../core/kafka/client.js';
 import { metricsServerVars } from '../core/metrics/server.js';
 
 export const workerOwnVars = {
@@ -79,8 +80,7 @@ export const workerVars = {
   ...pick(
     connectionVars,
     'DATABASE_URL',
-    'KAFKA_BROKERS',
-    'KAFKA_CLIENT_ID',
+    ...KAFKA_CONNECTION_VARS,
     'ORDERS_TOPIC',
     'ORDERS_TOPIC_PARTITIONS',
     'ORDERS_TOPIC_REPLICATION_FACTOR',
@@ -96,6 +96,7 @@ export type WorkerConfig = ConfigOf<typeof workerVars>;
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const config = loadConfig(workerVars, env);
+  kafkaClientOptions(config, 'worker'); // TLS files and SASL settings: fail at start, not at connect
   if (config.WORKER_RETRY_MAX_MS < config.WORKER_RETRY_MIN_MS)
     throw new ConfigError([
       `WORKER_RETRY_MAX_MS (${config.WORKER_RETRY_MAX_MS}) must be >= WORKER_RETRY_MIN_MS (${config.WORKER_RETRY_MIN_MS})`,

@@ -1,5 +1,6 @@
 // flux-gate worker: consumes the orders topic and persists it into PostgreSQL in batches.
 import { ensureTopics } from '../core/kafka/admin.js';
+import { kafkaClientOptions } from '../core/kafka/client.js';
 import { createKafka, createOrdersConsumer } from '../core/kafka/consumer.js';
 import { topicsFor } from '../core/kafka/topics.js';
 import { createLogger } from '../core/logging.js';
@@ -26,7 +27,7 @@ export async function main(): Promise<void> {
     logger,
   });
   registerPoolGauges(metrics.registry, pool);
-  const kafka = createKafka({ clientId: `${config.KAFKA_CLIENT_ID}-worker`, brokers: config.KAFKA_BROKERS, logger });
+  const kafka = createKafka(kafkaClientOptions(config, 'worker'), logger);
   await ensureTopics(kafka, {
     ordersTopic: topics.orders,
     partitions: config.ORDERS_TOPIC_PARTITIONS,

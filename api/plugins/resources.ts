@@ -4,6 +4,7 @@
 // producer flushes (and failed sends release their stock in Redis) before Redis and PostgreSQL go.
 import type { Pool } from 'pg';
 import { ensureTopics } from '../../core/kafka/admin.js';
+import { kafkaClientOptions } from '../../core/kafka/client.js';
 import { OrderProducer } from '../../core/kafka/producer.js';
 import type { Logger } from '../../core/logging.js';
 import { createPool } from '../../core/postgres/pool.js';
@@ -52,8 +53,7 @@ export const kafkaPlugin = shared<{ config: ApiConfig; producer?: OrderSender; l
     if (opts.producer) producer = opts.producer;
     else {
       const p = new OrderProducer({
-        brokers: c.KAFKA_BROKERS,
-        clientId: c.KAFKA_CLIENT_ID,
+        client: kafkaClientOptions(c, 'api'),
         topic: c.ORDERS_TOPIC,
         logger: opts.logger,
         retries: c.KAFKA_PRODUCE_RETRIES,

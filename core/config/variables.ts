@@ -63,6 +63,50 @@ export const connectionVars = {
     description: 'Kafka client id prefix',
     usedBy: ['api', 'worker', 'operator'],
   },
+  KAFKA_TLS: {
+    type: 'bool',
+    default: 'false',
+    description: 'Connect to Kafka with TLS (a SSL or SASL_SSL listener); the broker certificate and host name are always verified',
+    usedBy: ['api', 'worker', 'operator'],
+  },
+  KAFKA_TLS_CA_FILE: {
+    type: 'string',
+    optional: true,
+    description: 'Kafka TLS: PEM file of the CA(s) the broker certificate must chain to, trusted instead of the system CAs (needs KAFKA_TLS=true)',
+    usedBy: ['api', 'worker', 'operator'],
+  },
+  KAFKA_TLS_CERT_FILE: {
+    type: 'string',
+    optional: true,
+    description: 'Kafka mutual TLS: PEM client certificate (with KAFKA_TLS_KEY_FILE; needs KAFKA_TLS=true)',
+    usedBy: ['api', 'worker', 'operator'],
+  },
+  KAFKA_TLS_KEY_FILE: {
+    type: 'string',
+    optional: true,
+    description: 'Kafka mutual TLS: PEM private key of KAFKA_TLS_CERT_FILE (unencrypted)',
+    usedBy: ['api', 'worker', 'operator'],
+  },
+  KAFKA_SASL_MECHANISM: {
+    type: 'enum',
+    values: ['plain', 'scram-sha-256', 'scram-sha-512'],
+    optional: true,
+    description: 'Kafka SASL mechanism (with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD); absent = no SASL. Use TLS with plain: it sends the password as is',
+    usedBy: ['api', 'worker', 'operator'],
+  },
+  KAFKA_SASL_USERNAME: {
+    type: 'string',
+    optional: true,
+    description: 'Kafka SASL user of this process (each component its own, so ACLs can tell them apart)',
+    usedBy: ['api', 'worker', 'operator'],
+  },
+  KAFKA_SASL_PASSWORD: {
+    type: 'string',
+    optional: true,
+    secret: true,
+    description: 'Kafka SASL password of KAFKA_SASL_USERNAME',
+    usedBy: ['api', 'worker', 'operator'],
+  },
   ORDERS_TOPIC: {
     type: 'string',
     default: 'orders',
@@ -111,4 +155,10 @@ export const connectionVars = {
 /** The Redis connection variables, for the processes that talk to Redis (api, operator). */
 export const REDIS_CONNECTION_VARS = [
   'REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_CLUSTER_NODES', 'REDIS_PASSWORD', 'REDIS_TLS',
+] as const;
+
+/** The Kafka connection variables every process reads (core/kafka/client.ts turns them into kafkajs options). */
+export const KAFKA_CONNECTION_VARS = [
+  'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'KAFKA_TLS', 'KAFKA_TLS_CA_FILE', 'KAFKA_TLS_CERT_FILE', 'KAFKA_TLS_KEY_FILE',
+  'KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD',
 ] as const;

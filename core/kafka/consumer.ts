@@ -2,6 +2,7 @@
 // consumer settings that matter for correctness live here, in one place.
 import { Kafka, logLevel, type Consumer, type LogEntry } from 'kafkajs';
 import type { Logger } from '../logging.js';
+import type { KafkaClientOptions } from './client.js';
 
 /** kafkajs' own logs as pino JSON lines (kafkajs INFO is chatty: it goes to debug). */
 export function kafkaLogCreator(logger: Logger) {
@@ -15,12 +16,12 @@ export function kafkaLogCreator(logger: Logger) {
     };
 }
 
-export function createKafka(opts: { clientId: string; brokers: string[]; logger: Logger }): Kafka {
+/** The worker's and the operator's client: `client` from kafkaClientOptions (brokers, TLS, SASL). */
+export function createKafka(client: KafkaClientOptions, logger: Logger): Kafka {
   return new Kafka({
-    clientId: opts.clientId,
-    brokers: opts.brokers,
+    ...client,
     logLevel: logLevel.INFO,
-    logCreator: kafkaLogCreator(opts.logger),
+    logCreator: kafkaLogCreator(logger),
     retry: { initialRetryTime: 300, retries: 10 },
   });
 }

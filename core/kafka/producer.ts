@@ -7,6 +7,7 @@
 // lane has its own client whose sockets count the Produce requests that went out (produce-outcome.ts).
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from '../logging.js';
+import type { KafkaClientOptions } from './client.js';
 import { kafkaLogCreator } from './consumer.js';
 import { encodeOrder, orderKey, type OrderMessage } from './order-message.js';
 import { createOrderPartitioner } from './partitioner.js';
@@ -15,8 +16,8 @@ import { ProduceError, classifyProduceFailure, countingSocketFactory } from './p
 export { ProduceError, type ProduceOutcome } from './produce-outcome.js';
 
 export interface OrderProducerOptions {
-  brokers: string[];
-  clientId: string;
+  /** Brokers, client id, TLS and SASL (kafkaClientOptions(config, 'api')). */
+  client: KafkaClientOptions;
   topic: string;
   logger: Logger;
   /** Retries of one produce request before the orders in it are answered 503 (their stock released). */
@@ -66,8 +67,7 @@ export class OrderProducer {
   constructor(private readonly opts: OrderProducerOptions) {
     const base = kafkaLogCreator(opts.logger.child({ kafkaClient: 'api-producer' }))();
     const config: KafkaConfig = {
-      clientId: `${opts.clientId}-api`,
-      brokers: opts.brokers,
+      ...opts.client,
       connectionTimeout: 2_000,
       requestTimeout: opts.requestTimeoutMs,
       retry: { retries: opts.retries, initialRetryTime: 200, maxRetryTime: 2_000 },

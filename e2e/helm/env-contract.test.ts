@@ -27,6 +27,7 @@ const renders: Array<[string, { valuesFiles?: string[]; set?: string[] }]> = [
   ['redis single with a password Secret', { set: ['redis.existingSecret=redis-auth'] }],
   ['redis sentinel (all-on)', { valuesFiles: [ALL_ON] }],
   ['redis cluster', { set: ['redis.mode=cluster', 'redis.cluster.nodes={rc-0:6379,rc-1:6379}', 'redis.existingSecret=redis-auth'] }],
+  ['kafka TLS (CA, client certificate) + SASL', { set: ['kafka.tls.enabled=true', 'kafka.tls.caSecret.name=kafka-ca', 'kafka.tls.clientCertSecret=kafka-client', 'kafka.sasl.mechanism=plain', ...['api', 'worker', 'operator'].flatMap((c) => [`kafka.sasl.${c}.username=fg-${c}`, `kafka.sasl.${c}.existingSecret.name=kafka-${c}`])] }],
 ];
 
 describe('container environment vs the components’ declared variables', () => {

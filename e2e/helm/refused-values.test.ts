@@ -25,6 +25,11 @@ const cases: Array<{ why: string; set: string[]; message: RegExp }> = [
   { why: 'a watched namespace that is not a DNS label', set: ['operator.watchNamespaces={Shop_EU}'], message: /at '\/operator\/watchNamespaces\/0': 'Shop_EU' does not match pattern/ },
   { why: 'an unknown unhealthy-pod eviction policy', set: ['api.pdb.unhealthyPodEvictionPolicy=Never'], message: /at '\/api\/pdb\/unhealthyPodEvictionPolicy': value must be one of 'AlwaysAllow', 'IfHealthyBudget'/ },
   { why: 'a topology spread constraint without topologyKey', set: ['worker.topologySpreadConstraints[0].maxSkew=1', 'worker.topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule'], message: /at '\/worker\/topologySpreadConstraints\/0': missing property 'topologyKey'/ },
+  { why: 'a Kafka SASL mechanism without the users', set: ['kafka.sasl.mechanism=scram-sha-256'], message: /kafka\.sasl\.api\.username and kafka\.sasl\.api\.existingSecret\.name are required when kafka\.sasl\.mechanism is set/ },
+  { why: 'a Kafka SASL user without its password Secret', set: ['kafka.sasl.mechanism=plain', ...['api', 'worker', 'operator'].flatMap((c) => [`kafka.sasl.${c}.username=fg-${c}`, `kafka.sasl.${c}.existingSecret.name=kafka-${c}`]), 'kafka.sasl.worker.existingSecret.name='], message: /kafka\.sasl\.worker\.username and kafka\.sasl\.worker\.existingSecret\.name are required/ },
+  { why: 'an unknown Kafka SASL mechanism', set: ['kafka.sasl.mechanism=gssapi'], message: /at '\/kafka\/sasl\/mechanism': value must be one of '', 'plain', 'scram-sha-256', 'scram-sha-512'/ },
+  { why: 'a Kafka SASL password in clear', set: ['kafka.sasl.api.password=hunter2'], message: /at '\/kafka\/sasl\/api': additional properties 'password' not allowed/ },
+  { why: 'a Kafka CA Secret without TLS', set: ['kafka.tls.caSecret.name=kafka-ca'], message: /kafka\.tls\.caSecret\.name \/ kafka\.tls\.clientCertSecret are set but kafka\.tls\.enabled is false/ },
   { why: 'the API metrics port equal to its public port', set: ['api.metricsPort=3000'], message: /api\.metricsPort \(3000\) must differ from api\.port/ },
 ];
 

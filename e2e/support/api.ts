@@ -39,11 +39,19 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-/** Migrates, creates a topic unique to the test file, starts `flux-gate api` on a free port. */
-export async function startApi(prefix: string, extraEnv: Record<string, string> = {}): Promise<ApiHarness> {
+/**
+ * Migrates, creates a topic unique to the test file, starts `flux-gate api` on a free port.
+ * `beforeStart` runs once the topic exists (e.g. to grant ACLs on it).
+ */
+export async function startApi(
+  prefix: string,
+  extraEnv: Record<string, string> = {},
+  beforeStart: (topic: string) => Promise<void> = async () => undefined,
+): Promise<ApiHarness> {
   await migrate(requireEnv('DATABASE_URL'));
   const topic = uniqueName(`e2e-api-${prefix}`);
   await ensureTopics(kafka(), { ordersTopic: topic, partitions: 3 });
+  await beforeStart(topic);
   const env = {
     REDIS_URL: requireEnv('REDIS_URL'),
     DATABASE_URL: requireEnv('DATABASE_URL'),
@@ -173,8 +181,8 @@ export function countBy<T>(items: T[], key: (t: T) => string | number): Record<s
 }
 
 
-/** Starts `flux-gate worker` consuming the harness's topic (its own consumer group). */
-export function startWorkerFor(h: ApiHarness): Promise<RunningProcess> {
+/** Starts `flux-gate worker` consuming the harness's topic (its own consumer group, `${topic}-group`). */
+export function startWorkerFor(h: ApiHarness, extraEnv: Record<string, string> = {}): Promise<RunningProcess> {
   return startComponent(
     'worker',
     {
@@ -185,6 +193,7 @@ export function startWorkerFor(h: ApiHarness): Promise<RunningProcess> {
       KAFKA_GROUP_ID: `${h.topic}-group`,
       METRICS_PORT: '0',
       METRICS_HOST: '127.0.0.1',
+      ...extraEnv,
     },
     { readyTimeoutMs: 90_000 },
   );

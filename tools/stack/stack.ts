@@ -8,7 +8,9 @@ import { nodeDown, nodeStatus, nodeUp, type NodeRecord } from './node/node.js';
 import { withLock } from './proc.js';
 import { stackPaths, type StackPaths } from './paths.js';
 import { DRIVERS, SERVICE_NAMES, ensureService, serviceStatus, stopService, type ServiceName, type ServiceStatus } from './services/index.js';
+import { stackKafkaUsers } from './services/kafka.js';
 import { postgresBaseDirFor } from './services/postgres.js';
+import { ensureStackPki } from './certs.js';
 import { DEFAULT_KAFKA_VERSION, loadOrCreateState, readState, requireState, type StackState } from './state.js';
 
 export type ComponentName = ServiceName | 'controlplane' | 'node';
@@ -206,6 +208,7 @@ export async function stackEnv(stateDir: string): Promise<StackEnv> {
     REDIS_URL: DRIVERS.redis.url(state),
     DATABASE_URL: DRIVERS.postgres.url(state),
     KAFKA_BROKERS: DRIVERS.kafka.url(state),
+    ...kafkaSecureEnv(state),
     FLUXGATE_STACK_STATE: state.stateDir,
   };
   const cp = await loadControlPlane();
@@ -223,6 +226,24 @@ export async function stackEnv(stateDir: string): Promise<StackEnv> {
     vars.FLUXGATE_NODE_KAFKA_BROKERS = `${node.record.hostIp}:${state.ports.kafkaNode}`;
   }
   return { vars, pathPrepend: cpStatus.binDir };
+}
+
+/**
+ * Where the broker's secured listeners are and who may log in (e2e/kafka tests read these):
+ * FLUXGATE_KAFKA_SASL_SSL_BROKERS, FLUXGATE_KAFKA_MTLS_BROKERS, FLUXGATE_KAFKA_CA_FILE and
+ * FLUXGATE_KAFKA_<API|WORKER|OPERATOR>_USERNAME / _PASSWORD.
+ */
+function kafkaSecureEnv(state: StackState): Record<string, string> {
+  const vars: Record<string, string> = {
+    FLUXGATE_KAFKA_SASL_SSL_BROKERS: `127.0.0.1:${state.ports.kafkaSaslSsl}`,
+    FLUXGATE_KAFKA_MTLS_BROKERS: `127.0.0.1:${state.ports.kafkaMtls}`,
+    FLUXGATE_KAFKA_CA_FILE: ensureStackPki(state).caCert,
+  };
+  for (const [component, user] of Object.entries(stackKafkaUsers(state))) {
+    vars[`FLUXGATE_KAFKA_${component.toUpperCase()}_USERNAME`] = user.username;
+    vars[`FLUXGATE_KAFKA_${component.toUpperCase()}_PASSWORD`] = user.password;
+  }
+  return vars;
 }
 
 /** `export NAME='value'` lines for a POSIX shell. */

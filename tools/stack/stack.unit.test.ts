@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cacheDirFor, stackIdFor, stackPaths } from './paths.js';
-import { renderServerProperties } from './services/kafka.js';
+import { renderServerProperties, stackKafkaUsers } from './services/kafka.js';
 import { PORT_RANGE, pickNodeNet, pickPorts, type StackState } from './state.js';
 import { toShellExports } from './stack.js';
 
@@ -55,6 +55,20 @@ describe('renderServerProperties (node listener)', () => {
     expect(renderServerProperties('l=NODE://127.0.0.1:@NODE_PORT@\na=NODE://@NODE_HOST@:@NODE_PORT@', state)).toBe(
       'l=NODE://127.0.0.1:21003\na=NODE://10.214.7.1:21003',
     );
+  });
+});
+
+describe('renderServerProperties (secured listeners)', () => {
+  it('fills in the SASL_SSL and MTLS ports, the PEM stores and one PLAIN user per component', () => {
+    const state = { stateDir: '/s', kafka: { clusterId: 'c1' }, ports: { kafkaSaslSsl: 21004, kafkaMtls: 21005 } } as StackState;
+    const out = renderServerProperties('l=SASL_SSL://127.0.0.1:@SASL_SSL_PORT@,MTLS://127.0.0.1:@MTLS_PORT@\nk=@KEYSTORE@\nt=@TRUSTSTORE@\nj=@PLAIN_USERS@', state);
+    const users = stackKafkaUsers(state);
+    expect(out).toBe(
+      'l=SASL_SSL://127.0.0.1:21004,MTLS://127.0.0.1:21005\nk=/s/kafka/server-keystore.pem\nt=/s/tls/ca.crt\n' +
+        `j=user_fluxgate-api="${users.api.password}" user_fluxgate-worker="${users.worker.password}" user_fluxgate-operator="${users.operator.password}"`,
+    );
+    expect(new Set(Object.values(users).map((u) => u.password)).size).toBe(3);
+    expect(stackKafkaUsers({ ...state, kafka: { clusterId: 'c2' } } as StackState).api.password).not.toBe(users.api.password);
   });
 });
 

@@ -158,6 +158,7 @@ checks both ways). Call with (dict "root" $ "component" "api").
   value: {{ $v.kafka.clientId | quote }}
 - name: ORDERS_TOPIC
   value: {{ $v.kafka.ordersTopic | quote }}
+{{- include "flux-gate.kafkaSecurityEnv" (dict "root" .root "component" $c) }}
 {{- end }}
 {{- if has $c (list "api" "worker") }}
 - name: ORDERS_TOPIC_PARTITIONS
