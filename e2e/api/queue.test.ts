@@ -191,6 +191,19 @@ describe('the waiting room', () => {
     }
   });
 
+  it('a reseed (what a recovery does) keeps the line: same places, same order, same tickets', async () => {
+    const productId = uniqueName('reseed');
+    const startsAt = new Date(Date.now() + 120_000);
+    await queued(productId, 10, { ratePerSecond: 1 }, startsAt);
+    const tickets = await joinInOrder(productId, ['s0', 's1', 's2']);
+    const before = await Promise.all(tickets.map((t) => poll(t)));
+    expect(before.map((r) => [r.body.state, r.body.position])).toEqual([['waiting', 1], ['waiting', 2], ['waiting', 3]]);
+    await queued(productId, 10, { ratePerSecond: 1 }, startsAt);
+    const after = await Promise.all(tickets.map((t) => poll(t)));
+    expect(after.map((r) => [r.body.state, r.body.position])).toEqual([['waiting', 1], ['waiting', 2], ['waiting', 3]]);
+    expect((await join(productId, 's3')).body.position).toBe(4);
+  });
+
   it('sold out: everyone still waiting is told at once, no admission afterwards; the order invariants hold', async () => {
     const productId = uniqueName('sold');
     await queued(productId, 20, { ratePerSecond: 40 });
