@@ -1,8 +1,9 @@
 // The API's configuration: shared connection settings plus its own knobs, validated at start.
 import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
-import { KAFKA_CONNECTION_VARS, REDIS_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
+import { KAFKA_CONNECTION_VARS, POSTGRES_CONNECTION_VARS, REDIS_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
 import { kafkaClientOptions } from '../core/kafka/client.js';
 import { metricsServerVars } from '../core/metrics/server.js';
+import { postgresConnection } from '../core/postgres/connection.js';
 import { redisTargetFromConfig } from '../core/redis/client.js';
 import { parseSigningKeys } from './admission.js';
 
@@ -120,7 +121,7 @@ export const apiOwnVars = {
 } as const satisfies Record<string, VarSpec>;
 
 export const apiVars = {
-  ...pick(connectionVars, ...REDIS_CONNECTION_VARS, 'DATABASE_URL', ...KAFKA_CONNECTION_VARS, 'ORDERS_TOPIC', 'ORDERS_TOPIC_PARTITIONS', 'ORDERS_TOPIC_REPLICATION_FACTOR', 'ORDERS_TOPIC_MIN_INSYNC_REPLICAS', 'LOG_LEVEL'),
+  ...pick(connectionVars, ...REDIS_CONNECTION_VARS, ...POSTGRES_CONNECTION_VARS, ...KAFKA_CONNECTION_VARS, 'ORDERS_TOPIC', 'ORDERS_TOPIC_PARTITIONS', 'ORDERS_TOPIC_REPLICATION_FACTOR', 'ORDERS_TOPIC_MIN_INSYNC_REPLICAS', 'LOG_LEVEL'),
   ...metricsServerVars,
   ...apiOwnVars,
 } as const satisfies Record<string, VarSpec>;
@@ -129,6 +130,7 @@ export type ApiConfig = ConfigOf<typeof apiVars>;
 
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const config = loadConfig(apiVars, env);
+  postgresConnection(config); // DATABASE_URL's TLS and the PG_SSL* files: fail at start, before any connection
   const target = redisTargetFromConfig(config); // REDIS_SENTINEL_MASTER with REDIS_SENTINELS: fail at start, not at connect
   kafkaClientOptions(config, 'api'); // TLS files and SASL settings: fail at start, not at connect
   const acks = replicaAcks(config);

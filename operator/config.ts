@@ -1,8 +1,9 @@
 // The operator's configuration: shared connection settings plus its own knobs.
 import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
-import { KAFKA_CONNECTION_VARS, REDIS_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
+import { KAFKA_CONNECTION_VARS, POSTGRES_CONNECTION_VARS, REDIS_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
 import { kafkaClientOptions } from '../core/kafka/client.js';
 import { metricsServerVars } from '../core/metrics/server.js';
+import { postgresConnection } from '../core/postgres/connection.js';
 
 export const operatorOwnVars = {
   KUBECONFIG: {
@@ -111,7 +112,7 @@ export const operatorOwnVars = {
 } as const satisfies Record<string, VarSpec>;
 
 export const operatorVars = {
-  ...pick(connectionVars, ...REDIS_CONNECTION_VARS, 'DATABASE_URL', ...KAFKA_CONNECTION_VARS, 'ORDERS_TOPIC', 'KAFKA_GROUP_ID', 'LOG_LEVEL'),
+  ...pick(connectionVars, ...REDIS_CONNECTION_VARS, ...POSTGRES_CONNECTION_VARS, ...KAFKA_CONNECTION_VARS, 'ORDERS_TOPIC', 'KAFKA_GROUP_ID', 'LOG_LEVEL'),
   ...metricsServerVars,
   ...operatorOwnVars,
 } as const satisfies Record<string, VarSpec>;
@@ -137,6 +138,7 @@ export function watchNamespaces(raw: string | undefined): string[] | undefined {
 
 export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
   const c = loadConfig(operatorVars, env);
+  postgresConnection(c); // DATABASE_URL's TLS and the PG_SSL* files: fail at start, before any connection
   const problems: string[] = [];
   for (const check of [() => watchNamespaces(c.WATCH_NAMESPACE), () => kafkaClientOptions(c, 'operator')]) {
     try {

@@ -6,7 +6,7 @@ import { createKafka } from '../core/kafka/consumer.js';
 import { createLogger } from '../core/logging.js';
 import { startMetricsServer } from '../core/metrics/server.js';
 import { createPool, registerPoolGauges } from '../core/postgres/pool.js';
-import { createRedis, redisTargetFromConfig } from '../core/redis/client.js';
+import { connectRedis, createRedis, explainRedisError, redisTargetFromConfig } from '../core/redis/client.js';
 import { registerRedisUpGauge } from '../core/redis/metrics.js';
 import { LagReader } from './adapters/lag-reader.js';
 import { Products } from './adapters/products.js';
@@ -37,12 +37,12 @@ export async function main(): Promise<void> {
   const redisTarget = redisTargetFromConfig(cfg);
   const redis = createRedis(redisTarget, { connectionName: 'flux-gate-operator', commandTimeoutMs: 3_000 });
   const redisTx = createRedis(redisTarget, { connectionName: 'flux-gate-operator-tx', commandTimeoutMs: 3_000, autoPipelining: false });
-  redis.on('error', (e) => logger.debug({ err: e.message }, 'redis connection error'));
-  redisTx.on('error', (e) => logger.debug({ err: e.message }, 'redis tx connection error'));
-  await Promise.all([redis.connect(), redisTx.connect()]).catch((e: Error) =>
+  redis.on('error', (e) => logger.debug({ err: explainRedisError(e) }, 'redis connection error'));
+  redisTx.on('error', (e) => logger.debug({ err: explainRedisError(e) }, 'redis tx connection error'));
+  await Promise.all([connectRedis(redis), connectRedis(redisTx)]).catch((e: Error) =>
     logger.warn({ err: e.message }, 'Redis not reachable yet; retrying in the background'),
   );
-  const pool = createPool(cfg.DATABASE_URL, { max: 4, applicationName: 'flux-gate-operator', logger });
+  const pool = createPool(cfg, { max: 4, applicationName: 'flux-gate-operator', logger });
   registerPoolGauges(metrics.registry, pool);
   registerRedisUpGauge(metrics.registry, redis);
   const kafka = createKafka(kafkaClientOptions(cfg, 'operator'), logger);

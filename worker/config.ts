@@ -1,8 +1,9 @@
 // The worker's configuration: shared connection settings plus its own knobs.
 import { ConfigError, loadConfig, pick, type ConfigOf, type VarSpec } from '../core/config/env.js';
-import { KAFKA_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
+import { KAFKA_CONNECTION_VARS, POSTGRES_CONNECTION_VARS, connectionVars } from '../core/config/variables.js';
 import { kafkaClientOptions } from '../core/kafka/client.js';
 import { metricsServerVars } from '../core/metrics/server.js';
+import { postgresConnection } from '../core/postgres/connection.js';
 
 export const workerOwnVars = {
   PG_POOL_MAX: {
@@ -79,7 +80,7 @@ export const workerOwnVars = {
 export const workerVars = {
   ...pick(
     connectionVars,
-    'DATABASE_URL',
+    ...POSTGRES_CONNECTION_VARS,
     ...KAFKA_CONNECTION_VARS,
     'ORDERS_TOPIC',
     'ORDERS_TOPIC_PARTITIONS',
@@ -96,6 +97,7 @@ export type WorkerConfig = ConfigOf<typeof workerVars>;
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const config = loadConfig(workerVars, env);
+  postgresConnection(config); // DATABASE_URL's TLS and the PG_SSL* files: fail at start, before any connection
   kafkaClientOptions(config, 'worker'); // TLS files and SASL settings: fail at start, not at connect
   if (config.WORKER_RETRY_MAX_MS < config.WORKER_RETRY_MIN_MS)
     throw new ConfigError([

@@ -19,7 +19,7 @@ export async function main(): Promise<void> {
   const topics = topicsFor(config.ORDERS_TOPIC);
   const metrics = createWorkerMetrics();
   const poolMax = Math.max(config.PG_POOL_MAX, config.WORKER_PARTITIONS_CONCURRENCY);
-  const pool = createPool(config.DATABASE_URL, {
+  const pool = createPool(config, {
     max: poolMax,
     applicationName: 'flux-gate-worker',
     queryTimeoutMs: config.PG_QUERY_TIMEOUT_MS,

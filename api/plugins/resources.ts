@@ -8,7 +8,7 @@ import { kafkaClientOptions } from '../../core/kafka/client.js';
 import { OrderProducer } from '../../core/kafka/producer.js';
 import type { Logger } from '../../core/logging.js';
 import { createPool } from '../../core/postgres/pool.js';
-import { createRedis, describeRedisTarget, redisTargetFromConfig, type FluxRedis } from '../../core/redis/client.js';
+import { connectRedis, createRedis, describeRedisTarget, explainRedisError, redisTargetFromConfig, type FluxRedis } from '../../core/redis/client.js';
 import type { ApiConfig } from '../config.js';
 import type { ApiMetrics } from '../metrics.js';
 import { shared } from './shared.js';
@@ -26,9 +26,11 @@ export const redisPlugin = shared<{ config: ApiConfig; client?: FluxRedis; logge
   else {
     const target = redisTargetFromConfig(opts.config);
     redis = createRedis(target, { commandTimeoutMs: opts.config.REDIS_COMMAND_TIMEOUT_MS, connectionName: 'flux-gate-api' });
-    redis.on('error', (err: Error) => opts.logger.warn({ err: err.message }, 'Redis connection error'));
+    redis.on('error', (err: Error) => opts.logger.warn({ err: explainRedisError(err) }, 'Redis connection error'));
     opts.logger.info({ redis: describeRedisTarget(target) }, 'connecting to Redis');
-    await redis.connect();
+    await connectRedis(redis).catch((err: Error) => {
+      throw new Error(`Redis (${describeRedisTarget(target)}): ${err.message}`, { cause: err });
+    });
   }
   app.decorate<FluxRedis>('redis', redis);
   app.addHook('onClose', async () => {
@@ -38,7 +40,7 @@ export const redisPlugin = shared<{ config: ApiConfig; client?: FluxRedis; logge
 
 export const postgresPlugin = shared<{ config: ApiConfig; pool?: Pool; logger: Logger }>('flux-gate-postgres', async (app, opts) => {
   // Small: PostgreSQL is off the hot path (unknown-sale lookups, GET /order, /init).
-  const pool = opts.pool ?? createPool(opts.config.DATABASE_URL, { max: 4, applicationName: 'flux-gate-api', logger: opts.logger });
+  const pool = opts.pool ?? createPool(opts.config, { max: 4, applicationName: 'flux-gate-api', logger: opts.logger });
   app.decorate('pg', pool);
   app.addHook('onClose', async () => {
     if (!opts.pool) await pool.end();

@@ -32,11 +32,30 @@ export const connectionVars = {
     description: 'Redis Cluster mode: comma-separated seed nodes, host:port (the rest are discovered)',
     usedBy: ['api', 'operator'],
   },
+  REDIS_USERNAME: {
+    type: 'string',
+    optional: true,
+    description: 'Redis ACL user (Redis 6+; README "Redis ACL" lists the rules each process needs); needs REDIS_PASSWORD. In single mode a user in REDIS_URL wins',
+    usedBy: ['api', 'operator'],
+  },
   REDIS_PASSWORD: {
     type: 'string',
     optional: true,
     secret: true,
-    description: 'Redis password (also sent to the Sentinels); in single mode only used when REDIS_URL carries none',
+    description: 'Redis password (of REDIS_USERNAME, else of the default user), sent as is: any character works, nothing to URL-encode. In single mode a password in REDIS_URL wins; in Sentinel mode also sent to the Sentinels unless REDIS_SENTINEL_USERNAME or REDIS_SENTINEL_PASSWORD is set',
+    usedBy: ['api', 'operator'],
+  },
+  REDIS_SENTINEL_USERNAME: {
+    type: 'string',
+    optional: true,
+    description: "Sentinel mode: the ACL user of the Sentinels (their own `user` lines, not the data nodes'); needs REDIS_SENTINEL_PASSWORD",
+    usedBy: ['api', 'operator'],
+  },
+  REDIS_SENTINEL_PASSWORD: {
+    type: 'string',
+    optional: true,
+    secret: true,
+    description: "Sentinel mode: the Sentinels' own password (their `requirepass`, or REDIS_SENTINEL_USERNAME's), sent as is",
     usedBy: ['api', 'operator'],
   },
   REDIS_TLS: {
@@ -45,12 +64,64 @@ export const connectionVars = {
     description: 'Connect to Redis (and the Sentinels) with TLS; in single mode a rediss:// REDIS_URL does the same',
     usedBy: ['api', 'operator'],
   },
+  REDIS_TLS_CA_FILE: {
+    type: 'string',
+    optional: true,
+    description: "PEM file of the CA(s) that sign the certificates of Redis and the Sentinels, trusted instead of Node's public CAs; read at start (needs TLS on)",
+    usedBy: ['api', 'operator'],
+  },
+  REDIS_TLS_CERT_FILE: {
+    type: 'string',
+    optional: true,
+    description: 'PEM client certificate for mutual TLS (Redis `tls-auth-clients`); needs REDIS_TLS_KEY_FILE; read at start',
+    usedBy: ['api', 'operator'],
+  },
+  REDIS_TLS_KEY_FILE: {
+    type: 'string',
+    optional: true,
+    description: 'PEM private key of REDIS_TLS_CERT_FILE (unencrypted); read at start',
+    usedBy: ['api', 'operator'],
+  },
+  REDIS_TLS_SERVERNAME: {
+    type: 'string',
+    optional: true,
+    description: 'Name sent as TLS SNI and checked against the certificate of Redis, when the address dialled is not in it (an IP, or addresses Sentinel or Cluster hand out)',
+    usedBy: ['api', 'operator'],
+  },
   DATABASE_URL: {
     type: 'url',
     protocols: ['postgres:', 'postgresql:'],
     description: 'PostgreSQL, the system of record, e.g. postgres://user:pass@127.0.0.1:5432/fluxgate',
     usedBy: ['api', 'worker', 'operator', 'migrate'],
     secret: true,
+  },
+  // PostgreSQL TLS, libpq's sslmode semantics (core/postgres/connection.ts). The URL may carry the
+  // same settings as libpq parameters (sslmode, sslrootcert, sslcert, sslkey); both set and
+  // different is an error.
+  PG_SSLMODE: {
+    type: 'enum',
+    values: ['disable', 'require', 'verify-ca', 'verify-full'],
+    optional: true,
+    description: 'PostgreSQL TLS as libpq means it: require = encrypted, certificate not checked (checked against PG_SSLROOTCERT when that is set, as libpq does); verify-ca = chain checked against PG_SSLROOTCERT, host name not; verify-full = chain and host name; absent = the sslmode of DATABASE_URL, else disable (prefer is not supported: no fallback)',
+    usedBy: ['api', 'worker', 'operator', 'migrate'],
+  },
+  PG_SSLROOTCERT: {
+    type: 'string',
+    optional: true,
+    description: 'PEM file of the CA(s) the PostgreSQL server certificate must lead to (required by verify-ca and verify-full); "system" = the public CAs Node ships (verify-full only, as libpq 16)',
+    usedBy: ['api', 'worker', 'operator', 'migrate'],
+  },
+  PG_SSLCERT: {
+    type: 'string',
+    optional: true,
+    description: 'PEM file of the client certificate presented to PostgreSQL (cert authentication: its CN is the database user); needs PG_SSLKEY',
+    usedBy: ['api', 'worker', 'operator', 'migrate'],
+  },
+  PG_SSLKEY: {
+    type: 'string',
+    optional: true,
+    description: 'PEM file of the private key of PG_SSLCERT (unencrypted)',
+    usedBy: ['api', 'worker', 'operator', 'migrate'],
   },
   KAFKA_BROKERS: {
     type: 'brokers',
@@ -152,9 +223,14 @@ export const connectionVars = {
   },
 } as const satisfies Record<string, VarSpec>;
 
+/** The PostgreSQL connection variables, for every process that opens a pool (core/postgres/connection.ts). */
+export const POSTGRES_CONNECTION_VARS = ['DATABASE_URL', 'PG_SSLMODE', 'PG_SSLROOTCERT', 'PG_SSLCERT', 'PG_SSLKEY'] as const;
+
 /** The Redis connection variables, for the processes that talk to Redis (api, operator). */
 export const REDIS_CONNECTION_VARS = [
-  'REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_CLUSTER_NODES', 'REDIS_PASSWORD', 'REDIS_TLS',
+  'REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_CLUSTER_NODES', 'REDIS_USERNAME', 'REDIS_PASSWORD',
+  'REDIS_SENTINEL_USERNAME', 'REDIS_SENTINEL_PASSWORD', 'REDIS_TLS', 'REDIS_TLS_CA_FILE', 'REDIS_TLS_CERT_FILE', 'REDIS_TLS_KEY_FILE',
+  'REDIS_TLS_SERVERNAME',
 ] as const;
 
 /** The Kafka connection variables every process reads (core/kafka/client.ts turns them into kafkajs options). */

@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Logger } from '../logging.js';
+import { pgConnectionConfig, postgresConnection, type PostgresSettings } from './connection.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 /** Arbitrary but fixed: every flux-gate migrate process contends on this one advisory lock. */
@@ -80,10 +81,11 @@ export interface MigrateOptions {
   connectTimeoutMs?: number;
 }
 
-async function connectWithRetry(databaseUrl: string, timeoutMs: number, logger?: Logger): Promise<pg.Client> {
+async function connectWithRetry(target: string | PostgresSettings, timeoutMs: number, logger?: Logger): Promise<pg.Client> {
+  const conn = postgresConnection(target);
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 1; ; attempt++) {
-    const client = new pg.Client({ connectionString: databaseUrl, application_name: 'flux-gate-migrate' });
+    const client = new pg.Client({ ...pgConnectionConfig(conn), application_name: 'flux-gate-migrate' });
     try {
       await client.connect();
       return client;
@@ -96,9 +98,10 @@ async function connectWithRetry(databaseUrl: string, timeoutMs: number, logger?:
   }
 }
 
-export async function migrate(databaseUrl: string, opts: MigrateOptions = {}): Promise<MigrateResult> {
+/** `target`: a URL, or the PostgreSQL variables (DATABASE_URL and the PG_SSL* TLS settings). */
+export async function migrate(target: string | PostgresSettings, opts: MigrateOptions = {}): Promise<MigrateResult> {
   const files = loadMigrations(opts.dir);
-  const client = await connectWithRetry(databaseUrl, opts.connectTimeoutMs ?? 30_000, opts.logger);
+  const client = await connectWithRetry(target, opts.connectTimeoutMs ?? 30_000, opts.logger);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCK_KEY]);
     try {

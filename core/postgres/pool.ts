@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../logging.js';
+import { pgConnectionConfig, postgresConnection, type PostgresSettings } from './connection.js';
 
 export type Pool = pg.Pool;
 
@@ -27,11 +28,14 @@ const CLIENT_TIMEOUT_MARGIN_MS = 500;
 /**
  * A pg pool whose idle-client errors (PostgreSQL restarted, connection cut) are logged instead of
  * crashing the process: the next query gets a fresh connection, and callers retry their own work.
+ * `target`: a URL, or the PostgreSQL variables (DATABASE_URL and the PG_SSL* TLS settings, read by
+ * core/postgres/connection.ts: a bad one throws ConfigError here, at start).
  */
-export function createPool(databaseUrl: string, opts: PoolOptions = {}): Pool {
+export function createPool(target: string | PostgresSettings, opts: PoolOptions = {}): Pool {
   const queryTimeout = opts.queryTimeoutMs ?? 30_000;
+  const conn = postgresConnection(target);
   const pool = new pg.Pool({
-    connectionString: databaseUrl,
+    ...pgConnectionConfig(conn),
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? 'flux-gate',
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,

@@ -24,9 +24,10 @@ async function componentVars(): Promise<Record<string, Record<string, VarSpec>>>
 
 const renders: Array<[string, { valuesFiles?: string[]; set?: string[] }]> = [
   ['redis single, no password', {}],
-  ['redis single with a password Secret', { set: ['redis.existingSecret=redis-auth'] }],
+  ['redis single with a password Secret', { set: ['redis.auth.existingSecret.name=redis-auth'] }],
+  ['redis single, TLS with a CA and a client certificate, an ACL user', { set: ['redis.tls.enabled=true', 'redis.tls.caSecret.name=redis-ca', 'redis.tls.clientCertSecret=redis-client', 'redis.auth.username=fluxgate-api', 'redis.auth.existingSecret.name=redis-auth'] }],
   ['redis sentinel (all-on)', { valuesFiles: [ALL_ON] }],
-  ['redis cluster', { set: ['redis.mode=cluster', 'redis.cluster.nodes={rc-0:6379,rc-1:6379}', 'redis.existingSecret=redis-auth'] }],
+  ['redis cluster', { set: ['redis.mode=cluster', 'redis.cluster.nodes={rc-0:6379,rc-1:6379}', 'redis.auth.existingSecret.name=redis-auth', 'redis.tls.enabled=true'] }],
   ['kafka TLS (CA, client certificate) + SASL', { set: ['kafka.tls.enabled=true', 'kafka.tls.caSecret.name=kafka-ca', 'kafka.tls.clientCertSecret=kafka-client', 'kafka.sasl.mechanism=plain', ...['api', 'worker', 'operator'].flatMap((c) => [`kafka.sasl.${c}.username=fg-${c}`, `kafka.sasl.${c}.existingSecret.name=kafka-${c}`])] }],
 ];
 

@@ -47,7 +47,8 @@ class Group {
     return new Group(await redisServerBinary());
   }
 
-  async start(name: string, conf: string, extraArgs: string[] = []): Promise<RedisNode> {
+  /** `auth`: what the node's admin client() logs in with (a Sentinel with requirepass). */
+  async start(name: string, conf: string, extraArgs: string[] = [], auth: { username?: string; password?: string } = {}): Promise<RedisNode> {
     const port = await freePort();
     const file = join(this.dir, `${name}.conf`);
     writeFileSync(file, `bind 127.0.0.1\nport ${port}\ndir ${this.dir}\nsave ""\nappendonly no\nlogfile ""\n${conf.replaceAll('$PORT', String(port))}\n`);
@@ -91,7 +92,7 @@ class Group {
       },
       pause: () => void child.kill('SIGSTOP'),
       resume: () => void child.kill('SIGCONT'),
-      client: () => new Redis({ port, host: '127.0.0.1', lazyConnect: false, maxRetriesPerRequest: 1 }),
+      client: () => new Redis({ port, host: '127.0.0.1', lazyConnect: false, maxRetriesPerRequest: 1, ...auth }),
       log,
     };
     spawnIt();
@@ -140,15 +141,25 @@ export interface SentinelTopology {
   stop(): Promise<void>;
 }
 
+export interface SentinelTopologyOptions {
+  replicas?: number;
+  /** Extra redis.conf lines of every data node (e.g. ACL `user` lines). */
+  dataConf?: string;
+  /** Extra sentinel.conf lines (e.g. `requirepass`, `user` lines); `sentinelAdmin` is then what the test's admin client logs in with. */
+  sentinelConf?: string;
+  sentinelAdmin?: { username?: string; password?: string };
+}
+
 /** Master + `replicas` replicas (default 1) + 1 Sentinel (quorum 1), failing over within about a second. */
-export async function startSentinelTopology(o: { replicas?: number } = {}): Promise<SentinelTopology> {
+export async function startSentinelTopology(o: SentinelTopologyOptions = {}): Promise<SentinelTopology> {
   const g = await Group.create();
   const replicaCount = o.replicas ?? 1;
   try {
-    const a = await g.start('redis-a', '');
+    const data = o.dataConf ?? '';
+    const a = await g.start('redis-a', data);
     const nodes = [a];
     for (let i = 0; i < replicaCount; i++) {
-      const r = await g.start(`redis-${'bcdefgh'[i]}`, `replicaof 127.0.0.1 ${a.port}`);
+      const r = await g.start(`redis-${'bcdefgh'[i]}`, `replicaof 127.0.0.1 ${a.port}\n${data}`);
       await waitFor(`replica :${r.port} in sync`, () => admin(r, async (c) => ((await c.info('replication')).includes('master_link_status:up') ? true : undefined)));
       nodes.push(r);
     }
@@ -159,8 +170,10 @@ export async function startSentinelTopology(o: { replicas?: number } = {}): Prom
         `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
         `sentinel failover-timeout ${MASTER_NAME} 10000`,
         `sentinel parallel-syncs ${MASTER_NAME} 1`,
+        o.sentinelConf ?? '',
       ].join('\n'),
       ['--sentinel'],
+      o.sentinelAdmin,
     );
     const masterPort = () => admin(sentinel, async (c) => Number(((await c.call('SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as string[])[1]));
     await waitFor('the Sentinel to see the replicas', () =>

@@ -9,7 +9,8 @@ import { withLock } from './proc.js';
 import { stackPaths, type StackPaths } from './paths.js';
 import { DRIVERS, SERVICE_NAMES, ensureService, serviceStatus, stopService, type ServiceName, type ServiceStatus } from './services/index.js';
 import { stackKafkaUsers } from './services/kafka.js';
-import { postgresBaseDirFor } from './services/postgres.js';
+import { postgresBaseDirFor, postgresTlsEnv } from './services/postgres.js';
+import { STACK_REDIS_USERS } from './services/redis.js';
 import { ensureStackPki } from './certs.js';
 import { DEFAULT_KAFKA_VERSION, loadOrCreateState, readState, requireState, type StackState } from './state.js';
 
@@ -210,6 +211,8 @@ export async function stackEnv(stateDir: string): Promise<StackEnv> {
     KAFKA_BROKERS: DRIVERS.kafka.url(state),
     ...kafkaSecureEnv(state),
     FLUXGATE_STACK_STATE: state.stateDir,
+    ...postgresTlsEnv(state),
+    ...secureRedisVars(state),
   };
   const cp = await loadControlPlane();
   if (!cp) return { vars };
@@ -226,6 +229,21 @@ export async function stackEnv(stateDir: string): Promise<StackEnv> {
     vars.FLUXGATE_NODE_KAFKA_BROKERS = `${node.record.hostIp}:${state.ports.kafkaNode}`;
   }
   return { vars, pathPrepend: cpStatus.binDir };
+}
+
+/** The stack's TLS material and the Redis TLS listener with its ACL users (docs/stack.md, "Secure connections"). */
+function secureRedisVars(state: StackState): Record<string, string> {
+  const pki = ensureStackPki(state);
+  return {
+    FLUXGATE_TLS_CA: pki.caCert,
+    FLUXGATE_TLS_UNKNOWN_CA: pki.unknownCaCert,
+    FLUXGATE_REDIS_TLS_PORT: String(state.ports.redisTls),
+    FLUXGATE_REDIS_TLS_URL: `rediss://127.0.0.1:${state.ports.redisTls}/0`,
+    FLUXGATE_REDIS_API_USERNAME: STACK_REDIS_USERS.api.username,
+    FLUXGATE_REDIS_API_PASSWORD: STACK_REDIS_USERS.api.password,
+    FLUXGATE_REDIS_OPERATOR_USERNAME: STACK_REDIS_USERS.operator.username,
+    FLUXGATE_REDIS_OPERATOR_PASSWORD: STACK_REDIS_USERS.operator.password,
+  };
 }
 
 /**

@@ -83,22 +83,181 @@ imagePullSecrets:
 
 {{/*
 Connection settings for every component. Passwords come from existing Secrets only:
-- PostgreSQL: DATABASE_URL carries no password; node-postgres reads PGPASSWORD from the Secret.
-- Redis single mode: REDIS_URL embeds $(REDIS_PASSWORD), which Kubernetes expands from the
-  Secret-backed variable defined just before it (so the password must be URL-safe).
-- Redis Sentinel / Cluster: REDIS_SENTINELS / REDIS_CLUSTER_NODES plus REDIS_PASSWORD.
+- PostgreSQL: DATABASE_URL carries no password; node-postgres reads PGPASSWORD from the Secret
+  (or the whole URL comes from postgres.urlSecret); TLS: flux-gate.postgresEnv.
+- Redis: REDIS_URL (single) carries no credentials; REDIS_USERNAME and REDIS_PASSWORD (from its
+  Secret) are sent as given, so the password may hold any character. The Sentinels get their own.
+- TLS material is mounted read-only from Secrets (flux-gate.redisVolumes) and named by path.
 */}}
 {{- define "flux-gate.redisUrl" -}}
 {{- $r := .Values.redis -}}
-{{- $auth := ternary ":$(REDIS_PASSWORD)@" "" (ne $r.existingSecret "") -}}
-{{- printf "%s://%s%s:%d/%d" (ternary "rediss" "redis" $r.tls) $auth $r.host (int $r.port) (int $r.db) -}}
+{{- printf "%s://%s:%d/%d" (ternary "rediss" "redis" $r.tls.enabled) $r.host (int $r.port) (int $r.db) -}}
+{{- end -}}
+
+{{/* Where the Redis TLS Secrets are mounted in the api and operator containers. */}}
+{{- define "flux-gate.redisCaDir" -}}/etc/flux-gate/redis/ca{{- end -}}
+{{- define "flux-gate.redisClientDir" -}}/etc/flux-gate/redis/client{{- end -}}
+
+{{/* The Redis user of a component: the operator's own when set, else redis.auth's. Call with (dict "root" $ "component" "api"). */}}
+{{- define "flux-gate.redisAuthEnv" -}}
+{{- $a := .root.Values.redis.auth -}}
+{{- $user := $a.username -}}
+{{- $secret := $a.existingSecret -}}
+{{- if and (eq .component "operator") $a.operator.username }}{{ $user = $a.operator.username }}{{ end -}}
+{{- if and (eq .component "operator") $a.operator.existingSecret.name }}{{ $secret = $a.operator.existingSecret }}{{ end -}}
+{{- with $user }}
+- name: REDIS_USERNAME
+  value: {{ . | quote }}
+{{- end }}
+{{- if $secret.name }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret.name }}
+      key: {{ $secret.key }}
+{{- end }}
+{{- end -}}
+
+{{- define "flux-gate.redisTlsEnv" -}}
+{{- $t := .Values.redis.tls -}}
+{{- if $t.enabled }}
+- name: REDIS_TLS
+  value: "true"
+{{- with $t.caSecret.name }}
+- name: REDIS_TLS_CA_FILE
+  value: {{ printf "%s/%s" (include "flux-gate.redisCaDir" $) $t.caSecret.key | quote }}
+{{- end }}
+{{- with $t.clientCertSecret }}
+- name: REDIS_TLS_CERT_FILE
+  value: {{ printf "%s/tls.crt" (include "flux-gate.redisClientDir" $) | quote }}
+- name: REDIS_TLS_KEY_FILE
+  value: {{ printf "%s/tls.key" (include "flux-gate.redisClientDir" $) | quote }}
+{{- end }}
+{{- with $t.serverName }}
+- name: REDIS_TLS_SERVERNAME
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Volumes and mounts of the Redis TLS Secrets (api and operator only); nothing when TLS is off. */}}
+{{- define "flux-gate.redisVolumes" -}}
+{{- $t := .Values.redis.tls -}}
+{{- if and $t.enabled $t.caSecret.name }}
+- name: redis-ca
+  secret:
+    secretName: {{ $t.caSecret.name }}
+    defaultMode: 0440
+    items:
+      - key: {{ $t.caSecret.key }}
+        path: {{ $t.caSecret.key }}
+{{- end }}
+{{- if and $t.enabled $t.clientCertSecret }}
+- name: redis-client-cert
+  secret:
+    secretName: {{ $t.clientCertSecret }}
+    defaultMode: 0440
+    items:
+      - key: tls.crt
+        path: tls.crt
+      - key: tls.key
+        path: tls.key
+{{- end }}
+{{- end -}}
+
+{{- define "flux-gate.redisMounts" -}}
+{{- $t := .Values.redis.tls -}}
+{{- if and $t.enabled $t.caSecret.name }}
+- name: redis-ca
+  mountPath: {{ include "flux-gate.redisCaDir" . }}
+  readOnly: true
+{{- end }}
+{{- if and $t.enabled $t.clientCertSecret }}
+- name: redis-client-cert
+  mountPath: {{ include "flux-gate.redisClientDir" . }}
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{- define "flux-gate.databaseUrl" -}}
 {{- $p := .Values.postgres -}}
-{{- $url := printf "postgres://%s@%s:%d/%s" $p.user $p.host (int $p.port) $p.database -}}
-{{- if $p.sslmode }}{{ $url = printf "%s?sslmode=%s" $url $p.sslmode }}{{ end -}}
-{{- $url -}}
+{{- printf "postgres://%s@%s:%d/%s" $p.user $p.host (int $p.port) $p.database -}}
+{{- end -}}
+
+{{/*
+PostgreSQL for every component (each opens a pool through core/postgres/connection.ts): the URL
+from values or from postgres.urlSecret, the password from postgres.existingSecret, and TLS as
+PG_SSLMODE plus files mounted read-only from Secrets (flux-gate.postgresTlsVolumes / Mounts).
+*/}}
+{{- define "flux-gate.postgresEnv" -}}
+{{- $p := .Values.postgres -}}
+{{- if $p.urlSecret.name }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $p.urlSecret.name }}
+      key: {{ $p.urlSecret.key }}
+{{- else }}
+- name: DATABASE_URL
+  value: {{ include "flux-gate.databaseUrl" . | quote }}
+{{- end }}
+{{- with $p.existingSecret }}
+- name: PGPASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $p.existingSecretPasswordKey }}
+{{- end }}
+{{- with $p.tls.sslmode }}
+- name: PG_SSLMODE
+  value: {{ . | quote }}
+{{- end }}
+{{- if $p.tls.caSecret.name }}
+- name: PG_SSLROOTCERT
+  value: /etc/flux-gate/postgres/ca/ca.crt
+{{- end }}
+{{- if $p.tls.clientCertSecret }}
+- name: PG_SSLCERT
+  value: /etc/flux-gate/postgres/client/tls.crt
+- name: PG_SSLKEY
+  value: /etc/flux-gate/postgres/client/tls.key
+{{- end }}
+{{- end -}}
+
+{{/* Secret volumes of the PostgreSQL CA and client certificate (0440: readable through fsGroup, not by others). */}}
+{{- define "flux-gate.postgresTlsVolumes" -}}
+{{- $t := .Values.postgres.tls -}}
+{{- if $t.caSecret.name }}
+- name: postgres-ca
+  secret:
+    secretName: {{ $t.caSecret.name }}
+    items:
+      - key: {{ $t.caSecret.key }}
+        path: ca.crt
+{{- end }}
+{{- with $t.clientCertSecret }}
+- name: postgres-client-cert
+  secret:
+    secretName: {{ . }}
+    defaultMode: 288 # 0440
+    items:
+      - {key: tls.crt, path: tls.crt}
+      - {key: tls.key, path: tls.key}
+{{- end }}
+{{- end -}}
+
+{{- define "flux-gate.postgresTlsMounts" -}}
+{{- $t := .Values.postgres.tls -}}
+{{- if $t.caSecret.name }}
+- name: postgres-ca
+  mountPath: /etc/flux-gate/postgres/ca
+  readOnly: true
+{{- end }}
+{{- if $t.clientCertSecret }}
+- name: postgres-client-cert
+  mountPath: /etc/flux-gate/postgres/client
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{/*
@@ -120,13 +279,8 @@ checks both ways). Call with (dict "root" $ "component" "api").
     fieldRef:
       fieldPath: metadata.namespace
 {{- if has $c (list "api" "operator") }}
-{{- with $v.redis.existingSecret }}
-- name: REDIS_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ . }}
-      key: {{ $v.redis.existingSecretPasswordKey }}
-{{- end }}
+{{- include "flux-gate.redisAuthEnv" . }}
+{{- include "flux-gate.redisTlsEnv" .root }}
 {{- if eq $v.redis.mode "single" }}
 - name: REDIS_URL
   value: {{ include "flux-gate.redisUrl" .root | quote }}
@@ -135,22 +289,23 @@ checks both ways). Call with (dict "root" $ "component" "api").
   value: {{ join "," $v.redis.sentinel.endpoints | quote }}
 - name: REDIS_SENTINEL_MASTER
   value: {{ $v.redis.sentinel.masterName | quote }}
-- name: REDIS_TLS
-  value: {{ $v.redis.tls | quote }}
+{{- with $v.redis.sentinel.auth.username }}
+- name: REDIS_SENTINEL_USERNAME
+  value: {{ . | quote }}
+{{- end }}
+{{- with $v.redis.sentinel.auth.existingSecret.name }}
+- name: REDIS_SENTINEL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $v.redis.sentinel.auth.existingSecret.key }}
+{{- end }}
 {{- else }}
 - name: REDIS_CLUSTER_NODES
   value: {{ join "," $v.redis.cluster.nodes | quote }}
-- name: REDIS_TLS
-  value: {{ $v.redis.tls | quote }}
 {{- end }}
 {{- end }}
-- name: DATABASE_URL
-  value: {{ include "flux-gate.databaseUrl" .root | quote }}
-- name: PGPASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ $v.postgres.existingSecret }}
-      key: {{ $v.postgres.existingSecretPasswordKey }}
+{{- include "flux-gate.postgresEnv" .root }}
 {{- if $kafka }}
 - name: KAFKA_BROKERS
   value: {{ join "," $v.kafka.brokers | quote }}
