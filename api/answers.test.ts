@@ -24,6 +24,15 @@ describe('the contract table', () => {
       forbidden: 403,
       admin_disabled: 403,
       not_found: 404,
+      queue_not_enabled: 409,
+      queue_full: 503,
+      queue_reset: 410,
+      ticket_invalid: 403,
+      admission_token_required: 403,
+      admission_token_invalid: 403,
+      admission_token_unknown: 403,
+      admission_token_expired: 403,
+      admission_token_used: 409,
       internal: 500,
     });
   });

@@ -25,6 +25,16 @@ export const CONTRACT = {
   forbidden:              { status: 403, message: 'wrong admin token' },
   admin_disabled:         { status: 403, message: 'admin API disabled (ADMIN_TOKEN is not set)' },
   not_found:              { status: 404, message: 'not found' },
+  // The waiting room of a queued sale (FlashSale spec.admission.mode queue | queue-randomized-start).
+  queue_not_enabled:        { status: 409, message: 'this sale admits buyers directly, not through a waiting room: POST /order' },
+  queue_full:               { status: 503, message: 'the waiting room of this sale is full (spec.admission.maxQueue); retry later', retryAfterSec: 5 },
+  queue_reset:              { status: 410, message: "this ticket's place is no longer in the queue (Redis lost it); join again with POST /queue" },
+  ticket_invalid:           { status: 403, message: 'not a valid queue ticket for this service' },
+  admission_token_required: { status: 403, message: 'this sale admits buyers through its waiting room: POST /queue, then order with the x-admission-token it hands out' },
+  admission_token_invalid:  { status: 403, message: 'the x-admission-token is not valid for this sale and user' },
+  admission_token_unknown:  { status: 403, message: 'no admission token was handed out to this user for this sale (the queue was reset?); join again with POST /queue' },
+  admission_token_expired:  { status: 403, message: 'the admission token expired (spec.admission.tokenTtlSeconds); its place went to the next in line' },
+  admission_token_used:     { status: 409, message: 'the admission token was already used for an order' },
   internal:               { status: 500, message: 'internal error' },
 } as const satisfies Record<string, { status: number; message: string; retryAfterSec?: number }>;
 

@@ -12,6 +12,7 @@ import { productExists } from '../core/postgres/products.js';
 import type { FluxRedis } from '../core/redis/client.js';
 import { localOnly, ReplicaAcks, type Durability } from '../core/redis/durability.js';
 import { registerRedisUpGauge } from '../core/redis/metrics.js';
+import { parseSigningKeys, Signer } from './admission.js';
 import { errorHandler, reject } from './answers.js';
 import { replicaAcks, type ApiConfig } from './config.js';
 import { createApiMetrics, registerKafkaConnectedGauge, type ApiMetrics } from './metrics.js';
@@ -22,6 +23,7 @@ import { adminRoutes } from './routes/admin.js';
 import { healthRoutes } from './routes/health.js';
 import { inventoryRoutes } from './routes/inventory.js';
 import { orderRoutes } from './routes/order.js';
+import { queueRoutes } from './routes/queue.js';
 import { waitingRoomRoutes } from './routes/waiting-room.js';
 import { parseJsonBody } from './json-body.js';
 import { formatValidationErrors } from './validation.js';
@@ -36,6 +38,8 @@ declare module 'fastify' {
     apiMetrics: ApiMetrics;
     lifecycle: { shuttingDown: boolean };
     metricsRegistry: Registry;
+    /** Signs and checks queue tickets and admission tokens; null when ADMISSION_SIGNING_KEYS is unset. */
+    signer: Signer | null;
   }
 }
 
@@ -60,6 +64,8 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<F
     // Nor a child logger per request (with its reqId binding): request.log is the process logger.
     childLoggerFactory: (parent) => parent,
     bodyLimit: config.BODY_LIMIT_BYTES,
+    // GET /queue/:ticket carries a signed ticket (about 150 characters; the schema caps it at 1024).
+    maxParamLength: 1024,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: {
@@ -77,6 +83,8 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<F
   app.decorate('lifecycle', { shuttingDown: false });
   app.decorate('metricsRegistry', registry);
   app.decorate('apiMetrics', metrics);
+  const keys = parseSigningKeys(config.ADMISSION_SIGNING_KEYS);
+  app.decorate('signer', keys.length ? new Signer(keys) : null);
   // JSON only: text/plain (a Fastify default) would reach validation as a string.
   app.removeContentTypeParser(['text/plain', 'application/json']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
@@ -135,6 +143,7 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<F
 
   await app.register(healthRoutes);
   await app.register(orderRoutes);
+  await app.register(queueRoutes, { signer: app.signer });
   await app.register(inventoryRoutes);
   await app.register(adminRoutes, { adminToken: config.ADMIN_TOKEN });
   await app.register(waitingRoomRoutes);

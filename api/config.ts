@@ -5,6 +5,7 @@ import { kafkaClientOptions } from '../core/kafka/client.js';
 import { metricsServerVars } from '../core/metrics/server.js';
 import { postgresConnection } from '../core/postgres/connection.js';
 import { redisTargetFromConfig } from '../core/redis/client.js';
+import { parseSigningKeys } from './admission.js';
 
 export const apiOwnVars = {
   PORT: { type: 'int', default: '3000', min: 0, max: 65535, description: 'HTTP port of the API (0 = any free port; the ready log line names it)', usedBy: ['api'] },
@@ -15,6 +16,14 @@ export const apiOwnVars = {
     secret: true,
     min: 16,
     description: 'Bearer token for POST /init (at least 16 characters); unset = admin API disabled (403)',
+    usedBy: ['api'],
+  },
+  ADMISSION_SIGNING_KEYS: {
+    type: 'string',
+    optional: true,
+    secret: true,
+    description:
+      'Keys signing queue tickets and admission tokens, "<key id>:<secret>" (32+ characters), comma-separated; the first signs, all verify (rotate by putting the new key first, drop the old one after spec.admission.tokenTtlSeconds and the longest wait). Unset = queued sales answer 503',
     usedBy: ['api'],
   },
   BODY_LIMIT_BYTES: { type: 'int', default: '16384', min: 1024, max: 1048576, description: 'Largest accepted request body; larger ones get 413', usedBy: ['api'] },
@@ -139,6 +148,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     throw new ConfigError([
       `REDIS_REPLICA_ACK_TIMEOUT_MS (${config.REDIS_REPLICA_ACK_TIMEOUT_MS}) must be below REDIS_COMMAND_TIMEOUT_MS (${config.REDIS_COMMAND_TIMEOUT_MS}): a WAIT is a Redis command`,
     ]);
+  parseSigningKeys(config.ADMISSION_SIGNING_KEYS);
   if (config.PORT !== 0 && config.PORT === config.METRICS_PORT)
     throw new ConfigError([`METRICS_PORT (${config.METRICS_PORT}) must differ from PORT: /metrics is never served on the public port`]);
   return config;

@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 export const ORDER_OUTCOMES = [
   'accepted', 'replayed', 'sold_out', 'sold_out_cached', 'limit_reached', 'not_started', 'ended', 'unknown_sale',
   'rate_limited', 'recovering', 'paused', 'unavailable', 'in_progress', 'idempotency_key_reused',
+  'admission_token_required', 'admission_token_invalid', 'admission_token_unknown', 'admission_token_expired', 'admission_token_used',
 ] as const;
 export type OrderOutcome = (typeof ORDER_OUTCOMES)[number];
 
@@ -15,6 +16,18 @@ export interface ApiMetrics {
   produceBatch(size: number, ok: boolean, seconds: number): void;
   /** One Redis WAIT for replica acknowledgement (core/redis/durability.ts). */
   replicaWait(orders: number, ok: boolean, seconds: number): void;
+  queue: QueueMetrics;
+}
+
+export interface QueueMetrics {
+  /** POST /queue answers: joined (a new place), rejoined (the same place again), or the refusal. */
+  joins: Counter<'result'>;
+  /** Admission tokens handed out (a place the serving counter reached, first poll). */
+  admissions: Counter;
+  /** Tokens that expired unused; their places went to the next in line. */
+  tokenExpiries: Counter;
+  /** From joining to the token being handed out. */
+  waitSeconds: Histogram;
 }
 
 export function createApiMetrics(registry: Registry): ApiMetrics {
@@ -64,7 +77,21 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
     labelNames: ['result'],
     registers: [registry],
   });
+  const queue: QueueMetrics = {
+    joins: new Counter({ name: 'fluxgate_queue_joins_total', help: 'POST /queue answers by result (joined = new place, rejoined = the same place again)', labelNames: ['result'], registers: [registry] }),
+    admissions: new Counter({ name: 'fluxgate_queue_admissions_total', help: 'Admission tokens handed out by this pod (places the serving counter reached)', registers: [registry] }),
+    tokenExpiries: new Counter({ name: 'fluxgate_queue_token_expiries_total', help: 'Admission tokens that expired unused, marked by this pod (their places went to the next in line)', registers: [registry] }),
+    waitSeconds: new Histogram({
+      name: 'fluxgate_queue_wait_seconds',
+      help: 'Time from joining the queue to the admission token (seconds, 1 s resolution)',
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600],
+      registers: [registry],
+    }),
+  };
+  queue.admissions.inc(0);
+  queue.tokenExpiries.inc(0);
   return {
+    queue,
     order: (o) => byOutcome.get(o)!.inc(),
     redisErrors,
     kafkaProduceErrors,

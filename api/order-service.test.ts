@@ -22,7 +22,7 @@ function setup(opts: {
       return opts.reserve(args);
     },
     fgRelease: async (...args: unknown[]) => {
-      calls.release.push(String(args[5]));
+      calls.release.push(String(args[7]));
       return ['released'];
     },
     // numkeys, the keys, the state, then the orderIds (confirm.lua).
@@ -95,7 +95,7 @@ describe('OrderService', () => {
     let orderId = '';
     const { service, calls } = setup({
       reserve: (args) => {
-        orderId = String(args[7]);
+        orderId = String(args[8]);
         return ['ok', 4, 2, Date.now()];
       },
       send: async () => {
@@ -113,7 +113,7 @@ describe('OrderService', () => {
     for (const thrown of [new ProduceError('Request timed out', 'maybe_written'), new Error('not a ProduceError')]) {
       const { service, calls } = setup({
         reserve: (args) => {
-          orderId = String(args[7]);
+          orderId = String(args[8]);
           return ['ok', 4, 2, Date.now()];
         },
         send: async () => {

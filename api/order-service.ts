@@ -27,6 +27,8 @@ export interface OrderRequest {
   userId: string;
   quantity: number;
   idempotencyKey: string;
+  /** A verified admission token came with the request (queued sales; Redis checks and consumes it). */
+  admissionToken?: boolean;
 }
 
 export interface SuccessBody {
@@ -142,6 +144,7 @@ export class OrderService {
         idempotencyTtlSec: s.idempotencyTtlSec,
         orderStatusTtlSec: s.orderStatusTtlSec,
         pendingStaleMs: s.pendingStaleMs,
+        admissionToken: req.admissionToken,
       });
     } catch (err) {
       this.d.metrics.redisErrors.inc();
@@ -173,6 +176,11 @@ export class OrderService {
       case 'ended':
       case 'limit_reached':
         return { ok: false, code: r.kind };
+      case 'token_required':
+      case 'token_unknown':
+      case 'token_used':
+      case 'token_expired':
+        return { ok: false, code: `admission_${r.kind}` };
       case 'unknown_state':
         return { ok: false, code: 'recovering', message: `the sale's gate is ${JSON.stringify(r.state)}; retry shortly` };
       case 'not_started':

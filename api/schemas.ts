@@ -17,6 +17,10 @@ export const orderBodySchema = {
 } as const;
 
 export const IDEMPOTENCY_HEADER = 'x-idempotency-key';
+export const ADMISSION_HEADER = 'x-admission-token';
+
+/** A signed ticket or token: "<key id>.<base64url payload>.<base64url signature>". */
+const signed = { type: 'string', minLength: 5, maxLength: 1024, pattern: '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$' } as const;
 
 export const orderHeadersSchema = {
   type: 'object',
@@ -24,6 +28,48 @@ export const orderHeadersSchema = {
   properties: {
     // Printable ASCII, so the key is safe in a Redis key name, a log line and a URL.
     [IDEMPOTENCY_HEADER]: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[\\x20-\\x7E]+$' },
+    [ADMISSION_HEADER]: signed,
+  },
+} as const;
+
+export const queueBodySchema = {
+  type: 'object',
+  required: ['productId', 'userId'],
+  additionalProperties: false,
+  properties: { productId: id, userId: id },
+} as const;
+
+export const ticketParamsSchema = {
+  type: 'object',
+  required: ['ticket'],
+  properties: { ticket: signed },
+} as const;
+
+export const joinResponseSchema = {
+  type: 'object',
+  required: ['ticket', 'position', 'estimatedWaitSeconds', 'pollAfterMs'],
+  properties: {
+    ticket: { type: 'string' },
+    /** 1 = next; 0 = admitted (poll for the token); null = drawn at the start (randomized start). */
+    position: { type: ['integer', 'null'] },
+    estimatedWaitSeconds: { type: 'number' },
+    pollAfterMs: { type: 'integer' },
+    startsAt: { type: 'string' },
+  },
+} as const;
+
+export const pollResponseSchema = {
+  type: 'object',
+  required: ['state'],
+  properties: {
+    state: { type: 'string', enum: ['waiting', 'admitted', 'sold_out', 'ended', 'expired'] },
+    position: { type: ['integer', 'null'] },
+    estimatedWaitSeconds: { type: 'number' },
+    pollAfterMs: { type: 'integer' },
+    token: { type: 'string' },
+    tokenExpiresAt: { type: 'string' },
+    tokenUsed: { type: 'boolean' },
+    productId: { type: 'string' },
   },
 } as const;
 
@@ -92,8 +138,24 @@ export const initBodySchema = {
     perUserLimit: { type: 'integer', minimum: 1, maximum: 1_000_000 },
     startsAt: { type: 'string', format: 'date-time' },
     endsAt: { type: 'string', format: 'date-time' },
+    admission: admissionSchema(),
   },
 } as const;
+
+/** The FlashSale's spec.admission, as /init takes it (the CRD holds the same rules). */
+function admissionSchema() {
+  return {
+    type: 'object',
+    required: ['mode'],
+    additionalProperties: false,
+    properties: {
+      mode: { type: 'string', enum: ['direct', 'queue', 'queue-randomized-start'] },
+      ratePerSecond: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+      tokenTtlSeconds: { type: 'integer', minimum: 5, maximum: 86_400 },
+      maxQueue: { type: 'integer', minimum: 1, maximum: 100_000_000 },
+    },
+  } as const;
+}
 
 export const initResponseSchema = {
   type: 'object',

@@ -69,6 +69,18 @@ export function createOperatorMetrics() {
       labelNames: ['flashsale_namespace', 'flashsale', 'reason'] as const,
       registers: [registry],
     }),
+    queueWaiting: new Gauge({
+      name: 'fluxgate_operator_queue_waiting',
+      help: 'Buyers waiting in the queue of each queued FlashSale (status.admission.waiting) as last reconciled',
+      labelNames: ['flashsale_namespace', 'flashsale'] as const,
+      registers: [registry],
+    }),
+    queueAdmitted: new Gauge({
+      name: 'fluxgate_operator_queue_admitted',
+      help: 'Places admitted so far in each queued FlashSale (status.admission.admitted; grows at spec.admission.ratePerSecond while buyers wait)',
+      labelNames: ['flashsale_namespace', 'flashsale'] as const,
+      registers: [registry],
+    }),
     lagReadErrors: new Counter({
       name: 'fluxgate_operator_lag_read_errors_total',
       help: 'Failed consumer-lag reads (the last good value is kept; no scale-down meanwhile)',
@@ -101,6 +113,13 @@ export function recordSale(m: OperatorMetrics, namespace: string, name: string, 
   if (ownLag !== undefined) m.lag.set(sale, ownLag);
   const remaining = status.stock?.remaining ?? status.stock?.postgres;
   if (remaining !== undefined) m.stockRemaining.set(sale, remaining);
+  if (status.admission) {
+    m.queueWaiting.set(sale, status.admission.waiting);
+    m.queueAdmitted.set(sale, status.admission.admitted);
+  } else {
+    m.queueWaiting.remove(sale);
+    m.queueAdmitted.remove(sale);
+  }
 }
 
 /** A deleted sale leaves no series behind. */
@@ -108,6 +127,8 @@ export function forgetSale(m: OperatorMetrics, namespace: string, name: string):
   const sale = { flashsale_namespace: namespace, flashsale: name };
   m.lag.remove(sale);
   m.stockRemaining.remove(sale);
+  m.queueWaiting.remove(sale);
+  m.queueAdmitted.remove(sale);
   for (const phase of PHASES) m.salePhase.remove({ ...sale, phase });
   const key = `${namespace}/${name}`;
   const reason = m.readyReasons.get(key);

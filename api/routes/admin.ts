@@ -4,7 +4,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { confirmedUnitsByUser } from '../../core/postgres/orders.js';
 import { upsertProduct, type Product } from '../../core/postgres/products.js';
-import { seedSale } from '../../core/redis/sale.js';
+import { isQueued, type AdmissionMode } from '../../core/redis/queue.js';
+import { seedSale, type AdmissionSettings } from '../../core/redis/sale.js';
 import { ApiError, unavailable } from '../answers.js';
 import { errorResponses, initBodySchema, initResponseSchema } from '../schemas.js';
 
@@ -15,6 +16,7 @@ interface InitBody {
   perUserLimit?: number;
   startsAt?: string;
   endsAt?: string;
+  admission?: { mode: AdmissionMode; ratePerSecond?: number; tokenTtlSeconds?: number; maxQueue?: number };
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -26,6 +28,14 @@ export function checkAdmin(adminToken: string | undefined, request: FastifyReque
   if (!m) throw new ApiError('unauthorized');
   // Compare digests: constant time whatever the lengths.
   if (!timingSafeEqual(digest(m[1]!), digest(adminToken))) throw new ApiError('forbidden');
+}
+
+/** The same rule as the CRD: a queued sale needs its admission rate. */
+function admissionOf(a: InitBody['admission']): AdmissionSettings | undefined {
+  if (!a) return undefined;
+  if (isQueued(a.mode) && a.ratePerSecond === undefined)
+    throw new ApiError('invalid_request', `body/admission/ratePerSecond is required with mode ${a.mode}`, undefined, 'body.admission.ratePerSecond');
+  return { mode: a.mode, ratePerSecond: a.ratePerSecond ?? null, tokenTtlSeconds: a.tokenTtlSeconds ?? (isQueued(a.mode) ? 120 : null), maxQueue: a.maxQueue ?? null };
 }
 
 export async function adminRoutes(app: FastifyInstance, opts: { adminToken?: string }): Promise<void> {
@@ -49,6 +59,7 @@ export async function adminRoutes(app: FastifyInstance, opts: { adminToken?: str
       const endsAt = b.endsAt ? new Date(b.endsAt) : null;
       if (startsAt && endsAt && endsAt <= startsAt)
         throw new ApiError('invalid_request', 'body/endsAt must be after body/startsAt', undefined, 'body.endsAt');
+      const admission = admissionOf(b.admission);
       let product: Product;
       let userUnits: Map<string, number>;
       try {
@@ -66,7 +77,7 @@ export async function adminRoutes(app: FastifyInstance, opts: { adminToken?: str
       }
       let epoch: number;
       try {
-        epoch = await seedSale(app.redis, { ...product, productId: product.id, userUnits });
+        epoch = await seedSale(app.redis, { ...product, productId: product.id, userUnits, admission });
       } catch (err) {
         app.apiMetrics.redisErrors.inc();
         throw unavailable('Redis', err, 'product stored, not seeded; retry /init');

@@ -3,7 +3,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { getOrderStatus } from '../../core/postgres/orders.js';
 import { readAcceptedOrder } from '../../core/redis/reserve.js';
 import { ApiError, reject, unavailable } from '../answers.js';
+import type { Signer } from '../admission.js';
+import type { Rejection } from '../answers.js';
 import {
+  ADMISSION_HEADER,
   IDEMPOTENCY_HEADER,
   errorResponses,
   orderBodySchema,
@@ -36,10 +39,23 @@ export function waitingRoomUrl(o: { productId: string; userId: string; quantity:
   return `/waiting-room?${q.toString()}`;
 }
 
+/**
+ * The token's signature, sale and user (its expiry and single use are Redis's to check, in the
+ * reservation itself). A forged or foreign token is refused before Redis: nothing changes.
+ */
+function checkToken(signer: Signer | null, raw: string, productId: string, userId: string): { code: Rejection; message: string } | undefined {
+  if (!signer) return { code: 'unavailable', message: 'admission tokens cannot be checked: ADMISSION_SIGNING_KEYS is not set' };
+  const t = signer.readToken(raw);
+  if (!t.ok) return { code: 'admission_token_invalid', message: `x-admission-token: ${t.why}` };
+  if (t.value.productId !== productId) return { code: 'admission_token_invalid', message: 'x-admission-token was handed out for another sale' };
+  if (t.value.userId !== userId) return { code: 'admission_token_invalid', message: 'x-admission-token was handed out to another user' };
+  return undefined;
+}
+
 export async function orderRoutes(app: FastifyInstance): Promise<void> {
   const service = app.orderService;
 
-  app.post<{ Body: OrderBody; Headers: { [IDEMPOTENCY_HEADER]: string } }>(
+  app.post<{ Body: OrderBody; Headers: { [IDEMPOTENCY_HEADER]: string; [ADMISSION_HEADER]?: string } }>(
     '/order',
     {
       schema: {
@@ -51,12 +67,20 @@ export async function orderRoutes(app: FastifyInstance): Promise<void> {
     async (request, reply) => {
       const { productId, userId, quantity = 1 } = request.body;
       const idempotencyKey = request.headers[IDEMPOTENCY_HEADER];
-      const r = await service.place({ productId, userId, quantity, idempotencyKey });
+      const raw = request.headers[ADMISSION_HEADER];
+      let admissionToken = false;
+      if (raw !== undefined) {
+        const bad = checkToken(app.signer, raw, productId, userId);
+        if (bad) return reject(reply, bad.code, { message: bad.message, field: `headers.${ADMISSION_HEADER}` });
+        admissionToken = true;
+      }
+      const r = await service.place({ productId, userId, quantity, idempotencyKey, admissionToken });
       if (r.ok) {
         if (r.replayed) reply.header('idempotent-replayed', 'true');
         return reply.send(r.body);
       }
-      if (r.code === 'rate_limited' && wantsHtml(request)) {
+      // Browsers over the rate, or without a token on a queued sale, go to the waiting room.
+      if ((r.code === 'rate_limited' || r.code === 'admission_token_required') && wantsHtml(request)) {
         const retryAfterSec = r.retryAfterSec ?? 1;
         reply.header('retry-after', String(retryAfterSec));
         return reply.redirect(waitingRoomUrl({ productId, userId, quantity, idempotencyKey, retryAfterSec }), 302);

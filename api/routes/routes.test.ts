@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FastifyRequest } from 'fastify';
-import type { SaleState } from '../../core/redis/sale.js';
+import { DIRECT, type SaleState } from '../../core/redis/sale.js';
 import { checkAdmin } from './admin.js';
 import { saleStateLabel } from './inventory.js';
 import { waitingRoomUrl } from './order.js';
@@ -17,6 +17,7 @@ const sale = (s: Partial<SaleState>): SaleState => ({
   startsAt: null,
   endsAt: null,
   seededAt: null,
+  admission: DIRECT,
   ...s,
 });
 

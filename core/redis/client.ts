@@ -7,13 +7,17 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { ConfigError } from '../config/env.js';
 
 const SCRIPTS: Record<string, { file: string; keys: number | undefined }> = {
-  fgReserve: { file: 'reserve.lua', keys: 7 },
-  fgRelease: { file: 'release.lua', keys: 5 },
+  fgReserve: { file: 'reserve.lua', keys: 8 },
+  fgRelease: { file: 'release.lua', keys: 7 },
   // Variable key count: the caller passes numkeys first (confirm.lua settles a batch of orders).
   fgConfirm: { file: 'confirm.lua', keys: undefined },
   fgSeed: { file: 'seed.lua', keys: 3 },
   fgOpenGate: { file: 'open-gate.lua', keys: 2 },
   fgNodeRunId: { file: 'node-run-id.lua', keys: 1 },
+  fgQueueJoin: { file: 'queue-join.lua', keys: 3 },
+  fgQueuePoll: { file: 'queue-poll.lua', keys: 1 },
+  fgQueueAdmit: { file: 'queue-admit.lua', keys: 3 },
+  fgQueueSweep: { file: 'queue-sweep.lua', keys: 2 },
 };
 
 type Arg = string | number;
@@ -27,6 +31,10 @@ export interface ScriptCommands {
   fgSeed(...keysThenArgs: Arg[]): Promise<number>;
   fgOpenGate(...keysThenArgs: Arg[]): Promise<number>;
   fgNodeRunId(...keysThenArgs: Arg[]): Promise<string>;
+  fgQueueJoin(...keysThenArgs: Arg[]): Promise<unknown[]>;
+  fgQueuePoll(...keysThenArgs: Arg[]): Promise<unknown[]>;
+  fgQueueAdmit(...keysThenArgs: Arg[]): Promise<unknown[]>;
+  fgQueueSweep(...keysThenArgs: Arg[]): Promise<number>;
 }
 
 /** A single/Sentinel client (Redis) or a Cluster client: both speak the same commands and scripts. */

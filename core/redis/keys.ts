@@ -7,12 +7,20 @@ import { HEX_TAG_LENGTH, hexTagForSlot, keySlot } from './slots.js';
 export interface SaleKeys {
   /** Units still sellable (integer). Missing = not seeded, never "sold out". */
   stock: string;
-  /** Hash: state (open|recovering|paused), startsAt/endsAt (epoch ms, 0 = none), rateLimit, perUserLimit (0 = none), initialStock, seededAt. */
+  /**
+   * Hash: state (open|recovering|paused), startsAt/endsAt (epoch ms, 0 = none), rateLimit, perUserLimit (0 = none), initialStock, seededAt;
+   * admission settings admMode, admRate, admTtl, admMax (sale.ts); the queue's counters q* (queue.ts: qJoined, qBase, qBaseAt,
+   * qExpired, qEarly, qSeed, qSoldOut), kept by every seed. One key, so a queue poll reads one key.
+   */
   meta: string;
   /** Integer bumped by every seed; fences late compensations from API pods that reserved before the reseed. */
   epoch: string;
   /** Hash: s (unix second), n (admissions during s). */
   rate: string;
+  /** Hash: userId -> "<join number>:<join unix second>" (queued sales: one small entry per waiting user). */
+  queue: string;
+  /** Sorted set: userId -> admission token state (expiry ms = live, 1 = expired unused, -expiry = used). */
+  tokens: string;
   idem(idempotencyKey: string): string;
   user(userId: string): string;
   /** Glob matching every key of the sale (SCAN pattern for cleanup). */
@@ -26,6 +34,8 @@ export function saleKeys(productId: string): SaleKeys {
     meta: `${p}meta`,
     epoch: `${p}epoch`,
     rate: `${p}rate`,
+    queue: `${p}q`,
+    tokens: `${p}qtok`,
     idem: (k) => `${p}idem:${k}`,
     user: (u) => `${p}user:${u}`,
     pattern: `${p}*`,

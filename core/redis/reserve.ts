@@ -11,6 +11,8 @@ export interface ReserveRequest {
   idempotencyTtlSec: number;
   orderStatusTtlSec: number;
   pendingStaleMs: number;
+  /** The request carries an admission token whose signature, sale and user were checked (queued sales). */
+  admissionToken?: boolean;
 }
 
 export interface IdempotencyRecord {
@@ -38,6 +40,8 @@ export type ReserveResult =
   /** The key belongs to another user or quantity. */
   | { kind: 'key_reused' }
   | { kind: 'not_seeded' | 'recovering' | 'paused' | 'ended' | 'limit_reached' }
+  /** Queued sale: no token, none handed out to this user, already used, or expired. Nothing changed. */
+  | { kind: 'token_required' | 'token_unknown' | 'token_used' | 'token_expired' }
   | { kind: 'not_started'; msUntilStart: number }
   | { kind: 'sold_out'; stockLeft: number }
   | { kind: 'rate_limited'; msUntilNextSecond: number }
@@ -77,6 +81,10 @@ export function parseReserveReply(reply: unknown[]): ReserveResult {
     case 'paused':
     case 'ended':
     case 'limit_reached':
+    case 'token_required':
+    case 'token_unknown':
+    case 'token_used':
+    case 'token_expired':
       return { kind: code };
     case 'not_started':
       return { kind: 'not_started', msUntilStart: Number(a) };
@@ -92,8 +100,8 @@ export function parseReserveReply(reply: unknown[]): ReserveResult {
 export async function reserve(redis: FluxRedis, r: ReserveRequest): Promise<ReserveResult> {
   const k = saleKeys(r.productId);
   const reply = await redis.fgReserve(
-    k.stock, k.meta, k.epoch, k.idem(r.idempotencyKey), k.user(r.userId), k.rate, orderStatusKey(r.orderId),
-    r.orderId, r.userId, r.quantity, r.productId, r.idempotencyTtlSec, r.orderStatusTtlSec, r.pendingStaleMs,
+    k.stock, k.meta, k.epoch, k.idem(r.idempotencyKey), k.user(r.userId), k.rate, orderStatusKey(r.orderId), k.tokens,
+    r.orderId, r.userId, r.quantity, r.productId, r.idempotencyTtlSec, r.orderStatusTtlSec, r.pendingStaleMs, r.admissionToken ? '1' : '',
   );
   return parseReserveReply(reply);
 }
@@ -130,7 +138,7 @@ export async function releaseReservation(
   r: { productId: string; idempotencyKey: string; userId: string; orderId: string },
 ): Promise<ReleaseResult> {
   const k = saleKeys(r.productId);
-  const reply = await redis.fgRelease(k.stock, k.epoch, k.idem(r.idempotencyKey), k.user(r.userId), orderStatusKey(r.orderId), r.orderId);
+  const reply = await redis.fgRelease(k.stock, k.epoch, k.idem(r.idempotencyKey), k.user(r.userId), orderStatusKey(r.orderId), k.meta, k.tokens, r.orderId, r.userId);
   return String(reply[0]) as ReleaseResult;
 }
 

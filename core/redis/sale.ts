@@ -3,6 +3,24 @@
 // read the state, remove the keys. The only writer of the sale's meta hash (besides seed.lua).
 import { masterNodes, type FluxRedis, type RedisClient } from './client.js';
 import { GATE_STATES, saleKeys, type GateState } from './keys.js';
+import { queueViewOfMeta, rebaseForRate, type AdmissionMode } from './queue.js';
+
+/** How buyers get to order: directly, or through the waiting room at ratePerSecond (queue.ts). */
+export interface AdmissionSettings {
+  mode: AdmissionMode;
+  /** Places admitted per second (queued modes). */
+  ratePerSecond: number | null;
+  /** How long an admitted buyer may order with their token. */
+  tokenTtlSeconds: number | null;
+  /** Most places waiting; null = no cap. */
+  maxQueue: number | null;
+}
+
+export const DIRECT: AdmissionSettings = { mode: 'direct', ratePerSecond: null, tokenTtlSeconds: null, maxQueue: null };
+
+function encodeAdmission(a: AdmissionSettings): string[] {
+  return ['admMode', a.mode, 'admRate', String(a.ratePerSecond ?? 0), 'admTtl', String(a.tokenTtlSeconds ?? 0), 'admMax', String(a.maxQueue ?? 0)];
+}
 
 /** What Redis needs to know about a sale; PostgreSQL's products row is the source of these figures. */
 export interface SaleSeed {
@@ -14,6 +32,8 @@ export interface SaleSeed {
   perUserLimit?: number | null;
   startsAt?: Date | null;
   endsAt?: Date | null;
+  /** Absent = direct (today's behaviour). */
+  admission?: AdmissionSettings;
   /**
    * Confirmed units per user in PostgreSQL (orders.ts confirmedUnitsByUser). The per-user counters
    * are rebuilt from it: after a FLUSHALL, a restart or a failover they would otherwise restart at 0.
@@ -55,6 +75,7 @@ export async function seedSale(redis: FluxRedis, sale: SaleSeed, opts: SeedOptio
     k.stock, k.meta, k.epoch,
     sale.stock, ms(sale.startsAt), ms(sale.endsAt), sale.rateLimitPerSecond ?? 0, sale.perUserLimit ?? 0,
     sale.initialStock, opts.gate ?? 'open', opts.expectEpoch ?? '', opts.minEpoch ?? 1,
+    ...encodeAdmission(sale.admission ?? DIRECT).filter((_, i) => i % 2 === 1),
   )) as unknown;
   if (Array.isArray(reply)) throw new StaleSeed(sale.productId, opts.expectEpoch ?? 0, Number(reply[1]));
   return Number(reply);
@@ -66,10 +87,15 @@ export interface SaleSettings {
   perUserLimit?: number | null;
   startsAt?: Date | null;
   endsAt?: Date | null;
+  /** Absent = left as it is. */
+  admission?: AdmissionSettings;
 }
 
 function encodeSettings(c: SaleSettings): string[] {
-  return ['startsAt', String(ms(c.startsAt)), 'endsAt', String(ms(c.endsAt)), 'rateLimit', String(c.rateLimitPerSecond ?? 0), 'perUserLimit', String(c.perUserLimit ?? 0)];
+  return [
+    'startsAt', String(ms(c.startsAt)), 'endsAt', String(ms(c.endsAt)), 'rateLimit', String(c.rateLimitPerSecond ?? 0), 'perUserLimit', String(c.perUserLimit ?? 0),
+    ...(c.admission ? encodeAdmission(c.admission) : []),
+  ];
 }
 
 /**
@@ -81,11 +107,18 @@ export async function configureSale(tx: RedisClient, productId: string, c: SaleS
   const k = saleKeys(productId);
   await tx.watch(k.meta);
   try {
-    if ((await tx.exists(k.meta)) === 0) {
+    const [meta, [sec, micro]] = await Promise.all([tx.hgetall(k.meta), tx.time()]);
+    if (Object.keys(meta).length === 0) {
       await tx.unwatch();
       return false;
     }
-    return (await tx.multi().hset(k.meta, ...encodeSettings(c)).exec()) !== null;
+    const fields = encodeSettings(c);
+    // A new admission rate takes over from where the serving counter is now (no burst, no place taken back).
+    if (c.admission && String(c.admission.ratePerSecond ?? 0) !== (meta.admRate ?? '0')) {
+      const rebase = rebaseForRate(queueViewOfMeta(meta, Number(sec) * 1000 + Math.floor(Number(micro) / 1000)));
+      if (rebase) fields.push('qBase', String(rebase.qBase), 'qBaseAt', String(rebase.qBaseAt));
+    }
+    return (await tx.multi().hset(k.meta, ...fields).exec()) !== null;
   } catch (e) {
     await tx.unwatch().catch(() => undefined);
     throw e;
@@ -107,7 +140,8 @@ export async function raiseSaleStock(tx: RedisClient, productId: string, from: n
       await tx.unwatch();
       return false;
     }
-    const res = await tx.multi().incrby(k.stock, to - from).hset(k.meta, 'initialStock', String(to)).exec();
+    // Units came back: whoever waits in the queue is no longer told "sold out".
+    const res = await tx.multi().incrby(k.stock, to - from).hset(k.meta, 'initialStock', String(to)).hdel(k.meta, 'qSoldOut').exec();
     return res !== null;
   } catch (e) {
     await tx.unwatch().catch(() => undefined);
@@ -166,6 +200,7 @@ export interface SaleState {
   startsAt: Date | null;
   endsAt: Date | null;
   seededAt: Date | null;
+  admission: AdmissionSettings;
 }
 
 const num = (v: string | undefined) => (v === undefined || v === '' ? null : Number(v));
@@ -199,6 +234,12 @@ export async function readSaleState(redis: FluxRedis, productId: string): Promis
     startsAt: time(meta.startsAt),
     endsAt: time(meta.endsAt),
     seededAt: time(meta.seededAt),
+    admission: {
+      mode: (meta.admMode as AdmissionMode | undefined) ?? 'direct',
+      ratePerSecond: positive(meta.admRate),
+      tokenTtlSeconds: positive(meta.admTtl),
+      maxQueue: positive(meta.admMax),
+    },
   };
 }
 

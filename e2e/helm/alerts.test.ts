@@ -53,6 +53,7 @@ const lag = (pod: string, flashsale: string, v: string): [string, string] => [`f
 const ready = (pod: string, reason: string, v: string): [string, string] => [`fluxgate_operator_flashsale_ready{${target(SVC.operator, pod)},flashsale_namespace="${NS}",flashsale="phone",reason="${reason}"}`, v];
 const requests = (status: string, v: string): [string, string] => [`fluxgate_http_requests_total{${target(SVC.api, 'api-0')},component="api",route="/order",method="POST",status="${status}"}`, v];
 const persisted = (v: string): [string, string] => [`fluxgate_worker_orders_persisted_total{${target(SVC.worker, 'worker-0')},status="accepted"}`, v];
+const queue = (metric: 'waiting' | 'admitted', pod: string, v: string): [string, string] => [`fluxgate_operator_queue_${metric}{${target(SVC.operator, pod)},flashsale_namespace="${NS}",flashsale="phone"}`, v];
 const up = (svc: string, pod: string, v: string): [string, string] => [`up{${target(svc, pod)},job="${svc}"}`, v];
 
 const cases: Case[] = [
@@ -84,6 +85,9 @@ const cases: Case[] = [
   { name: 'an API pod not scrapable', series: [up(SVC.api, 'api-0', '0x10'), up(SVC.api, 'api-1', '1x10'), up('someone-else', 'x-0', '0x10')], at: '6m', alert: 'FluxGateScrapeTargetDown', fires: [{ namespace: NS, service: SVC.api, pod: 'api-0', job: SVC.api }] },
   { name: 'a sale not Ready for 10 minutes, as the leader sees it', series: [leader('op-0', '1x15'), leader('op-1', '0x15'), ready('op-0', 'StockBelowSold', '0x15'), ready('op-1', 'StockBelowSold', '1x15')], at: '12m', alert: 'FluxGateFlashSaleNotReady', fires: [{ flashsale_namespace: NS, flashsale: 'phone', reason: 'StockBelowSold' }] },
   { name: 'a sale Ready', series: [leader('op-0', '1x15'), ready('op-0', 'Active', '1x15')], at: '12m', alert: 'FluxGateFlashSaleNotReady', fires: [] },
+  { name: 'the line grows while admissions stall', series: [leader('op-0', '1x15'), queue('waiting', 'op-0', '100+50x15'), queue('admitted', 'op-0', '400x15')], at: '12m', alert: 'FluxGateQueueStalled', fires: [{ flashsale_namespace: NS, flashsale: 'phone' }] },
+  { name: 'the line grows and is admitted', series: [leader('op-0', '1x15'), queue('waiting', 'op-0', '100+50x15'), queue('admitted', 'op-0', '0+300x15')], at: '12m', alert: 'FluxGateQueueStalled', fires: [] },
+  { name: 'a quiet line (nobody joins, nobody admitted)', series: [leader('op-0', '1x15'), queue('waiting', 'op-0', '0x15'), queue('admitted', 'op-0', '400x15')], at: '12m', alert: 'FluxGateQueueStalled', fires: [] },
   { name: 'every target up (another release\'s target down)', series: [up(SVC.api, 'api-0', '1x10'), up(SVC.operator, 'op-0', '1x10'), up('someone-else', 'x-0', '0x10')], at: '6m', alert: 'FluxGateScrapeTargetDown', fires: [] },
 ];
 

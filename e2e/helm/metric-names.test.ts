@@ -53,6 +53,7 @@ describe('metric names in alerts and dashboard', () => {
       ['FluxGateOperatorNoLeader', /or on \(\) vector\(0\)\) < 1$/, '2m', 'critical'],
       ['FluxGateScrapeTargetDown', /== 0$/, '5m', 'warning'],
       ['FluxGateFlashSaleNotReady', /== 0$/, '10m', 'warning'],
+      ['FluxGateQueueStalled', /<= 0$/, '5m', 'warning'],
     ];
     expect(Object.keys(byName).sort()).toEqual(expectations.map((e) => e[0]).sort());
     for (const [name, expr, forDuration, severity] of expectations) {

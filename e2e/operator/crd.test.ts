@@ -35,6 +35,11 @@ describe('FlashSale CRD', () => {
     });
   });
 
+  it('a queued sale gets the admission defaults; none is added to a direct sale', async () => {
+    await kubectl(['apply', '-n', ns, '-f', '-'], { input: flashSale('queued', { productId: 'q-1', stock: 5, admission: { mode: 'queue', ratePerSecond: 50 } }) });
+    expect((await getSale(ns, 'queued'))?.spec.admission).toEqual({ mode: 'queue', ratePerSecond: 50, tokenTtlSeconds: 120 });
+  });
+
   it('kubectl get shows the printer columns, and -o wide the extra ones', async () => {
     const out = await kubectl(['get', 'fs', '-n', ns]);
     expect(out.split('\n')[0]).toMatch(/^NAME\s+PHASE\s+REMAINING\s+SOLD\s+LAG\s+WORKERS\s+REASON\s+AGE$/);
@@ -100,6 +105,11 @@ describe('FlashSale CRD', () => {
     ['stabilization above an hour', { productId: 'p', stock: 1, workers: { deployment: 'w', scaleDownStabilizationSeconds: 3601 } }, /spec\.workers\.scaleDownStabilizationSeconds: Invalid value: 3601/],
     ['paused not a boolean', { productId: 'p', stock: 1, paused: 'yes' }, /spec\.paused: Invalid value: "string": spec\.paused in body must be of type boolean/],
     ['an unknown field', { productId: 'p', stock: 1, stok: 5 }, /unknown field "spec\.stok"/],
+    ['admission mode unknown', { productId: 'p', stock: 1, admission: { mode: 'lottery', ratePerSecond: 5 } }, /spec\.admission\.mode: Unsupported value: "lottery"/],
+    ['a queue without its rate', { productId: 'p', stock: 1, admission: { mode: 'queue' } }, /spec\.admission\.ratePerSecond: Required value: spec\.admission\.ratePerSecond is required with a queue mode/],
+    ['admission ratePerSecond 0', { productId: 'p', stock: 1, admission: { mode: 'queue', ratePerSecond: 0 } }, /spec\.admission\.ratePerSecond: Invalid value: 0/],
+    ['tokenTtlSeconds below 5', { productId: 'p', stock: 1, admission: { mode: 'queue', ratePerSecond: 5, tokenTtlSeconds: 1 } }, /spec\.admission\.tokenTtlSeconds: Invalid value: 1/],
+    ['maxQueue 0', { productId: 'p', stock: 1, admission: { mode: 'queue', ratePerSecond: 5, maxQueue: 0 } }, /spec\.admission\.maxQueue: Invalid value: 0/],
   ];
   it.each(invalid)('refuses %s, naming the field', async (_name, spec, message) => {
     const err = await kubectlFails(['apply', '-n', ns, '-f', '-'], { input: flashSale('invalid', spec) });

@@ -138,7 +138,15 @@ export function order(base: string, body: unknown, key: string | null = randomUU
 
 export async function initSale(
   base: string,
-  sale: { productId: string; quantity: number; perUserLimit?: number; rateLimitPerSecond?: number; startsAt?: string; endsAt?: string },
+  sale: {
+    productId: string;
+    quantity: number;
+    perUserLimit?: number;
+    rateLimitPerSecond?: number;
+    startsAt?: string;
+    endsAt?: string;
+    admission?: { mode: string; ratePerSecond?: number; tokenTtlSeconds?: number; maxQueue?: number };
+  },
 ): Promise<Res> {
   const res = await http(base, 'POST', '/init', { body: sale, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
   if (res.status !== 200) throw new Error(`/init answered ${res.status}: ${res.text}`);

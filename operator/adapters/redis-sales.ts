@@ -3,7 +3,8 @@
 import type { FluxRedis, RedisClient } from '../../core/redis/client.js';
 import { countReservationsInFlight } from '../../core/redis/in-flight.js';
 import { saleKeys } from '../../core/redis/keys.js';
-import { closeGate, configureSale, deleteSaleKeys, openGate, raiseSaleStock, readSaleState, saleNodeRunId, seedSale } from '../../core/redis/sale.js';
+import { isQueued, pollQueue, queueFigures } from '../../core/redis/queue.js';
+import { closeGate, configureSale, deleteSaleKeys, openGate, raiseSaleStock, readSaleState, saleNodeRunId, seedSale, type AdmissionSettings } from '../../core/redis/sale.js';
 import type { RedisSale, SeedSettings } from '../model/types.js';
 
 export class RedisSales {
@@ -36,6 +37,8 @@ export class RedisSales {
 
   async read(productId: string): Promise<RedisSale> {
     const s = await readSaleState(this.redis, productId);
+    // The queue's figures are a function of Redis's clock: read them from Redis (one key).
+    const view = isQueued(s.admission.mode) ? await pollQueue(this.redis, productId) : null;
     const gate = s.state === 'open' || s.state === 'recovering' || s.state === 'paused' ? s.state : null;
     return {
       stock: s.stock,
@@ -47,6 +50,8 @@ export class RedisSales {
       rateLimitPerSecond: s.rateLimitPerSecond,
       startsAtMs: s.startsAt ? s.startsAt.getTime() : null,
       endsAtMs: s.endsAt ? s.endsAt.getTime() : null,
+      admission: s.admission,
+      ...(view ? { queue: queueFigures(view) } : {}),
     };
   }
 
@@ -65,6 +70,7 @@ export class RedisSales {
         rateLimitPerSecond: s.rateLimitPerSecond,
         startsAt: s.startsAtMs ? new Date(s.startsAtMs) : null,
         endsAt: s.endsAtMs ? new Date(s.endsAtMs) : null,
+        admission: s.admission,
         userUnits,
       },
       { gate: s.gate, expectEpoch: s.expectEpoch, minEpoch: s.minEpoch },
@@ -77,13 +83,17 @@ export class RedisSales {
   }
 
   /** Updates limits and window in place (see configureSale), never the stock. */
-  async configure(productId: string, c: { perUserLimit: number | null; rateLimitPerSecond: number | null; startsAtMs: number | null; endsAtMs: number | null }): Promise<void> {
+  async configure(
+    productId: string,
+    c: { perUserLimit: number | null; rateLimitPerSecond: number | null; startsAtMs: number | null; endsAtMs: number | null; admission?: AdmissionSettings },
+  ): Promise<void> {
     await this.serial(() =>
       configureSale(this.tx, productId, {
         perUserLimit: c.perUserLimit,
         rateLimitPerSecond: c.rateLimitPerSecond,
         startsAt: c.startsAtMs ? new Date(c.startsAtMs) : null,
         endsAt: c.endsAtMs ? new Date(c.endsAtMs) : null,
+        admission: c.admission,
       }),
     );
   }

@@ -403,7 +403,42 @@ describe('decide: gate, settings and phases', () => {
   it('changed limits go to PostgreSQL and to Redis without touching the stock', () => {
     const d = decide(observed({ sale: sale({ limits: { perUser: 2, rateLimitPerSecond: 500 } }, seededStatus()) }), settings);
     expect(kinds(d.actions)).toEqual(['ensureProduct', 'configureRedis']);
-    expect(d.actions[1]).toEqual({ kind: 'configureRedis', productId: 'p1', perUserLimit: 2, rateLimitPerSecond: 500, startsAtMs: null, endsAtMs: null });
+    expect(d.actions[1]).toEqual({
+      kind: 'configureRedis', productId: 'p1', perUserLimit: 2, rateLimitPerSecond: 500, startsAtMs: null, endsAtMs: null,
+      admission: { mode: 'direct', ratePerSecond: null, tokenTtlSeconds: null, maxQueue: null },
+    });
+  });
+
+  it('spec.admission goes to Redis only (not PostgreSQL), with the token TTL default', () => {
+    const d = decide(observed({ sale: sale({ admission: { mode: 'queue', ratePerSecond: 50 } }, seededStatus()) }), settings);
+    expect(d.actions).toEqual([{
+      kind: 'configureRedis', productId: 'p1', perUserLimit: 1, rateLimitPerSecond: null, startsAtMs: null, endsAtMs: null,
+      admission: { mode: 'queue', ratePerSecond: 50, tokenTtlSeconds: 120, maxQueue: null },
+    }]);
+  });
+
+  it('a first seed carries the admission settings', () => {
+    const d = decide(observed({ sale: sale({ admission: { mode: 'queue-randomized-start', ratePerSecond: 5, maxQueue: 9 } }), redis: { ok: true, value: { runId: 'r', sale: EMPTY_REDIS } } }), settings);
+    expect(d.actions.find((a) => a.kind === 'seed')).toMatchObject({ seed: { admission: { mode: 'queue-randomized-start', ratePerSecond: 5, tokenTtlSeconds: 120, maxQueue: 9 } } });
+  });
+
+  it('an admission the CRD would refuse (stored past the schema) touches nothing and says why', () => {
+    const d = decide(observed({ sale: sale({ admission: { mode: 'queue' } }, seededStatus()) }), settings);
+    expect(d.actions).toEqual([]);
+    expect(d.status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidAdmission', message: 'spec.admission.ratePerSecond is required with mode queue' });
+  });
+
+  it('status.admission: waiting, admitted, the rate measured since the last reading, the wait at the back', () => {
+    const queued = { admission: { mode: 'queue', ratePerSecond: 10 } };
+    const adm = { mode: 'queue' as const, ratePerSecond: 10, tokenTtlSeconds: 120, maxQueue: null };
+    const prevAt = new Date(NOW.getTime() - 10_000).toISOString();
+    const d = decide(observed({
+      sale: sale(queued, seededStatus({ admission: { waiting: 500, admitted: 100, rateMeasured: 0, estimatedWaitSeconds: 50, observedAt: prevAt } })),
+      redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ admission: adm, queue: { waiting: 450, admitted: 200 } }) } },
+    }), settings);
+    expect(d.status.admission).toEqual({ waiting: 450, admitted: 200, rateMeasured: 10, estimatedWaitSeconds: 45, observedAt: NOW.toISOString() });
+    const direct = decide(observed({ sale: sale({}, seededStatus({ admission: d.status.admission })) }), settings);
+    expect(direct.status.admission).toBeUndefined();
   });
 
   const windows: Array<[string, Partial<FlashSale['spec']>, number, string]> = [

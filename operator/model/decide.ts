@@ -10,7 +10,7 @@ import { deletionOrClaim } from './deletion.js';
 import { PHASE_TEXT, metricsConditions } from './outcome.js';
 import { productStep } from './product.js';
 import { RECOVERY_TEXT, recoveryStep, redisNeed } from './recovery.js';
-import { wantedSettings } from './sale-settings.js';
+import { admissionProblem, wantedSettings } from './sale-settings.js';
 import { firstSeedStep, steadyStateStep } from './steady-state.js';
 import type { Decision, Observed, Settings } from './types.js';
 
@@ -21,6 +21,11 @@ export function decide(o: Observed, s: Settings): Decision {
   const ended = deletionOrClaim(st);
   if (ended) return ended;
   metricsConditions(st);
+  const invalid = admissionProblem(o.sale.spec);
+  if (invalid) {
+    st.cond('Ready', 'False', 'InvalidAdmission', invalid);
+    return { actions: st.actions, status: st.status({ message: invalid }) };
+  }
 
   const p = productStep(st);
   if ('decision' in p) return p.decision;

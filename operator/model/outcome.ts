@@ -1,5 +1,6 @@
 // The end of a reconcile that leaves Redis seeded: phase, conditions, stock figures and the
 // status, plus when to come back. Shared by the first seed, the recovery and the steady state.
+import { admissionStatus } from './admission.js';
 import { getCondition } from './conditions.js';
 import type { SaleStep, Step } from './context.js';
 import type { Decision, FlashSaleStatus, Observed, Phase, Settings } from './types.js';
@@ -45,6 +46,7 @@ export function finish(st: SaleStep, out: Outcome): Decision {
     stock: stockFigures(st, out.stock),
     redis: { runId: st.runId, epoch: out.epoch },
     workers: workersFields(o, prev),
+    admission: admissionStatus(st),
     conditions: st.conditions(),
   };
   if (out.recovery) status.recovery = out.recovery;

@@ -1,7 +1,7 @@
 // The product row in PostgreSQL (the truth): created with the allocation, kept in line with the
 // spec's settings, and raised when spec.stock grows. Lowering goes through the recovery protocol.
 import type { Step } from './context.js';
-import { sameSettings, wantedSettings } from './sale-settings.js';
+import { productSettings, sameSettings } from './sale-settings.js';
 import type { Decision, ProductRow } from './types.js';
 
 /** The product when the reconcile may go on to Redis; otherwise the decision to return now. */
@@ -13,7 +13,7 @@ export function productStep(st: Step): { product: ProductRow } | { decision: Dec
     return { decision: { actions, status: st.status({ message: 'PostgreSQL unavailable' }), requeueAfterMs: s.retryMs } };
   }
   const product = o.postgres.value;
-  const wanted = wantedSettings(spec);
+  const wanted = productSettings(spec);
   if (!product) {
     actions.push({ kind: 'ensureProduct', productId: spec.productId, allocation: spec.stock, ...wanted });
     actions.push({ kind: 'event', type: 'Normal', reason: 'ProductCreated', message: `created product ${spec.productId} with ${spec.stock} units in PostgreSQL` });

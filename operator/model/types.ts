@@ -1,6 +1,7 @@
 // The FlashSale resource as the operator sees it, and the plain "observed world" object that
 // decide() turns into actions. Nothing here does I/O.
 import type { Product } from '../../core/postgres/products.js';
+import type { AdmissionSettings } from '../../core/redis/sale.js';
 import type { Binding, Hold, WorkersSpec } from './lag-scaler.js';
 
 export const GROUP = 'fluxgate.io';
@@ -31,6 +32,8 @@ export interface FlashSaleSpec {
   limits?: { perUser?: number; rateLimitPerSecond?: number };
   workers?: WorkersSpec;
   paused?: boolean;
+  /** Absent = direct. */
+  admission?: { mode: string; ratePerSecond?: number; tokenTtlSeconds?: number; maxQueue?: number };
 }
 
 export type RecoveryReason =
@@ -60,6 +63,8 @@ export interface FlashSaleStatus {
     lastScaleTime?: string;
   };
   redis?: { runId?: string; epoch?: number };
+  /** The waiting room of a queued sale (absent with mode direct). */
+  admission?: { waiting: number; admitted: number; rateMeasured: number; estimatedWaitSeconds: number; observedAt: string };
   recovery?: {
     count?: number;
     startedAt?: string;
@@ -110,6 +115,10 @@ export interface RedisSale {
   rateLimitPerSecond: number | null;
   startsAtMs: number | null;
   endsAtMs: number | null;
+  /** Admission settings in the meta hash (absent = direct). */
+  admission?: AdmissionSettings;
+  /** The queue's figures now (queued sales only). */
+  queue?: { waiting: number; admitted: number };
 }
 
 export interface LagView {
@@ -179,6 +188,8 @@ export interface SeedSettings {
   rateLimitPerSecond: number | null;
   startsAtMs: number | null;
   endsAtMs: number | null;
+  /** Absent = direct. */
+  admission?: AdmissionSettings;
   /** Gate state after seeding. */
   gate: 'open' | 'paused';
   /** The new epoch must be at least this (an epoch key lost with Redis must not restart at 1). */
@@ -197,7 +208,7 @@ export type Action =
   | { kind: 'lowerStockInPostgres'; productId: string; from: number; to: number }
   | { kind: 'closeGate'; productId: string; state: 'recovering' | 'paused' }
   | { kind: 'openGate'; productId: string }
-  | { kind: 'configureRedis'; productId: string; perUserLimit: number | null; rateLimitPerSecond: number | null; startsAtMs: number | null; endsAtMs: number | null }
+  | { kind: 'configureRedis'; productId: string; perUserLimit: number | null; rateLimitPerSecond: number | null; startsAtMs: number | null; endsAtMs: number | null; admission: AdmissionSettings }
   /** Reads the log-end offsets of the orders topic into status.recovery.barrier. */
   | { kind: 'captureDrainBarrier' }
   | { kind: 'seed'; seed: SeedSettings }

@@ -9,7 +9,9 @@
   KEYS[3] idem   fg:{p}:idem:<key>
   KEYS[4] user   fg:{p}:user:<userId>
   KEYS[5] order  fg:order:{<first 5 digits of orderId>}:<orderId> (same slot as the sale)
-  ARGV[1] orderId
+  KEYS[6] meta   fg:{p}:meta    (the queue's sold-out flag goes down with a unit given back)
+  KEYS[7] tokens fg:{p}:qtok    (a queued buyer's admission token, used by this order, is usable again)
+  ARGV[1] orderId  ARGV[2] userId
 
   Returns {'released'} | {'fenced'} (epoch changed: record cleared, user count given back, stock left alone) | {'not_ours'}
 ]]
@@ -21,6 +23,8 @@ local state, orderId, qty, epoch, userCounted =
 if orderId ~= ARGV[1] or state ~= 'p' then return {'not_ours'} end
 
 redis.call('DEL', KEYS[3], KEYS[5])
+local token = tonumber(redis.call('ZSCORE', KEYS[7], ARGV[2]) or '0')
+if token < 0 then redis.call('ZADD', KEYS[7], 'XX', -token, ARGV[2]) end
 -- The user's count is given back on both paths: the order exists nowhere (never produced), and a
 -- reseed keeps (never lowers) the counters it finds, so this reservation is still counted in it.
 if userCounted == '1' then
@@ -28,5 +32,8 @@ if userCounted == '1' then
   if n > 0 then redis.call('SET', KEYS[4], math.max(0, n - tonumber(qty))) end
 end
 if (redis.call('GET', KEYS[2]) or '0') ~= epoch then return {'fenced'} end
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('INCRBY', KEYS[1], qty) end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('INCRBY', KEYS[1], qty)
+  redis.call('HDEL', KEYS[6], 'qSoldOut')
+end
 return {'released'}

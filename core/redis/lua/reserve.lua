@@ -1,6 +1,7 @@
 --[[
   reserve: the whole admission decision for one order, in one round trip.
-  Order of checks: idempotency, gate, sale window, stock, admission rate, per-user limit, then reserve.
+  Order of checks: idempotency, gate, sale window, stock, admission token (queued sales), admission
+  rate, per-user limit, then reserve; the token is consumed in the same step as the reservation.
   Invariant: an idempotency key names one order (one orderId) for one user and quantity, whatever
   happens to its produce; this script never gives a key a second orderId.
 
@@ -11,9 +12,11 @@
   KEYS[5] user    fg:{p}:user:<userId>  units this user reserved (only kept when perUserLimit > 0)
   KEYS[6] rate    fg:{p}:rate           hash: s = unix second, n = admissions in that second
   KEYS[7] order   fg:order:{<first 5 digits of orderId>}:<orderId>  (same slot: see keys.ts newOrderId), accepted-order record, "<productId>|<userId>|<qty>|<acceptedAtMs>"
+  KEYS[8] tokens  fg:{p}:qtok           admission tokens of a queued sale (see queue-admit.lua)
   ARGV[1] orderId  ARGV[2] userId  ARGV[3] quantity  ARGV[4] productId
   ARGV[5] idempotency record TTL (s)  ARGV[6] order record TTL (s)
   ARGV[7] ms after which a still-pending record is abandoned (its API pod died before producing)
+  ARGV[8] '1' when the request carries an admission token whose signature, sale and user the API checked, else ''
 
   Idempotency record: "<p|u|d>|<orderId>|<remaining>|<qty>|<epoch>|<userCounted 0|1>|<acceptedAtMs>|<userId>"
   (p = reserved, produce in progress; u = produce outcome unknown (maybe in Kafka); d = durable in
@@ -27,6 +30,7 @@
     {'key_reused'}       the key belongs to another user or quantity: nothing changed
     {'not_seeded'} {'recovering'} {'paused'} {'not_started', msUntilStart} {'ended'}
     {'sold_out', stockLeft} {'rate_limited', msUntilNextSecond} {'limit_reached'}
+    {'token_required'} {'token_unknown'} {'token_used'} {'token_expired'}   queued sale, nothing changed
 ]]
 local t = redis.call('TIME')
 local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -51,7 +55,8 @@ if record then
   end
 end
 
-local meta = redis.call('HMGET', KEYS[2], 'state', 'startsAt', 'endsAt', 'rateLimit', 'perUserLimit')
+local reissue = record ~= false and record ~= nil -- reserving again under an orderId that consumed its token already
+local meta = redis.call('HMGET', KEYS[2], 'state', 'startsAt', 'endsAt', 'rateLimit', 'perUserLimit', 'admMode')
 if meta[1] and meta[1] ~= 'open' then return {meta[1]} end
 local stock = redis.call('GET', KEYS[1])
 if not stock or not meta[1] then return {'not_seeded'} end
@@ -63,7 +68,22 @@ if endsAt > 0 and nowMs >= endsAt then return {'ended'} end
 
 stock = tonumber(stock)
 local qty = tonumber(ARGV[3])
-if stock < qty then return {'sold_out', stock} end
+if stock < qty then
+  if stock <= 0 then redis.call('HSET', KEYS[2], 'qSoldOut', '1') end
+  return {'sold_out', stock}
+end
+
+local token = nil
+if meta[6] == 'queue' or meta[6] == 'queue-randomized-start' then
+  if not reissue then
+    if ARGV[8] ~= '1' then return {'token_required'} end
+    token = redis.call('ZSCORE', KEYS[8], ARGV[2])
+    if not token then return {'token_unknown'} end
+    token = tonumber(token)
+    if token < 0 then return {'token_used'} end
+    if token == 1 or token <= nowMs then return {'token_expired'} end
+  end
+end
 
 local rateLimit = tonumber(meta[4]) or 0
 if rateLimit > 0 then
@@ -84,6 +104,10 @@ if perUserLimit > 0 then
 end
 
 local remaining = redis.call('DECRBY', KEYS[1], qty)
+-- Single use: marked used (its expiry negated, so a release can give it back) with the reservation.
+if token then redis.call('ZADD', KEYS[8], 'XX', -token, ARGV[2]) end
+-- Everyone still waiting is told at once: polls read this flag.
+if remaining <= 0 then redis.call('HSET', KEYS[2], 'qSoldOut', '1') end
 local epoch = redis.call('GET', KEYS[3]) or '0'
 redis.call('SET', KEYS[4],
   'p|' .. ARGV[1] .. '|' .. remaining .. '|' .. qty .. '|' .. epoch .. '|' .. userCounted .. '|' .. nowMs .. '|' .. ARGV[2],

@@ -1,7 +1,8 @@
 --[[
   seed: load one sale into Redis from PostgreSQL's figures and open its gate.
   Replaces the stock and the whole config, bumps the epoch (fencing compensations of reservations
-  made before), keeps idempotency records and per-user counters.
+  made before), keeps idempotency records, per-user counters and the queue (its q* counters in the
+  meta hash, its places and tokens): a reseed never reorders or empties the line.
 
   KEYS[1] stock  fg:{p}:stock
   KEYS[2] meta   fg:{p}:meta
@@ -12,6 +13,8 @@
   ARGV[8] the epoch the seed was computed for ('' = unchecked): if the epoch key moved since
           (another operator seeded meanwhile), the seed is refused and nothing changes
   ARGV[9] lowest new epoch (an epoch key lost with Redis must not restart below what API pods hold)
+  ARGV[10] admission mode (direct | queue | queue-randomized-start)  ARGV[11] admissions per second (0 = none)
+  ARGV[12] admission token TTL (s)  ARGV[13] most places waiting (0 = no cap)
 
   Returns the new epoch, or {'stale', currentEpoch} when refused.
 ]]
@@ -19,10 +22,15 @@ local current = tonumber(redis.call('GET', KEYS[3]) or '0')
 if ARGV[8] ~= '' and ARGV[8] ~= nil and current ~= tonumber(ARGV[8]) then return {'stale', current} end
 local t = redis.call('TIME')
 redis.call('SET', KEYS[1], ARGV[1])
+local Q = {'qJoined', 'qBase', 'qBaseAt', 'qExpired', 'qEarly', 'qSeed'}
+local q = redis.call('HMGET', KEYS[2], unpack(Q))
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2],
   'state', ARGV[7], 'startsAt', ARGV[2], 'endsAt', ARGV[3], 'rateLimit', ARGV[4],
-  'perUserLimit', ARGV[5], 'initialStock', ARGV[6], 'seededAt', tonumber(t[1]) * 1000)
+  'perUserLimit', ARGV[5], 'initialStock', ARGV[6], 'seededAt', tonumber(t[1]) * 1000,
+  'admMode', ARGV[10] or 'direct', 'admRate', ARGV[11] or '0', 'admTtl', ARGV[12] or '0', 'admMax', ARGV[13] or '0')
+for i, f in ipairs(Q) do if q[i] then redis.call('HSET', KEYS[2], f, q[i]) end end
+if tonumber(ARGV[1]) <= 0 then redis.call('HSET', KEYS[2], 'qSoldOut', '1') end
 local epoch = math.max(current + 1, tonumber(ARGV[9] or '1') or 1)
 redis.call('SET', KEYS[3], epoch)
 return epoch

@@ -1,0 +1,109 @@
+// Signed queue tickets and admission tokens: HMAC-SHA256 with a key named by its id, so keys can
+// rotate (the first key of ADMISSION_SIGNING_KEYS signs, every listed key verifies) without
+// dropping the queue. Invariant: nothing unsigned, mistyped or bound to another sale or user is
+// ever accepted; a ticket carries its join number, so a poll needs no per-user Redis key.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { ConfigError } from '../core/config/env.js';
+
+export interface SigningKey {
+  id: string;
+  secret: Buffer;
+}
+
+/** "kid:secret,kid2:secret2" (secrets of 32 characters or more); the first one signs. */
+export function parseSigningKeys(raw: string | undefined): SigningKey[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  const problems: string[] = [];
+  const keys = raw.split(',').map((entry, i) => {
+    const at = entry.indexOf(':');
+    const id = entry.slice(0, at).trim();
+    const secret = entry.slice(at + 1).trim();
+    if (at < 1 || !/^[A-Za-z0-9_-]{1,32}$/.test(id)) problems.push(`ADMISSION_SIGNING_KEYS entry ${i + 1} must be "<key id>:<secret>" with a key id of 1-32 letters, digits, _ or -`);
+    else if (secret.length < 32) problems.push(`ADMISSION_SIGNING_KEYS key "${id}" is shorter than 32 characters`);
+    return { id, secret: Buffer.from(secret) };
+  });
+  if (new Set(keys.map((k) => k.id)).size !== keys.length) problems.push('ADMISSION_SIGNING_KEYS names a key id twice');
+  if (problems.length) throw new ConfigError(problems);
+  return keys;
+}
+
+/** A place in line: sale, user, join number and join second (what the user's entry in Redis holds). */
+export interface Ticket {
+  productId: string;
+  userId: string;
+  number: number;
+  joinedAtSec: number;
+}
+
+/** Permission to order once in a queued sale, until expiresAtMs (Redis also enforces both). */
+export interface AdmissionToken {
+  productId: string;
+  userId: string;
+  expiresAtMs: number;
+}
+
+export type Verified<T> = { ok: true; value: T } | { ok: false; why: string };
+
+const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64url');
+
+export class Signer {
+  private readonly byId: Map<string, SigningKey>;
+
+  constructor(private readonly keys: SigningKey[]) {
+    if (keys.length === 0) throw new Error('no signing key');
+    this.byId = new Map(keys.map((k) => [k.id, k]));
+  }
+
+  ticket(t: Ticket): string {
+    return this.sign({ t: 'q', p: t.productId, u: t.userId, n: t.number, s: t.joinedAtSec });
+  }
+
+  token(a: AdmissionToken): string {
+    return this.sign({ t: 'a', p: a.productId, u: a.userId, x: a.expiresAtMs });
+  }
+
+  readTicket(raw: string): Verified<Ticket> {
+    const v = this.verify(raw, 'q');
+    if (!v.ok) return v;
+    const { p, u, n, s } = v.value;
+    if (typeof p !== 'string' || typeof u !== 'string' || !Number.isSafeInteger(n) || !Number.isSafeInteger(s)) return { ok: false, why: 'malformed ticket' };
+    return { ok: true, value: { productId: p, userId: u, number: n as number, joinedAtSec: s as number } };
+  }
+
+  readToken(raw: string): Verified<AdmissionToken> {
+    const v = this.verify(raw, 'a');
+    if (!v.ok) return v;
+    const { p, u, x } = v.value;
+    if (typeof p !== 'string' || typeof u !== 'string' || !Number.isSafeInteger(x)) return { ok: false, why: 'malformed admission token' };
+    return { ok: true, value: { productId: p, userId: u, expiresAtMs: x as number } };
+  }
+
+  private sign(payload: Record<string, unknown>): string {
+    const key = this.keys[0]!;
+    const body = `${key.id}.${b64(JSON.stringify(payload))}`;
+    return `${body}.${this.mac(key, body)}`;
+  }
+
+  private mac(key: SigningKey, body: string): string {
+    return createHmac('sha256', key.secret).update(body).digest('base64url');
+  }
+
+  private verify(raw: string, type: 'q' | 'a'): Verified<Record<string, unknown>> {
+    const parts = raw.split('.');
+    if (parts.length !== 3) return { ok: false, why: 'not a signed value (expected <key id>.<payload>.<signature>)' };
+    const key = this.byId.get(parts[0]!);
+    if (!key) return { ok: false, why: `signed with an unknown key id "${parts[0]!.slice(0, 32)}"` };
+    const expected = Buffer.from(this.mac(key, `${parts[0]}.${parts[1]}`));
+    const given = Buffer.from(parts[2]!);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, why: 'bad signature' };
+    let payload: unknown;
+    try {
+      payload = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
+    } catch {
+      return { ok: false, why: 'malformed payload' };
+    }
+    if (typeof payload !== 'object' || payload === null || (payload as { t?: unknown }).t !== type)
+      return { ok: false, why: type === 'q' ? 'not a queue ticket' : 'not an admission token' };
+    return { ok: true, value: payload as Record<string, unknown> };
+  }
+}
