@@ -96,6 +96,13 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<F
     sweeper = setInterval(() => app.server.closeIdleConnections(), 50);
   });
   app.addHook('onClose', async () => clearInterval(sweeper));
+  // Draining (SIGTERM, before close): each answer closes its keep-alive connection, so a client
+  // whose connection a Service pinned to this pod reconnects to a live one instead of sending its
+  // next request into a socket that close() is about to drop (a reset, not an answer).
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (app.lifecycle.shuttingDown) reply.header('connection', 'close');
+    return payload;
+  });
 
   httpMetrics(app, { registry });
   await app.register(redisPlugin, { config, client: deps.redis, logger });

@@ -85,6 +85,14 @@ export const apiOwnVars = {
   },
   KAFKA_REQUEST_TIMEOUT_MS: { type: 'int', default: '5000', min: 500, max: 60000, description: 'Kafka request and acks=all timeout of the API producer', usedBy: ['api'] },
   KAFKA_PRODUCE_BATCH_MAX: { type: 'int', default: '1000', min: 1, max: 10000, description: 'Most orders sent in one Kafka produce request', usedBy: ['api'] },
+  KAFKA_ORDER_MESSAGE_VERSION: {
+    type: 'int',
+    default: '2',
+    min: 1,
+    max: 2,
+    description: 'Orders-topic record format the API writes: 2 = one record per sale per produce request carrying its orders (workers of this version decode both); 1 = one record per order (while an older worker still runs)',
+    usedBy: ['api'],
+  },
   KAFKA_PRODUCERS: {
     type: 'int',
     default: '2',

@@ -14,7 +14,7 @@ function setup(opts: {
   known?: (id: string) => Promise<boolean>;
   get?: () => string | null;
 }) {
-  const calls = { reserve: 0, release: [] as string[], confirm: [] as string[], send: [] as string[] };
+  const calls = { reserve: 0, release: [] as string[], confirm: [] as string[], confirmCalls: [] as string[][], send: [] as string[] };
   const redis = {
     fgReserve: async (...args: unknown[]) => {
       calls.reserve++;
@@ -25,9 +25,12 @@ function setup(opts: {
       calls.release.push(String(args[5]));
       return ['released'];
     },
+    // numkeys, the keys, the state, then the orderIds (confirm.lua).
     fgConfirm: async (...args: unknown[]) => {
-      calls.confirm.push(String(args[2]));
-      return 1;
+      const n = Number(args[0]);
+      for (let i = 0; i < n; i++) calls.confirm.push(String(args[n + 1]));
+      calls.confirmCalls.push(args.slice(1, n + 1).map(String));
+      return n;
     },
     get: async () => (opts.get ? opts.get() : null),
   } as unknown as FluxRedis;
@@ -134,6 +137,7 @@ describe('OrderService', () => {
       body: { status: 'success', orderId: first, productId: 'p', remaining: 3 },
     });
     expect(ok.calls.send).toEqual([first]);
+    await new Promise((r) => setImmediate(r)); // confirms go out once per turn of the event loop
     expect(ok.calls.confirm).toEqual(['d']);
     const failing = setup({
       reserve: () => ['adopt', unknown],
@@ -143,6 +147,21 @@ describe('OrderService', () => {
     });
     expect(await failing.service.place(req())).toMatchObject({ ok: false, code: 'unavailable', orderId: first });
     expect(failing.calls.release).toEqual([]);
+  });
+
+  it('confirms the orders of one produce batch in one Redis call per sale', async () => {
+    const { service, calls } = setup({ reserve: () => ['ok', 9, 1, Date.now()] });
+    const placed = await Promise.all([
+      ...Array.from({ length: 5 }, (_, i) => service.place(req({ idempotencyKey: `a${i}` }))),
+      ...Array.from({ length: 3 }, (_, i) => service.place(req({ productId: 'q', idempotencyKey: `b${i}` }))),
+    ]);
+    expect(placed.every((r) => r.ok)).toBe(true);
+    await new Promise((r) => setImmediate(r));
+    expect(calls.confirmCalls).toEqual([
+      ['a0', 'a1', 'a2', 'a3', 'a4'].map((k) => `fg:{p}:idem:${k}`),
+      ['b0', 'b1', 'b2'].map((k) => `fg:{q}:idem:${k}`),
+    ]);
+    expect(calls.confirm).toEqual(Array(8).fill('d'));
   });
 
   it('a key reused with another user or quantity is refused, also when answered from memory', async () => {

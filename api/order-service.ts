@@ -11,7 +11,6 @@ import type { Logger } from '../core/logging.js';
 import type { FluxRedis } from '../core/redis/client.js';
 import { newOrderId } from '../core/redis/keys.js';
 import {
-  confirmReservation,
   markOutcomeUnknown,
   readIdempotencyRecord,
   releaseReservation,
@@ -20,6 +19,7 @@ import {
 } from '../core/redis/reserve.js';
 import { localOnly, type Durability } from '../core/redis/durability.js';
 import type { Rejection } from './answers.js';
+import { ConfirmBatcher } from './confirm-batcher.js';
 import type { ApiMetrics, OrderOutcome } from './metrics.js';
 
 export interface OrderRequest {
@@ -87,7 +87,12 @@ export class OrderService {
   /** Answers of orders this process accepted recently (replays skip Redis, even when sold out). */
   private readonly recent = new Map<string, { req: OrderRequest; body: SuccessBody }>();
 
-  constructor(private readonly d: OrderServiceDeps) {}
+  /** Confirms the orders of one produce batch in one Redis call per sale. */
+  private readonly confirms: ConfirmBatcher;
+
+  constructor(private readonly d: OrderServiceDeps) {
+    this.confirms = new ConfirmBatcher(d.redis, () => d.metrics.redisErrors.inc());
+  }
 
   place(req: OrderRequest): Promise<OrderResult> {
     const local = `${req.productId}\n${req.idempotencyKey}`;
@@ -218,7 +223,7 @@ export class OrderService {
       return limbo(o.orderId, `Kafka: ${message}`);
     }
     // Not awaited: the answer does not depend on it; a duplicate meanwhile waits on the record.
-    confirmReservation(this.d.redis, req.productId, req.idempotencyKey, o.orderId).catch(() => this.d.metrics.redisErrors.inc());
+    this.confirms.add(req.productId, req.idempotencyKey, o.orderId);
     const body: SuccessBody = { status: 'success', orderId: o.orderId, productId: req.productId, remaining: o.remaining };
     this.remember(`${req.productId}\n${req.idempotencyKey}`, req, body);
     return { ok: true, body, replayed: false };

@@ -4,7 +4,7 @@
 # stack as it found it (stopped again if this script started it).
 # Knobs (env): BENCH_DURATION_S=4 (per round) BENCH_ROUNDS=3 BENCH_WARMUP_S=2 BENCH_CONNECTIONS=64 BENCH_PIN=off|1:0 (server CPUs:wrk CPUs)
 #              BENCH_WORKER_ORDERS=100000 BENCH_PER_MESSAGE_MAX_S=10 BENCH_ONLY=ceiling,soldout,accept,replica,worker
-#              BENCH_CPU_PROF=<dir> (V8 CPU profile of our API per case)
+#              BENCH_CPU_PROF=<dir> (V8 CPU profile of our API and worker per case; tools/bench/profile-top.ts summarizes one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -67,15 +67,16 @@ export function allocate(orders: readonly OrderMessage[], state: LockedState): A
     holders.set(key, order.orderId);
     const stock = remaining.get(order.productId);
     const limit = state.perUserLimit?.get(order.productId);
-    const userKey = userUnitsKeyOf(order.productId, order.userId);
-    const held = userUnits.get(userKey) ?? 0;
+    // Units per user matter only under a per-user limit (no key built per order otherwise).
+    const userKey = limit === undefined ? undefined : userUnitsKeyOf(order.productId, order.userId);
+    const held = userKey === undefined ? 0 : (userUnits.get(userKey) ?? 0);
     if (stock === undefined) {
       decisions.push({ order, status: 'rejected', reason: 'unknown_product' });
     } else if (limit !== undefined && held + order.quantity > limit) {
       decisions.push({ order, status: 'rejected', reason: 'over_user_limit' });
     } else if (stock >= order.quantity) {
       remaining.set(order.productId, stock - order.quantity);
-      userUnits.set(userKey, held + order.quantity);
+      if (userKey !== undefined) userUnits.set(userKey, held + order.quantity);
       taken.set(order.productId, (taken.get(order.productId) ?? 0) + order.quantity);
       decisions.push({ order, status: 'confirmed' });
     } else {

@@ -9,7 +9,7 @@
 import type { EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { PoisonMessage } from '../core/kafka/dlq.js';
-import { decodeOrder, InvalidOrderMessage, type OrderMessage } from '../core/kafka/order-message.js';
+import { decodeOrderRecord, encodeOrder, InvalidOrderMessage, type OrderMessage } from '../core/kafka/order-message.js';
 import type { Logger } from '../core/logging.js';
 import { commitPastBatch } from './commit.js';
 import { deadLetter } from './dead-letter.js';
@@ -37,25 +37,41 @@ export interface BatchContext {
 
 export interface SplitBatch {
   orders: OrderMessage[];
-  /** The Kafka message of each order (same index): a refused order goes to the DLQ byte for byte. */
+  /** The Kafka record of each order (same index): a refused order goes to the DLQ (dlqSource). */
   sources: KafkaMessage[];
+  /** 1 where the order came in a v2 record of many orders (its DLQ bytes are its own v1 encoding). */
+  batched: Uint8Array;
   poison: PoisonMessage[];
 }
 
 export function splitBatch(topic: string, partition: number, messages: KafkaMessage[]): SplitBatch {
   const orders: OrderMessage[] = [];
   const sources: KafkaMessage[] = [];
+  const flags: number[] = [];
   const poison: PoisonMessage[] = [];
   for (const message of messages) {
+    let record;
     try {
-      orders.push(decodeOrder(message.value));
-      sources.push(message);
+      record = decodeOrderRecord(message.value);
     } catch (err) {
       if (!(err instanceof InvalidOrderMessage)) throw err;
       poison.push({ topic, partition, message, reason: err.message });
+      continue;
     }
+    for (const o of record.orders) {
+      orders.push(o);
+      sources.push(message);
+      flags.push(record.batched ? 1 : 0);
+    }
+    for (const bad of record.invalid) poison.push({ topic, partition, message: { ...message, value: bad.value }, reason: bad.reason });
   }
-  return { orders, sources, poison };
+  return { orders, sources, batched: Uint8Array.from(flags), poison };
+}
+
+/** The record to dead-letter for order i: the v1 record itself, or the order alone out of a v2 record. */
+export function dlqSource(split: Pick<SplitBatch, 'orders' | 'sources' | 'batched'>, i: number): KafkaMessage {
+  const source = split.sources[i]!;
+  return split.batched[i] ? { ...source, value: encodeOrder(split.orders[i]!) } : source;
 }
 
 export async function handleBatch(ctx: BatchContext, payload: EachBatchPayload): Promise<void> {
@@ -100,10 +116,11 @@ function retryOptions(ctx: BatchContext, payload: EachBatchPayload, log: Logger,
 async function persistAndCommit(
   ctx: BatchContext,
   payload: EachBatchPayload,
-  { orders, sources, poison: undecodable }: SplitBatch,
+  split: SplitBatch,
   started: bigint,
 ): Promise<JobOutcome> {
   const { batch } = payload;
+  const { orders, poison: undecodable } = split;
   const log = ctx.logger.child({ topic: batch.topic, partition: batch.partition, firstOffset: batch.messages[0]!.offset, lastOffset: batch.lastOffset() });
   const retry = retryOptions(ctx, payload, log, orders.length);
   const given = (): JobOutcome => {
@@ -118,7 +135,7 @@ async function persistAndCommit(
   const pgDone = process.hrtime.bigint();
   if (stored === ABORTED) return given();
   const persisted = mergeResults(stored.results);
-  const refused = stored.refused.map((r) => ({ topic: batch.topic, partition: batch.partition, message: sources[r.index]!, reason: r.reason }));
+  const refused = stored.refused.map((r) => ({ topic: batch.topic, partition: batch.partition, message: dlqSource(split, r.index), reason: r.reason }));
   const poison = [...undecodable, ...refused].sort((a, b) => (BigInt(a.message.offset) < BigInt(b.message.offset) ? -1 : 1));
   if (!(await deadLetter(ctx, poison, retry('dlq'), log))) return given();
   const { confirmed, rejected } = recordDecisions(ctx.metrics, log, persisted.decisions, persisted.redelivered);

@@ -48,12 +48,20 @@ async function inTransaction<T>(pool: Pool, work: (c: PoolClient) => Promise<T>)
   }
 }
 
+// An object literal of fixed shape, not a spread of the order: one hidden class for every row.
 function toRow(d: Decision): OrderRow {
+  const o = d.order;
   return {
-    ...d.order,
+    orderId: o.orderId,
+    productId: o.productId,
+    userId: o.userId,
+    idempotencyKey: o.idempotencyKey,
+    quantity: o.quantity,
     status: d.status,
     rejectReason: d.status === 'rejected' ? d.reason : null,
     duplicateOf: d.status === 'rejected' && d.reason === 'duplicate' ? d.duplicateOf : null,
+    epoch: o.epoch,
+    acceptedAt: o.acceptedAt,
   };
 }
 

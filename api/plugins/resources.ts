@@ -62,6 +62,7 @@ export const kafkaPlugin = shared<{ config: ApiConfig; producer?: OrderSender; l
         requestTimeoutMs: c.KAFKA_REQUEST_TIMEOUT_MS,
         maxBatch: c.KAFKA_PRODUCE_BATCH_MAX,
         lanes: c.KAFKA_PRODUCERS,
+        messageVersion: c.KAFKA_ORDER_MESSAGE_VERSION === 1 ? 1 : 2,
         onBatch: opts.metrics.produceBatch,
       });
       try {

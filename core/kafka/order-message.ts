@@ -1,5 +1,12 @@
-// The one codec for messages on the orders topic. Producers call encodeOrder; consumers call
-// decodeOrder, which validates and says exactly what is wrong (the reason goes to the DLQ).
+// The one codec for messages on the orders topic. Producers call encodeOrders (or encodeOrder);
+// consumers call decodeOrderRecord, which validates and says exactly what is wrong (the reason goes
+// to the DLQ). Two versions, both always decoded:
+//   v1: one order per Kafka record, {"v":1,"orderId":…,"productId":…,…}
+//   v2: the orders of one sale from one produce batch in one record,
+//       {"v":2,"productId":…,"orders":[{"orderId":…,"userId":…,"idempotencyKey":…,"quantity":…,"acceptedAt":…,"epoch":…},…]}
+//       (kafkajs encodes each record field by field: one record per batch instead of one per order
+//       is most of the API's Kafka CPU, and most of the worker's per-message decoding).
+// The key of either is the productId: one sale's orders stay on one partition, in order.
 
 export interface OrderMessage {
   v: 1;
@@ -25,8 +32,24 @@ export class InvalidOrderMessage extends Error {
   }
 }
 
+/** Versions the API can write (KAFKA_ORDER_MESSAGE_VERSION): 1 while some worker predates v2. */
+export type OrderMessageVersion = 1 | 2;
+
 export function encodeOrder(m: OrderMessage): Buffer {
   return Buffer.from(JSON.stringify(m));
+}
+
+/** One v2 record for orders of ONE product (the record's key): their fields, without v and productId. */
+export function encodeOrders(orders: readonly OrderMessage[]): Buffer {
+  const productId = orders[0]?.productId;
+  if (productId === undefined) throw new Error('encodeOrders: no order');
+  let json = `{"v":2,"productId":${JSON.stringify(productId)},"orders":[`;
+  for (let i = 0; i < orders.length; i++) {
+    const o = orders[i]!;
+    if (o.productId !== productId) throw new Error(`encodeOrders: orders of ${productId} and ${o.productId} in one record`);
+    json += `${i ? ',' : ''}{"orderId":${JSON.stringify(o.orderId)},"userId":${JSON.stringify(o.userId)},"idempotencyKey":${JSON.stringify(o.idempotencyKey)},"quantity":${o.quantity},"acceptedAt":${JSON.stringify(o.acceptedAt)},"epoch":${o.epoch}}`;
+  }
+  return Buffer.from(`${json}]}`);
 }
 
 /** Partition key: all orders of one product go to one partition, in order. */
@@ -50,9 +73,11 @@ function isCanonicalTime(t: string): boolean {
   return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(t) && !Number.isNaN(ms) && new Date(ms).toISOString() === t;
 }
 
-const FIELDS = ['v', 'orderId', 'productId', 'userId', 'idempotencyKey', 'quantity', 'acceptedAt', 'epoch'];
+const FIELDS = new Set(['v', 'orderId', 'productId', 'userId', 'idempotencyKey', 'quantity', 'acceptedAt', 'epoch']);
+const V2_FIELDS = new Set(['v', 'productId', 'orders']);
+const V2_ORDER_FIELDS = new Set(['orderId', 'userId', 'idempotencyKey', 'quantity', 'acceptedAt', 'epoch']);
 
-export function decodeOrder(value: Buffer | null | undefined): OrderMessage {
+function parseObject(value: Buffer | null | undefined): Record<string, unknown> {
   if (!value || value.length === 0) throw new InvalidOrderMessage('empty message');
   let o: unknown;
   try {
@@ -61,9 +86,15 @@ export function decodeOrder(value: Buffer | null | undefined): OrderMessage {
     throw new InvalidOrderMessage('not JSON');
   }
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new InvalidOrderMessage('not a JSON object');
-  const m = o as Record<string, unknown>;
-  for (const k of Object.keys(m)) if (!FIELDS.includes(k)) throw new InvalidOrderMessage(`unknown field ${k}`);
-  if (m.v !== 1) throw new InvalidOrderMessage(`unsupported version ${JSON.stringify(m.v)}`);
+  return o as Record<string, unknown>;
+}
+
+function onlyFields(m: Record<string, unknown>, allowed: Set<string>): void {
+  for (const k in m) if (!allowed.has(k)) throw new InvalidOrderMessage(`unknown field ${k}`);
+}
+
+/** Checks the fields of one order (m.v and the unknown-field check are the caller's). */
+function validateOrder(m: Record<string, unknown>): OrderMessage {
   if (typeof m.orderId !== 'string' || !UUID_PATTERN.test(m.orderId))
     throw new InvalidOrderMessage('orderId must be a lowercase UUID');
   for (const f of ['productId', 'userId'] as const)
@@ -78,4 +109,63 @@ export function decodeOrder(value: Buffer | null | undefined): OrderMessage {
   if (!Number.isSafeInteger(m.epoch) || (m.epoch as number) < 0)
     throw new InvalidOrderMessage(`epoch must be an integer in 0..${Number.MAX_SAFE_INTEGER}`);
   return m as unknown as OrderMessage;
+}
+
+/** Decodes a v1 record (one order); throws InvalidOrderMessage naming what is wrong. */
+export function decodeOrder(value: Buffer | null | undefined): OrderMessage {
+  const m = parseObject(value);
+  onlyFields(m, FIELDS);
+  if (m.v !== 1) throw new InvalidOrderMessage(`unsupported version ${JSON.stringify(m.v)}`);
+  return validateOrder(m);
+}
+
+/** An order of a v2 record that failed validation: its reason, and its fields as a v1 message (for the DLQ). */
+export interface InvalidOrderInRecord {
+  reason: string;
+  value: Buffer;
+}
+
+export interface DecodedRecord {
+  /** v1 objects (v = 1, productId set), in record order. */
+  orders: OrderMessage[];
+  /** True for a v2 record: each order's own bytes are its v1 encoding (encodeOrder), not the record's. */
+  batched: boolean;
+  invalid: InvalidOrderInRecord[];
+}
+
+/**
+ * Decodes a v1 or v2 record. A record that is not one of them as a whole throws InvalidOrderMessage
+ * (the record goes to the DLQ byte for byte); an invalid order inside a valid v2 record is listed in
+ * `invalid` so the record's other orders are still stored.
+ */
+export function decodeOrderRecord(value: Buffer | null | undefined): DecodedRecord {
+  const m = parseObject(value);
+  if (m.v === 1) {
+    onlyFields(m, FIELDS);
+    return { orders: [validateOrder(m)], batched: false, invalid: [] };
+  }
+  if (m.v !== 2) throw new InvalidOrderMessage(`unsupported version ${JSON.stringify(m.v)}`);
+  onlyFields(m, V2_FIELDS);
+  const productId = m.productId;
+  if (typeof productId !== 'string' || !ID_PATTERN.test(productId)) throw new InvalidOrderMessage(`productId must match ${ID_PATTERN.source}`);
+  if (!Array.isArray(m.orders) || m.orders.length === 0) throw new InvalidOrderMessage('orders must be a non-empty array');
+  const orders: OrderMessage[] = [];
+  const invalid: InvalidOrderInRecord[] = [];
+  for (const entry of m.orders as unknown[]) {
+    const isObject = typeof entry === 'object' && entry !== null && !Array.isArray(entry);
+    try {
+      if (!isObject) throw new InvalidOrderMessage('an order of a v2 record must be a JSON object');
+      const o = entry as Record<string, unknown>;
+      onlyFields(o, V2_ORDER_FIELDS);
+      // The parsed object becomes the v1 order (no copy per order).
+      o.v = 1;
+      o.productId = productId;
+      orders.push(validateOrder(o));
+    } catch (err) {
+      if (!(err instanceof InvalidOrderMessage)) throw err;
+      const asV1 = isObject ? { ...(entry as Record<string, unknown>), v: 1, productId } : { v: 1, productId, order: entry };
+      invalid.push({ reason: err.message, value: Buffer.from(JSON.stringify(asV1)) });
+    }
+  }
+  return { orders, batched: true, invalid };
 }

@@ -9,7 +9,7 @@ import { Kafka, logLevel, type KafkaConfig, type LogEntry, type Producer } from 
 import type { Logger } from '../logging.js';
 import type { KafkaClientOptions } from './client.js';
 import { kafkaLogCreator } from './consumer.js';
-import { encodeOrder, orderKey, type OrderMessage } from './order-message.js';
+import { encodeOrder, encodeOrders, orderKey, type OrderMessage, type OrderMessageVersion } from './order-message.js';
 import { createOrderPartitioner } from './partitioner.js';
 import { ProduceError, classifyProduceFailure, countingSocketFactory } from './produce-outcome.js';
 
@@ -28,12 +28,17 @@ export interface OrderProducerOptions {
   maxBatch: number;
   /** Producers sending in parallel (each one request in flight). */
   lanes: number;
+  /** 2 (default): one record per sale per produce request carrying its orders; 1: one record per order. */
+  messageVersion?: OrderMessageVersion;
   /** Observability hook (metrics). */
   onBatch?: (size: number, ok: boolean, seconds: number) => void;
 }
 
+/** At most ~400 bytes per order: 1,000 orders stay well under Kafka's default 1 MB record limit. */
+const MAX_ORDERS_PER_RECORD = 1_000;
+
 interface Pending {
-  message: { key: string; value: Buffer };
+  order: OrderMessage;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -104,7 +109,7 @@ export class OrderProducer {
   send(order: OrderMessage): Promise<void> {
     if (this.closed) return Promise.reject(new ProduceError('producer closed', 'not_written'));
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ message: { key: orderKey(order), value: encodeOrder(order) }, resolve, reject });
+      this.queue.push({ order, resolve, reject });
       this.schedule();
     });
   }
@@ -167,11 +172,10 @@ export class OrderProducer {
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     const writtenBefore = lane.producesWritten;
-    const onePartition = new Set(batch.map((p) => p.message.key)).size === 1;
+    const messages = this.records(batch);
+    const onePartition = new Set(messages.map((m) => m.key)).size === 1;
     gen.connecting
-      .then(() =>
-        gen.producer.send({ topic: this.opts.topic, acks: -1, timeout: this.opts.requestTimeoutMs, messages: batch.map((p) => p.message) }),
-      )
+      .then(() => gen.producer.send({ topic: this.opts.topic, acks: -1, timeout: this.opts.requestTimeoutMs, messages }))
       .then(
         () => {
           this.opts.onBatch?.(batch.length, true, seconds());
@@ -191,6 +195,22 @@ export class OrderProducer {
         lane.busy = false;
         this.drain();
       });
+  }
+
+  /** The Kafka records of one produce request: per order (v1), or one per sale in arrival order (v2). */
+  private records(batch: Pending[]): Array<{ key: string; value: Buffer }> {
+    if (this.opts.messageVersion === 1) return batch.map((p) => ({ key: orderKey(p.order), value: encodeOrder(p.order) }));
+    const bySale = new Map<string, OrderMessage[]>();
+    for (const { order } of batch) {
+      const key = orderKey(order);
+      const list = bySale.get(key);
+      if (list) list.push(order);
+      else bySale.set(key, [order]);
+    }
+    const records: Array<{ key: string; value: Buffer }> = [];
+    for (const [key, orders] of bySale)
+      for (let i = 0; i < orders.length; i += MAX_ORDERS_PER_RECORD) records.push({ key, value: encodeOrders(orders.slice(i, i + MAX_ORDERS_PER_RECORD)) });
+    return records;
   }
 
   private replace(lane: Lane, failed: Generation): void {

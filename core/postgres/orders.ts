@@ -63,19 +63,24 @@ export interface OrderRow {
 const INSERT_ROWS = `INSERT INTO orders (id, product_id, user_id, idempotency_key, quantity, status, reject_reason, duplicate_of, epoch, accepted_at)
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::uuid[], $9::bigint[], $10::timestamptz[])`;
 
+/** The ten column arrays, filled in one pass over the rows. */
 function columns(rows: readonly OrderRow[]): unknown[] {
-  return [
-    rows.map((r) => r.orderId),
-    rows.map((r) => r.productId),
-    rows.map((r) => r.userId),
-    rows.map((r) => r.idempotencyKey),
-    rows.map((r) => r.quantity),
-    rows.map((r) => r.status),
-    rows.map((r) => r.rejectReason),
-    rows.map((r) => r.duplicateOf),
-    rows.map((r) => r.epoch),
-    rows.map((r) => r.acceptedAt),
-  ];
+  const n = rows.length;
+  const cols: unknown[][] = Array.from({ length: 10 }, () => new Array<unknown>(n));
+  for (let i = 0; i < n; i++) {
+    const r = rows[i]!;
+    cols[0]![i] = r.orderId;
+    cols[1]![i] = r.productId;
+    cols[2]![i] = r.userId;
+    cols[3]![i] = r.idempotencyKey;
+    cols[4]![i] = r.quantity;
+    cols[5]![i] = r.status;
+    cols[6]![i] = r.rejectReason;
+    cols[7]![i] = r.duplicateOf;
+    cols[8]![i] = r.epoch;
+    cols[9]![i] = r.acceptedAt;
+  }
+  return cols;
 }
 
 /** Inserts every row or raises (a unique violation, 23505, when one is already stored). */

@@ -6,14 +6,15 @@ import { createSecureContext } from 'node:tls';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { ConfigError } from '../config/env.js';
 
-const SCRIPTS = {
+const SCRIPTS: Record<string, { file: string; keys: number | undefined }> = {
   fgReserve: { file: 'reserve.lua', keys: 7 },
   fgRelease: { file: 'release.lua', keys: 5 },
-  fgConfirm: { file: 'confirm.lua', keys: 1 },
+  // Variable key count: the caller passes numkeys first (confirm.lua settles a batch of orders).
+  fgConfirm: { file: 'confirm.lua', keys: undefined },
   fgSeed: { file: 'seed.lua', keys: 3 },
   fgOpenGate: { file: 'open-gate.lua', keys: 2 },
   fgNodeRunId: { file: 'node-run-id.lua', keys: 1 },
-} as const;
+};
 
 type Arg = string | number;
 
@@ -21,7 +22,8 @@ type Arg = string | number;
 export interface ScriptCommands {
   fgReserve(...keysThenArgs: Arg[]): Promise<unknown[]>;
   fgRelease(...keysThenArgs: Arg[]): Promise<unknown[]>;
-  fgConfirm(...keysThenArgs: Arg[]): Promise<number>;
+  /** numkeys, the keys, then the arguments. */
+  fgConfirm(...numKeysKeysThenArgs: Arg[]): Promise<number>;
   fgSeed(...keysThenArgs: Arg[]): Promise<number>;
   fgOpenGate(...keysThenArgs: Arg[]): Promise<number>;
   fgNodeRunId(...keysThenArgs: Arg[]): Promise<string>;
@@ -245,7 +247,15 @@ export function createRedis(target: RedisTarget | string, opts: RedisClientOptio
     // Sentinels (or the cluster) again. The failed command is not resent; its caller answers 503.
     reconnectOnError: (err) => err.message.startsWith('READONLY'),
   };
-  const common = { lazyConnect: true, enableOfflineQueue: true, enableAutoPipelining: opts.autoPipelining ?? true };
+  // fgConfirm takes its key count as its first argument: auto-pipelining would route it (and every
+  // command pipelined with it) by the slot of that number, not of its keys (a cross-slot pipeline
+  // error on a Cluster). It is sent on its own, routed by its keys; it runs once per produce batch.
+  const common = {
+    lazyConnect: true,
+    enableOfflineQueue: true,
+    enableAutoPipelining: opts.autoPipelining ?? true,
+    autoPipeliningIgnoredCommands: ['fgConfirm'],
+  };
   const retry = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2_000);
 
   let redis: RedisClient;

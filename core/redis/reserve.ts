@@ -100,12 +100,26 @@ export async function reserve(redis: FluxRedis, r: ReserveRequest): Promise<Rese
 
 /** Marks the reservation durable (Kafka acked). */
 export async function confirmReservation(redis: FluxRedis, productId: string, idempotencyKey: string, orderId: string): Promise<boolean> {
-  return (await redis.fgConfirm(saleKeys(productId).idem(idempotencyKey), orderId, 'd')) === 1;
+  return (await confirmReservations(redis, productId, [{ idempotencyKey, orderId }])) === 1;
+}
+
+/**
+ * Marks the reservations of one sale durable in one round trip (one call per produce batch and
+ * sale: the keys share the sale's slot). Returns how many records changed.
+ */
+export async function confirmReservations(
+  redis: FluxRedis,
+  productId: string,
+  orders: ReadonlyArray<{ idempotencyKey: string; orderId: string }>,
+): Promise<number> {
+  if (orders.length === 0) return 0;
+  const k = saleKeys(productId);
+  return redis.fgConfirm(orders.length, ...orders.map((o) => k.idem(o.idempotencyKey)), 'd', ...orders.map((o) => o.orderId));
 }
 
 /** Marks the reservation's produce outcome unknown (maybe in Kafka): never released, adopted by a retry. */
 export async function markOutcomeUnknown(redis: FluxRedis, productId: string, idempotencyKey: string, orderId: string): Promise<boolean> {
-  return (await redis.fgConfirm(saleKeys(productId).idem(idempotencyKey), orderId, 'u')) === 1;
+  return (await redis.fgConfirm(1, saleKeys(productId).idem(idempotencyKey), 'u', orderId)) === 1;
 }
 
 export type ReleaseResult = 'released' | 'fenced' | 'not_ours';

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningProcess } from '../support/processes.js';
-import { countBy, http, initSale, order, redisStock, startApi, startWorkerFor, topicEndOffset, uniqueName, waitFor, type ApiHarness, type Res } from '../support/api.js';
+import { countBy, http, initSale, order, redisStock, startApi, startWorkerFor, topicOrders, uniqueName, waitFor, type ApiHarness, type Res } from '../support/api.js';
 
 let h: ApiHarness;
 let worker: RunningProcess | undefined;
@@ -24,7 +24,7 @@ describe('POST /order', () => {
   it('2,000 concurrent buyers for 100 units: exactly 100 accepted, 1,900 sold out; after the worker drains, 100 confirmed in PostgreSQL', async () => {
     const productId = uniqueName('stampede');
     await initSale(h.base, { productId, quantity: 100 });
-    const offsetBefore = await topicEndOffset(h.topic);
+    const ordersBefore = await topicOrders(h.topic);
 
     const results = await Promise.all(
       Array.from({ length: 2000 }, (_, i) => order(h.base, { productId, userId: `buyer-${i}` })),
@@ -36,7 +36,7 @@ describe('POST /order', () => {
     expect(new Set(accepted.map((b) => b.remaining))).toEqual(new Set(Array.from({ length: 100 }, (_, i) => i)));
     for (const r of results.filter((r) => r.status === 409)) expect(r.body).toEqual({ status: 'sold_out', message: 'sold out' });
     expect(await redisStock(h.redis, productId)).toBe(0);
-    expect(await topicEndOffset(h.topic)).toBe(offsetBefore + 100);
+    expect(await topicOrders(h.topic), 'orders in Kafka').toBe(ordersBefore + 100);
     const inventory = await http(h.base, 'GET', `/inventory/${productId}`);
     expect(inventory.body).toMatchObject({ productId, remaining: 0, state: 'sold_out', initialStock: 100 });
 
@@ -63,7 +63,7 @@ describe('POST /order', () => {
   it('50 concurrent requests with one idempotency key: one order, 49 replays of it', async () => {
     const productId = uniqueName('idem');
     await initSale(h.base, { productId, quantity: 10 });
-    const offsetBefore = await topicEndOffset(h.topic);
+    const ordersBefore = await topicOrders(h.topic);
     const key = randomUUID();
 
     const results = await Promise.all(Array.from({ length: 50 }, () => order(h.base, { productId, userId: 'alice' }, key)));
@@ -74,7 +74,7 @@ describe('POST /order', () => {
     expect(results.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(49);
     for (const r of results) expect(r.body).toEqual({ status: 'success', orderId: [...orderIds][0], productId, remaining: 9 });
     expect(await redisStock(h.redis, productId)).toBe(9);
-    expect(await topicEndOffset(h.topic)).toBe(offsetBefore + 1);
+    expect(await topicOrders(h.topic), 'orders in Kafka').toBe(ordersBefore + 1);
 
     // Later repeats (here: answered from this process's memory, then from Redis after the sale sells out) replay too.
     const again = await order(h.base, { productId, userId: 'alice' }, key);

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, type FluxRedis } from '../../core/redis/client.js';
 import { orderStatusKey, saleKeys } from '../../core/redis/keys.js';
-import { confirmReservation, markOutcomeUnknown, readAcceptedOrder, readIdempotencyRecord, releaseReservation, reserve, type ReserveRequest } from '../../core/redis/reserve.js';
+import { confirmReservation, confirmReservations, markOutcomeUnknown, readAcceptedOrder, readIdempotencyRecord, releaseReservation, reserve, type ReserveRequest } from '../../core/redis/reserve.js';
 import { closeGate, deleteSaleKeys, openGate, readSaleState, seedSale } from '../../core/redis/sale.js';
 import { requireEnv, uniqueName } from '../support/api.js';
 
@@ -77,6 +77,27 @@ describe('Redis scripts', () => {
     expect(await releaseReservation(redis, r)).toBe('fenced');
     expect(await redis.get(saleKeys(productId).stock)).toBe('5');
     expect(await redis.exists(saleKeys(productId).idem(r.idempotencyKey))).toBe(0);
+  });
+
+  it('confirm settles a produce batch of one sale in one call, skipping records of another order or already settled', async () => {
+    const productId = await seeded(5);
+    const rs = [request(productId), request(productId), request(productId), request(productId)];
+    for (const r of rs) expect(await reserve(redis, r)).toMatchObject({ kind: 'ok' });
+    await markOutcomeUnknown(redis, productId, rs[1]!.idempotencyKey, rs[1]!.orderId);
+    await confirmReservation(redis, productId, rs[2]!.idempotencyKey, rs[2]!.orderId);
+    const ttlBefore = await redis.ttl(saleKeys(productId).idem(rs[0]!.idempotencyKey));
+    const batch = [
+      { idempotencyKey: rs[0]!.idempotencyKey, orderId: rs[0]!.orderId }, // pending -> done
+      { idempotencyKey: rs[1]!.idempotencyKey, orderId: rs[1]!.orderId }, // unknown -> done
+      { idempotencyKey: rs[2]!.idempotencyKey, orderId: rs[2]!.orderId }, // already done
+      { idempotencyKey: rs[3]!.idempotencyKey, orderId: randomUUID() }, // another order's key
+      { idempotencyKey: randomUUID(), orderId: randomUUID() }, // no record
+    ];
+    expect(await confirmReservations(redis, productId, batch)).toBe(2);
+    const states = await Promise.all(rs.map((r) => readIdempotencyRecord(redis, productId, r.idempotencyKey)));
+    expect(states.map((x) => x?.state)).toEqual(['done', 'done', 'done', 'pending']);
+    expect(await redis.ttl(saleKeys(productId).idem(rs[0]!.idempotencyKey))).toBeGreaterThanOrEqual(ttlBefore - 5);
+    expect(await confirmReservations(redis, productId, [])).toBe(0);
   });
 
   it('a confirmed order is never released', async () => {

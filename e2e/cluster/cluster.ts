@@ -116,3 +116,121 @@ export async function confirmedInPostgres(databaseUrl: string, productId: string
     await client.end();
   }
 }
+
+/** `helm install --wait` (hooks included) of the chart; the error carries the pods and events. */
+export async function installRelease(ns: string, release: string, valuesFile: string): Promise<number> {
+  const t0 = Date.now();
+  // Helm installs crds/ only when the CRD is absent and never upgrades it: a CRD left by an older
+  // checkout would prune the fields this chart's operator writes (status.recovery.barrier, seen:
+  // a recovery that never ends). The README's upgrade step, applied before every install.
+  await kubectl(['apply', '--server-side', '--force-conflicts', '-f', `${CHART}/crds/flashsale.yaml`]);
+  await helm(['install', release, CHART, '-n', ns, '--values', valuesFile, '--wait', '--timeout', '10m'])
+    .catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await podsSummary(ns)}\n${await kubectl(['get', 'events', '-n', ns, '--sort-by=.lastTimestamp']).catch(() => '')}`);
+    });
+  return Math.round((Date.now() - t0) / 1000);
+}
+
+/** A FlashSale manifest selling `stock` units now, its workers scaled by the operator as `workers` says. */
+export function flashSaleManifest(ns: string, name: string, productId: string, stock: number, workers: Record<string, unknown>): string {
+  const now = Date.now();
+  return JSON.stringify({
+    apiVersion: 'fluxgate.io/v1alpha1',
+    kind: 'FlashSale',
+    metadata: { name, namespace: ns },
+    spec: { productId, stock, startsAt: new Date(now - 60_000).toISOString(), endsAt: new Date(now + 3_600_000).toISOString(), workers },
+  });
+}
+
+/** One answer as the client saw it: the HTTP status (0 = no answer: connection error or timeout). */
+export interface Answer {
+  sentAt: number;
+  at: number;
+  productId: string;
+  status: number;
+  orderId?: string;
+  retryAfter?: string | null;
+  error?: string;
+}
+
+/**
+ * Orders from distinct users, `concurrency` in flight, spread round-robin over `productIds`, until
+ * stopped (or `limit` sent). Every answer is kept, failures included: the tests judge them.
+ */
+export function orderStream(baseUrl: string, productIds: string[], concurrency: number, o: { limit?: number; pauseMs?: number } = {}) {
+  const answers: Answer[] = [];
+  let running = true;
+  let next = 0;
+  const tag = randomUUID().slice(0, 8);
+  const one = async (i: number) => {
+    const productId = productIds[i % productIds.length]!;
+    const sentAt = Date.now();
+    try {
+      const res = await fetch(`${baseUrl}/order`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-idempotency-key': randomUUID() },
+        body: JSON.stringify({ productId, userId: `s-${tag}-${i}` }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      const body = (await res.json().catch(() => ({}))) as { orderId?: string };
+      answers.push({ sentAt, at: Date.now(), productId, status: res.status, orderId: body.orderId, retryAfter: res.headers.get('retry-after') });
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string; message?: string } };
+      answers.push({ sentAt, at: Date.now(), productId, status: 0, error: `${e.name}: ${e.cause?.code ?? e.cause?.message ?? e.message}` });
+    }
+  };
+  const loops = Promise.all(Array.from({ length: concurrency }, async () => {
+    while (running && (o.limit === undefined || next < o.limit)) {
+      await one(next++);
+      if (o.pauseMs) await new Promise((r) => setTimeout(r, o.pauseMs));
+    }
+  }));
+  return { answers, done: loops, stop: async () => { running = false; await loops; return answers; } };
+}
+
+/** Counts of answers by status (0 = connection error or timeout). */
+export function byStatus(answers: Answer[]): Record<number, number> {
+  const out: Record<number, number> = {};
+  for (const a of answers) out[a.status] = (out[a.status] ?? 0) + 1;
+  return out;
+}
+
+export interface SaleInStores {
+  /** Answered 200 (orderIds) but not in PostgreSQL. */
+  lost: number;
+  /** Answered 200 but stored as rejected. */
+  acceptedThenRejected: number;
+  confirmed: number;
+  rejected: number;
+  /** Rows of the product in PostgreSQL that no client was answered 200 for. */
+  unanswered: number;
+  initialStock: number;
+  pgStock: number;
+  /** initial − confirmed quantity − PostgreSQL stock: ≠ 0 when an order was applied twice (or not at all). */
+  stockDrift: number;
+}
+
+/** What PostgreSQL holds for a product, against the orderIds clients were answered 200 for. */
+export async function saleInStores(databaseUrl: string, productId: string, accepted: string[]): Promise<SaleInStores> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const rows = (await client.query<{ id: string; status: string; quantity: number }>('SELECT id::text, status, quantity FROM orders WHERE product_id = $1', [productId])).rows;
+    const product = (await client.query<{ stock: number; initial_stock: number }>('SELECT stock, initial_stock FROM products WHERE id = $1', [productId])).rows[0];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const acceptedSet = new Set(accepted);
+    const confirmedQty = rows.filter((r) => r.status === 'confirmed').reduce((s, r) => s + r.quantity, 0);
+    return {
+      lost: accepted.filter((id) => !byId.has(id)).length,
+      acceptedThenRejected: accepted.filter((id) => byId.get(id)?.status === 'rejected').length,
+      confirmed: rows.filter((r) => r.status === 'confirmed').length,
+      rejected: rows.filter((r) => r.status === 'rejected').length,
+      unanswered: rows.filter((r) => !acceptedSet.has(r.id)).length,
+      initialStock: product?.initial_stock ?? -1,
+      pgStock: product?.stock ?? -1,
+      stockDrift: (product?.initial_stock ?? 0) - confirmedQty - (product?.stock ?? 0),
+    };
+  } finally {
+    await client.end();
+  }
+}

@@ -3,7 +3,7 @@
 // FlashSale seeded by the operator pod and orders through the API Service ending in PostgreSQL.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
-  CHART, confirmedInPostgres, createNamespace, helm, kubectl, kubectlJson, nodePortOf, nodeValues, podsSummary, sendOrders, waitFor,
+  confirmedInPostgres, createNamespace, helm, installRelease, kubectl, kubectlJson, nodePortOf, nodeValues, sendOrders, waitFor,
 } from './cluster.js';
 
 const cluster = inject('cluster');
@@ -16,14 +16,9 @@ describe('helm install on the local node', () => {
 
   beforeAll(async () => {
     await createNamespace(ns);
-    const t0 = Date.now();
     // --wait: every Deployment Available (probes passing); hooks included, so the pre-install
     // migrate Job must complete first or the install fails.
-    await helm(['install', release, CHART, '-n', ns, '--values', nodeValues(cluster, ns), '--wait', '--timeout', '10m'])
-      .catch(async (err: Error) => {
-        throw new Error(`${err.message}\n${await podsSummary(ns)}\n${await kubectl(['get', 'events', '-n', ns, '--sort-by=.lastTimestamp']).catch(() => '')}`);
-      });
-    installSeconds = Math.round((Date.now() - t0) / 1000);
+    installSeconds = await installRelease(ns, release, nodeValues(cluster, ns));
     log(`helm install --wait (hooks included) to every pod Ready: ${installSeconds} s (stack up ${cluster.timings.stackUpSeconds} s, image ${cluster.timings.imageSeconds} s)`);
   });
 

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newOrderId, orderStatusKey, saleKeys } from '../../core/redis/keys.js';
 import { keySlot } from '../../core/redis/slots.js';
-import { countBy, http, initSale, order, startApi, topicEndOffset, type ApiHarness } from '../support/api.js';
+import { countBy, http, initSale, order, startApi, topicOrders, type ApiHarness } from '../support/api.js';
 import { startCluster, type ClusterTopology } from '../support/redis-topologies.js';
 
 let cluster: ClusterTopology;
@@ -58,7 +58,7 @@ describe('API on Redis Cluster', () => {
       const inv = await http(h.base, 'GET', `/inventory/${productId}`);
       expect(inv.body, productId).toMatchObject({ remaining: 0 });
     }
-    expect(await topicEndOffset(h.topic)).toBe(30);
+    expect(await topicOrders(h.topic), 'orders in Kafka').toBe(30);
 
     // No worker runs here: PostgreSQL does not have the orders, the Redis record answers.
     for (const r of accepted.slice(0, 6)) {

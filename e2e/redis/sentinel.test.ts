@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, type FluxRedis } from '../../core/redis/client.js';
 import { saleKeys } from '../../core/redis/keys.js';
-import { http, initSale, order, startApi, topicEndOffset, type ApiHarness, type Res } from '../support/api.js';
+import { http, initSale, order, startApi, topicOrders, type ApiHarness, type Res } from '../support/api.js';
 import { waitFor } from '../support/wait.js';
 import { MASTER_NAME, startSentinelTopology, type RedisNode, type SentinelTopology } from '../support/redis-topologies.js';
 
@@ -94,7 +94,7 @@ describe('API on Redis Sentinel', () => {
     expect(statuses.filter((s) => s === 200).length, 'accepted orders').toBe(STOCK);
     // The test's own client may still be finding the new master (its reconnect backs off).
     expect(await waitFor('the stock read from the new master', () => redis.get(saleKeys(productId).stock).catch(() => undefined), 30_000)).toBe('0');
-    expect(await topicEndOffset(h.topic), 'orders in Kafka').toBe(STOCK);
+    expect(await topicOrders(h.topic), 'orders in Kafka').toBe(STOCK);
     expect((await http(h.metrics, 'GET', '/metrics')).text).toMatch(/^fluxgate_redis_up\{component="api"\} 1$/m);
     console.info(`sentinel: ${answers.length} answers, ${statuses.filter((s) => s === 503).length} × 503 (${duringCrash.filter((s) => s === 503).length} during the crash)`);
   }, 180_000);

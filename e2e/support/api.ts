@@ -5,6 +5,7 @@ import { Agent, request } from 'node:http';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { ensureTopics } from '../../core/kafka/admin.js';
+import { decodeOrderRecord } from '../../core/kafka/order-message.js';
 import { migrate } from '../../core/postgres/migrate.js';
 import { createRedis, type FluxRedis } from '../../core/redis/client.js';
 import { saleKeys } from '../../core/redis/keys.js';
@@ -164,6 +165,44 @@ export async function topicEndOffset(topic: string): Promise<number> {
       await admin.disconnect();
     }
   });
+}
+
+/**
+ * Orders in the topic (a v2 record carries many, a v1 record one), read from the beginning up to
+ * the end offsets of the moment: what was produced, whatever the record format.
+ */
+export async function topicOrders(topic: string): Promise<number> {
+  const k = kafka();
+  const admin = k.admin();
+  await admin.connect();
+  const ends = await waitFor(`end offsets of ${topic}`, () => admin.fetchTopicOffsets(topic)).finally(() => admin.disconnect());
+  const pending = new Map(ends.filter((p) => Number(p.high) > Number(p.low)).map((p) => [p.partition, Number(p.high)]));
+  if (pending.size === 0) return 0;
+  const consumer = k.consumer({ groupId: `e2e-count-${randomUUID()}` });
+  let orders = 0;
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`reading ${topic}: partitions ${[...pending.keys()].join(', ')} not read to their end within 60 s`)), 60_000);
+      consumer
+        .run({
+          eachBatch: async ({ batch }) => {
+            const end = pending.get(batch.partition);
+            for (const m of batch.messages) if (end !== undefined && Number(m.offset) < end) orders += decodeOrderRecord(m.value).orders.length;
+            if (end !== undefined && Number(batch.lastOffset()) >= end - 1) pending.delete(batch.partition);
+            if (pending.size === 0) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return orders;
 }
 
 export function countBy<T>(items: T[], key: (t: T) => string | number): Record<string, number> {

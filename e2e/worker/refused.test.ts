@@ -4,6 +4,7 @@
 // isolated and dead-lettered, while every good message of the batch is stored.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DLQ_HEADERS } from '../../core/kafka/dlq.js';
+import { encodeOrder, encodeOrders } from '../../core/kafka/order-message.js';
 import type { RunningProcess } from '../support/processes.js';
 import {
   makeOrder,
@@ -78,6 +79,41 @@ describe('messages PostgreSQL would refuse', () => {
       const last = dlq[3]!;
       expect(JSON.parse(last.value!.toString()).orderId).toBe(orders[37]!.orderId);
       expect(last.headers?.[DLQ_HEADERS.reason]?.toString()).toMatch(/^PostgreSQL refused the order \(SQLSTATE 23514\): .*e2e_refuse_/);
+    } finally {
+      await s.pool.query(`ALTER TABLE orders DROP CONSTRAINT IF EXISTS ${constraint}`);
+    }
+  });
+
+  it('v2 records (many orders each): a bad order inside and a refused one go to the DLQ alone, as v1 messages; the rest is stored', async () => {
+    const p = uniqueName('v2');
+    const refusedUser = uniqueName('refused-v2');
+    await seedProduct(s.pool, p, 100);
+    const constraint = `e2e_refuse_${refusedUser.replace(/[^a-z0-9]/g, '_')}`;
+    await s.pool.query(`ALTER TABLE orders ADD CONSTRAINT ${constraint} CHECK (user_id <> '${refusedUser}') NOT VALID`);
+    try {
+      const first = Array.from({ length: 30 }, (_, i) => makeOrder(p, i === 12 ? { userId: refusedUser } : {}));
+      const second = Array.from({ length: 20 }, () => makeOrder(p));
+      const badEntry = { ...makeOrder(p), epoch: 1e21 };
+      // The second record as the API writes it, with one order the codec refuses spliced in.
+      const raw = JSON.parse(encodeOrders(second).toString()) as { orders: unknown[] };
+      const { v: _v, productId: _p, ...badFields } = badEntry;
+      raw.orders.splice(5, 0, badFields);
+      const v1 = makeOrder(p);
+      await produceRaw(s.topic, [
+        { key: p, value: encodeOrders(first).toString() },
+        { key: p, value: JSON.stringify(raw) },
+        { key: p, value: encodeOrder(v1).toString() },
+      ]);
+      await waitForOrders(s.pool, [p], 50, 30_000);
+      await waitForZeroLag(s.groupId, s.topic, 30_000);
+      expect(await summarize(s.pool, p)).toMatchObject({ confirmed: 50, rejected: {}, stock: 50 });
+      const dlq = (await readTopic(`${s.topic}.dlq`, 6)).slice(4);
+      const dead = dlq.map((m) => JSON.parse(m.value!.toString()) as Record<string, unknown>);
+      expect(dead.map((d) => d.orderId).sort()).toEqual([first[12]!.orderId, badEntry.orderId].sort());
+      expect(dead.every((d) => d.v === 1 && d.productId === p)).toBe(true);
+      const reasons = dlq.map((m) => m.headers?.[DLQ_HEADERS.reason]?.toString());
+      expect(reasons).toContain(`epoch must be an integer in 0..${Number.MAX_SAFE_INTEGER}`);
+      expect(reasons.some((r) => /^PostgreSQL refused the order \(SQLSTATE 23514\)/.test(r ?? ''))).toBe(true);
     } finally {
       await s.pool.query(`ALTER TABLE orders DROP CONSTRAINT IF EXISTS ${constraint}`);
     }

@@ -101,13 +101,28 @@ async function measureServers(servers: Server[]): Promise<HttpCaseResult[]> {
   }
 }
 
-async function startOurApi(topic: string, init: Array<{ productId: string; quantity: number }>, extraEnv: Record<string, string> = {}): Promise<RunningProcess> {
-  const env = { ...services, PORT: '0', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', ADMIN_TOKEN, ORDERS_TOPIC: topic, ...extraEnv };
-  // BENCH_CPU_PROF=<dir>: our API writes a V8 CPU profile there on exit (open it in Chrome DevTools).
+/**
+ * Starts our API or worker from the built CLI. BENCH_CPU_PROF=<dir>: it writes a V8 CPU profile
+ * there on exit (summarize with `npx tsx tools/bench/profile-top.ts <file>`, or open it in DevTools).
+ */
+function startOurs(command: 'api' | 'worker', env: Record<string, string>, cli = CLI): Promise<RunningProcess> {
   const profDir = process.env.BENCH_CPU_PROF;
-  const api = profDir
-    ? await startNode('api', ['--cpu-prof', `--cpu-prof-dir=${profDir}`, CLI, 'api'], { LOG_LEVEL: 'info', ...env })
-    : await startComponent('api', env);
+  if (!profDir && cli === CLI) return startComponent(command, env);
+  const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${command}-${Date.now()}.cpuprofile`] : [];
+  return startNode(command, [...prof, cli, command], { LOG_LEVEL: 'info', ...env });
+}
+
+/**
+ * BENCH_BASELINE_CLI=<checkout>/dist/cli.js: another build of Flux-Gate (e.g. main) measured side
+ * by side with this one in the sold-out, accept and worker cases, so a change's effect is a ratio
+ * from one run rather than two runs on a machine whose load changes between them.
+ */
+const BASELINE_CLI = process.env.BENCH_BASELINE_CLI;
+if (BASELINE_CLI && !existsSync(BASELINE_CLI)) throw new Error(`BENCH_BASELINE_CLI: no file ${BASELINE_CLI} (build that checkout first)`);
+
+async function startOurApi(topic: string, init: Array<{ productId: string; quantity: number }>, extraEnv: Record<string, string> = {}, cli = CLI): Promise<RunningProcess> {
+  const env = { ...services, PORT: '0', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', ADMIN_TOKEN, ORDERS_TOPIC: topic, ...extraEnv };
+  const api = await startOurs('api', env, cli);
   for (const body of init) {
     const res = await fetch(`http://127.0.0.1:${api.port}/init`, {
       method: 'POST',
@@ -141,7 +156,13 @@ async function runSoldOut(): Promise<void> {
   const topic = await createTopic('soldout');
   const p = product('soldout');
   const oursServer: Server = { name: 'our API, sold out', productId: p, start: () => startOurApi(topic, [{ productId: p, quantity: 0 }]) };
-  const [ours, base] = await measureServers([oursServer, bare]);
+  const baseline: Server[] = [];
+  if (BASELINE_CLI) {
+    const bp = product('soldout-baseline');
+    baseline.push({ name: 'baseline build, sold out', productId: bp, start: () => startOurApi(topic, [{ productId: bp, quantity: 0 }], {}, BASELINE_CLI) });
+  }
+  const [ours, base, old] = await measureServers([oursServer, bare, ...baseline]);
+  if (old) addCpu(cpuRatio('sold-out path: this build vs baseline build (API CPU)', ours!.cpuUsPerRequest, old.cpuUsPerRequest, old.name, 'request', 0, false));
   if (ours!.probeStatus !== 409) notes.push(`our API, sold out: a fresh order got ${ours!.probeStatus}, expected 409`);
   if (ours!.non2xx !== ours!.wrk.requests) notes.push(`our API, sold out: ${ours!.wrk.requests - ours!.non2xx} of ${ours!.wrk.requests} answers were 2xx/3xx, expected all 409`);
   comparisons.push(ratio('sold-out path: our API vs bare Fastify', ours!, base!, TARGET.soldOutVsBare, true));
@@ -188,7 +209,13 @@ async function runAccept(): Promise<void> {
     start: () => startOurApi(topic, [{ productId: p, quantity: BIG_STOCK }]),
     after: async (api) => void (diagnostics.ourApiAccept = await produceStats(api.metricsPort!)),
   };
-  const [ours, naive] = await measureServers([oursServer, naiveServer]);
+  const baseline: Server[] = [];
+  if (BASELINE_CLI) {
+    const bp = product('accept-baseline');
+    baseline.push({ name: 'baseline build, accept', productId: bp, start: () => startOurApi(topic, [{ productId: bp, quantity: BIG_STOCK }], {}, BASELINE_CLI) });
+  }
+  const [ours, naive, old] = await measureServers([oursServer, naiveServer, ...baseline]);
+  if (old) addCpu(cpuRatio('accept path: this build vs baseline build (API CPU)', ours!.cpuUsPerRequest, old.cpuUsPerRequest, old.name, 'request', 0, false));
   expectAllAccepted(ours!);
   expectAllAccepted(naive!);
   comparisons.push(ratio('accept path: our API vs naive', ours!, naive!, TARGET.acceptVsNaive, false));
@@ -281,7 +308,7 @@ async function runWorker(): Promise<void> {
   log('worker: our batched worker');
   const ours = await measureWorker(
     'our worker (batched)',
-    () => startComponent('worker', { ...env, KAFKA_GROUP_ID: `bench.${nonce}.batched`, METRICS_PORT: '0' }),
+    () => startOurs('worker', { ...env, KAFKA_GROUP_ID: `bench.${nonce}.batched`, METRICS_PORT: '0' }),
     db, p, s.workerOrders, 120,
     async (w) => void (diagnostics.ourWorker = await workerStats(w.port!)),
   );

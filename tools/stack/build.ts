@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const SOURCE_DIRS = ['services', 'operator'];
+// Everything tsc compiles or copy-assets copies into dist/ (cli.ts is a file; tests are left out).
+const SOURCE_DIRS = ['cli.ts', 'api', 'worker', 'operator', 'core'];
 const BUILD_INPUTS = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/copy-assets.mjs'];
 
 function newestMtime(path: string): number {
@@ -20,7 +21,7 @@ function newestMtime(path: string): number {
 
 /** Why dist must be rebuilt, or undefined when it is fresh. */
 export function staleReason(repoRoot: string): string | undefined {
-  const cli = join(repoRoot, 'dist', 'services', 'cli.js');
+  const cli = join(repoRoot, 'dist', 'cli.js');
   if (!existsSync(cli)) return 'dist/cli.js is missing';
   const built = statSync(cli).mtimeMs;
   const newest = Math.max(...[...SOURCE_DIRS, ...BUILD_INPUTS].map((p) => newestMtime(join(repoRoot, p))));
