@@ -191,13 +191,20 @@ describe('README "Install — secured" on the local node', () => {
       expect([env.KAFKA_BROKERS, env.KAFKA_TLS, env.KAFKA_SASL_USERNAME], component).toEqual([`${cluster.hostIp}:${state.ports.kafkaNodeSaslSsl}`, 'true', `fluxgate-${component}`]);
     }
     // The orders reached PostgreSQL (test above), so the worker's user read them: the group it may
-    // READ (and nothing else) has committed offsets on this namespace's topic.
+    // READ (and nothing else) commits up to the end of this namespace's topic (commits trail the
+    // writes to PostgreSQL, so wait for them).
     const admin = new Kafka({ clientId: 'fg-secured-check', brokers: [`127.0.0.1:${state.ports.kafka}`], logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     try {
-      const [group] = await admin.fetchOffsets({ groupId: `worker-${ns}`, topics: [`orders-${ns}`] });
-      const committed = group!.partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
-      expect(committed).toBeGreaterThanOrEqual(50);
+      const sum = (offsets: Array<{ offset: string }>) => offsets.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
+      const end = sum(await admin.fetchTopicOffsets(`orders-${ns}`));
+      expect(end).toBeGreaterThan(0); // the API's user produced the accepted orders (a message may carry several)
+      const committed = await waitFor('the worker group committed every order', 120_000, async () => {
+        const [group] = await admin.fetchOffsets({ groupId: `worker-${ns}`, topics: [`orders-${ns}`] });
+        const n = sum(group!.partitions);
+        return n === end ? n : undefined;
+      });
+      expect(committed).toBe(end);
     } finally {
       await admin.disconnect();
     }
