@@ -18,7 +18,12 @@ export const ACL_KEY_PATTERNS = [saleKeys('*').pattern, 'fg:order:{*}:*'] as con
  */
 const CONNECTION = ['ping', 'info', 'client|setname', 'select', 'quit', 'cluster|slots'];
 /** Scripts (client.ts: EVALSHA, EVAL after a restart flushed the cache) and what the Lua files call. */
-const SCRIPTS = ['evalsha', 'eval', 'get', 'set', 'del', 'exists', 'hmget', 'hset', 'incrby', 'decrby', 'time'];
+const SCRIPTS = [
+  'evalsha', 'eval',
+  'get', 'set', 'del', 'exists', 'incrby', 'decrby', 'time',
+  'hget', 'hmget', 'hset', 'hsetnx', 'hdel', 'hincrby',
+  'zadd', 'zscore', 'zrangebyscore',
+];
 
 const COMMANDS: Record<AclProcess, string[]> = {
   // reserve.ts (GET of idempotency/order records), sale.ts readSaleState (MULTI GET HGETALL GET EXEC), durability.ts (WAIT).
