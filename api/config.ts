@@ -96,10 +96,14 @@ export const apiOwnVars = {
   KAFKA_PRODUCE_BATCH_MAX: { type: 'int', default: '1000', min: 1, max: 10000, description: 'Most orders sent in one Kafka produce request', usedBy: ['api'] },
   KAFKA_ORDER_MESSAGE_VERSION: {
     type: 'int',
-    default: '2',
+    default: '1',
     min: 1,
     max: 2,
-    description: 'Orders-topic record format the API writes: 2 = one record per sale per produce request carrying its orders (workers of this version decode both); 1 = one record per order (while an older worker still runs)',
+    // Why 1 by default: the operator scales workers on consumer lag, which Kafka counts in records.
+    // With v1 a record is an order, so spec.workers lag thresholds mean orders; v2 packs a produce
+    // request's orders of one sale into one record (fewer bytes and CRCs per order), and lag then
+    // counts records, so thresholds must be lowered by the mean batch size.
+    description: 'Orders-topic record format the API writes: 1 = one record per order (consumer lag, which the operator scales on, counts orders); 2 = one record per sale per produce request carrying its orders (less CPU per order; lag then counts records, so lower the lag thresholds by the mean batch size). Workers decode both',
     usedBy: ['api'],
   },
   KAFKA_PRODUCERS: {

@@ -1,15 +1,14 @@
 // The README's "Install — secured" values render and validate as shown, and every Secret they name
 // is one the README tells you to create (and the other way round).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { REPO, podSpecOf, run, template, tools, CHART, KUBE_VERSION } from './chart.js';
+import { securedInstallDoc } from '../support/secured-values.js';
+import { podSpecOf, run, template, tools, CHART, KUBE_VERSION } from './chart.js';
 
-const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-const section = readme.slice(readme.indexOf('### Install — secured'), readme.indexOf('<!-- secured-values:end'));
-const valuesText = /<!-- secured-values:start[^\n]*\n```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+const { valuesText, createdSecrets } = securedInstallDoc();
 const dir = mkdtempSync(join(tmpdir(), 'fg-secured-'));
 const valuesFile = join(dir, 'secured.yaml');
 writeFileSync(valuesFile, valuesText);
@@ -45,7 +44,7 @@ describe('README: Install — secured', () => {
   });
 
   it('names only Secrets the section says to create, and creates only Secrets it uses', () => {
-    const created = [...section.matchAll(/kubectl create secret (?:generic|tls) ([a-z0-9-]+)/g)].map((m) => m[1]!).sort();
+    const created = createdSecrets;
     const used = [...new Set(secretNames(parse(valuesText)))].sort();
     // Secrets for stores whose values are not in the block yet may be created ahead of them.
     expect(used.filter((s) => !created.includes(s))).toEqual([]);

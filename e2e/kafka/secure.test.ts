@@ -28,7 +28,7 @@ const users = () => Object.fromEntries(COMPONENTS.map((c) => [c, user(c).usernam
 
 /** The KAFKA_* variables a component is deployed with to log in `way` (mtls: its client certificate, CN = its user). */
 function connectionEnv(component: KafkaComponent, way: Way, opts: { clientCert?: boolean } = {}): Record<string, string> {
-  const tls = { KAFKA_TLS: 'true', KAFKA_TLS_CA_FILE: requireEnv('FLUXGATE_KAFKA_CA_FILE') };
+  const tls = { KAFKA_TLS: 'true', KAFKA_TLS_CA_FILE: requireEnv('FLUXGATE_TLS_CA') };
   const cert = () => {
     const pair = ensureClientCert(requireState(requireEnv('FLUXGATE_STACK_STATE')), user(component).username);
     return { KAFKA_TLS_CERT_FILE: pair.cert, KAFKA_TLS_KEY_FILE: pair.key };

@@ -43,7 +43,7 @@ const withHost = (url: string, host: string, port: number) => {
 beforeAll(() => {
   tlsUrl = requireEnv('DATABASE_TLS_URL');
   certUrl = requireEnv('DATABASE_CERT_URL');
-  ca = requireEnv('FLUXGATE_STACK_CA');
+  ca = requireEnv('FLUXGATE_TLS_CA');
   const state = requireState(requireEnv('FLUXGATE_STACK_STATE'));
   pki = ensureStackPki(state);
   clientCert = ensureClientCert(state, 'fluxgate_cert');

@@ -121,7 +121,8 @@ const BASELINE_CLI = process.env.BENCH_BASELINE_CLI;
 if (BASELINE_CLI && !existsSync(BASELINE_CLI)) throw new Error(`BENCH_BASELINE_CLI: no file ${BASELINE_CLI} (build that checkout first)`);
 
 async function startOurApi(topic: string, init: Array<{ productId: string; quantity: number }>, extraEnv: Record<string, string> = {}, cli = CLI): Promise<RunningProcess> {
-  const env = { ...services, PORT: '0', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', ADMIN_TOKEN, ORDERS_TOPIC: topic, ...extraEnv };
+  // The bench measures the batched record format (v2); BENCH_ORDER_MESSAGE_VERSION=1 measures the default.
+  const env = { ...services, PORT: '0', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', ADMIN_TOKEN, ORDERS_TOPIC: topic, KAFKA_ORDER_MESSAGE_VERSION: process.env.BENCH_ORDER_MESSAGE_VERSION || '2', ...extraEnv };
   const api = await startOurs('api', env, cli);
   for (const body of init) {
     const res = await fetch(`http://127.0.0.1:${api.port}/init`, {

@@ -248,14 +248,13 @@ function secureRedisVars(state: StackState): Record<string, string> {
 
 /**
  * Where the broker's secured listeners are and who may log in (e2e/kafka tests read these):
- * FLUXGATE_KAFKA_SASL_SSL_BROKERS, FLUXGATE_KAFKA_MTLS_BROKERS, FLUXGATE_KAFKA_CA_FILE and
- * FLUXGATE_KAFKA_<API|WORKER|OPERATOR>_USERNAME / _PASSWORD.
+ * FLUXGATE_KAFKA_SASL_SSL_BROKERS, FLUXGATE_KAFKA_MTLS_BROKERS and
+ * FLUXGATE_KAFKA_<API|WORKER|OPERATOR>_USERNAME / _PASSWORD (the CA is FLUXGATE_TLS_CA).
  */
 function kafkaSecureEnv(state: StackState): Record<string, string> {
   const vars: Record<string, string> = {
     FLUXGATE_KAFKA_SASL_SSL_BROKERS: `127.0.0.1:${state.ports.kafkaSaslSsl}`,
     FLUXGATE_KAFKA_MTLS_BROKERS: `127.0.0.1:${state.ports.kafkaMtls}`,
-    FLUXGATE_KAFKA_CA_FILE: ensureStackPki(state).caCert,
   };
   for (const [component, user] of Object.entries(stackKafkaUsers(state))) {
     vars[`FLUXGATE_KAFKA_${component.toUpperCase()}_USERNAME`] = user.username;

@@ -56,6 +56,13 @@ describe('renderServerProperties (node listener)', () => {
       'l=NODE://127.0.0.1:21003\na=NODE://10.214.7.1:21003',
     );
   });
+
+  it('binds the NODE_SASL_SSL twin on loopback and advertises it on the uplink too', () => {
+    const state = { stateDir: '/s', nodeNet: 7, kafka: { clusterId: 'c1' }, ports: { kafkaNodeSaslSsl: 21006 } } as StackState;
+    expect(renderServerProperties('l=NODE_SASL_SSL://127.0.0.1:@NODE_SASL_SSL_PORT@\na=NODE_SASL_SSL://@NODE_HOST@:@NODE_SASL_SSL_PORT@', state)).toBe(
+      'l=NODE_SASL_SSL://127.0.0.1:21006\na=NODE_SASL_SSL://10.214.7.1:21006',
+    );
+  });
 });
 
 describe('renderServerProperties (secured listeners)', () => {

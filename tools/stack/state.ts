@@ -8,7 +8,8 @@ import type { StackPaths } from './paths.js';
 // kafkaNode: the Kafka listener pods of the local node use (advertised on the node uplink, see node/net.ts).
 // redisTls: the same Redis server's TLS listener (services/redis.ts).
 // kafkaSaslSsl: TLS + SASL users with ACLs; kafkaMtls: TLS with a required client certificate (services/kafka.ts).
-export const PORT_NAMES = ['redis', 'postgres', 'kafka', 'kafkaController', 'kafkaNode', 'etcd', 'etcdPeer', 'apiserver', 'redisTls', 'kafkaSaslSsl', 'kafkaMtls'] as const;
+// kafkaNodeSaslSsl: kafkaSaslSsl's twin for pods, advertised on the node uplink like kafkaNode.
+export const PORT_NAMES = ['redis', 'postgres', 'kafka', 'kafkaController', 'kafkaNode', 'etcd', 'etcdPeer', 'apiserver', 'redisTls', 'kafkaSaslSsl', 'kafkaMtls', 'kafkaNodeSaslSsl'] as const;
 export type PortName = (typeof PORT_NAMES)[number];
 export type Ports = Record<PortName, number>;
 

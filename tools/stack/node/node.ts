@@ -81,7 +81,8 @@ export async function nodeUp(o: NodeUpOptions): Promise<NodeRecord> {
   const d = nodeDirs(state.stateDir);
   const rec: NodeRecord = { nodeName: net.nodeName, nodeIp: net.nodeIp, hostIp: net.hostIp, binDir, stateDir: state.stateDir, containerdSock: d.containerdSock, pids: {} };
   try {
-    netUp(net, [state.ports.redis, state.ports.postgres, state.ports.kafkaNode, state.ports.apiserver]);
+    // PostgreSQL takes TLS on its one port; Redis and Kafka have separate TLS (+ SASL) listeners.
+    netUp(net, [state.ports.redis, state.ports.redisTls, state.ports.postgres, state.ports.kafkaNode, state.ports.kafkaNodeSaslSsl, state.ports.apiserver]);
     await allowUplinkInPostgres(state, net);
     await allowUplinkInRedis(state);
     prepareDirs(d, net);

@@ -63,6 +63,7 @@ export function renderServerProperties(template: string, state: StackState): str
     .replaceAll('@NODE_PORT@', String(state.ports.kafkaNode))
     .replaceAll('@SASL_SSL_PORT@', String(state.ports.kafkaSaslSsl))
     .replaceAll('@MTLS_PORT@', String(state.ports.kafkaMtls))
+    .replaceAll('@NODE_SASL_SSL_PORT@', String(state.ports.kafkaNodeSaslSsl))
     .replaceAll('@NODE_HOST@', uplinkHostIp(state.nodeNet))
     .replaceAll('@KEYSTORE@', keystoreFile(state))
     .replaceAll('@TRUSTSTORE@', join(pkiDir(state), 'ca.crt'))

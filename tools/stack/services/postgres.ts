@@ -111,7 +111,7 @@ function prepareTlsAndHba(state: StackState): void {
   if (user.uid !== undefined) chownSync(hbaFile(state), user.uid, user.gid!);
 }
 
-/** What stack:env adds for PostgreSQL TLS: the URLs of the two TLS-only roles, the CA and the client certificate. */
+/** What stack:env adds for PostgreSQL TLS: the URLs of the two TLS-only roles, the CA (FLUXGATE_TLS_CA, the one name for it) and the client certificate. */
 export function postgresTlsEnv(state: StackState): Record<string, string> {
   const pki = ensureStackPki(state);
   const client = ensureClientCert(state, PG_CERT_USER);
@@ -119,7 +119,7 @@ export function postgresTlsEnv(state: StackState): Record<string, string> {
   return {
     DATABASE_TLS_URL: `postgres://${PG_TLS_USER}:${PG_TLS_PASSWORD}@${hostPort}/${PG_DATABASE}`,
     DATABASE_CERT_URL: `postgres://${PG_CERT_USER}@${hostPort}/${PG_DATABASE}`,
-    FLUXGATE_STACK_CA: pki.caCert,
+    FLUXGATE_TLS_CA: pki.caCert,
     FLUXGATE_PG_CLIENT_CERT: client.cert,
     FLUXGATE_PG_CLIENT_KEY: client.key,
   };
