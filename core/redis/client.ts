@@ -299,8 +299,39 @@ export function createRedis(target: RedisTarget | string, opts: RedisClientOptio
   // Queue commands only until the first connection; afterwards a disconnected client fails fast.
   redis.once('ready', () => {
     redis.options.enableOfflineQueue = false;
+    if (redis instanceof Redis) reconnectAfterAbortedConnect(redis, retry);
   });
   return withScripts(redis);
+}
+
+/**
+ * Invariant: a connected single/Sentinel client ends (status `end`) only when our code closed it.
+ * Why: ioredis gives up for good when a reconnect attempt is aborted under it: in Sentinel mode the
+ * failover detector of the dead connection hears +switch-master while the client is still asking a
+ * Sentinel where the master is; that attempt fails "Connection is closed." and is never retried,
+ * so every later command fails the same way (chaos run, issue 7: an API answered 503 until the
+ * end). Here the client connects again, with the usual backoff, until it is ready.
+ */
+function reconnectAfterAbortedConnect(redis: Redis, retry: (times: number) => number): void {
+  let closedByUs = false;
+  let attempts = 0;
+  const disconnect = redis.disconnect.bind(redis);
+  const quit = redis.quit.bind(redis) as (...args: unknown[]) => Promise<'OK'>;
+  redis.disconnect = (reconnect = false) => {
+    if (!reconnect) closedByUs = true;
+    disconnect(reconnect);
+  };
+  redis.quit = ((...args: unknown[]) => {
+    closedByUs = true;
+    return quit(...args);
+  }) as Redis['quit'];
+  redis.on('ready', () => (attempts = 0));
+  redis.on('end', () => {
+    if (closedByUs) return;
+    setTimeout(() => {
+      if (!closedByUs && redis.status === 'end') redis.connect().catch(() => undefined); // failures: 'error' events, then 'end' again
+    }, retry(++attempts)).unref();
+  });
 }
 
 /** Every key of a Cluster lives on one of its masters; a single/Sentinel client is its own only node. */
