@@ -41,17 +41,20 @@ class Group {
   readonly dir = mkdtempSync(join(tmpdir(), 'fg-redis-topology-'));
   private readonly children: ChildProcess[] = [];
 
-  private constructor(private readonly bin: string) {}
+  /** `address`: one more local address every node listens on (besides 127.0.0.1), without protected mode. */
+  private constructor(private readonly bin: string, private readonly address?: string) {}
 
-  static async create(): Promise<Group> {
-    return new Group(await redisServerBinary());
+  static async create(address?: string): Promise<Group> {
+    return new Group(await redisServerBinary(), address);
   }
 
   /** `auth`: what the node's admin client() logs in with (a Sentinel with requirepass). */
   async start(name: string, conf: string, extraArgs: string[] = [], auth: { username?: string; password?: string } = {}): Promise<RedisNode> {
     const port = await freePort();
     const file = join(this.dir, `${name}.conf`);
-    writeFileSync(file, `bind 127.0.0.1\nport ${port}\ndir ${this.dir}\nsave ""\nappendonly no\nlogfile ""\n${conf.replaceAll('$PORT', String(port))}\n`);
+    // Clients from elsewhere (pods) dial `address` and have no password: protected mode would refuse them.
+    const bind = this.address ? `bind 127.0.0.1 ${this.address}\nprotected-mode no` : 'bind 127.0.0.1';
+    writeFileSync(file, `${bind}\nport ${port}\ndir ${this.dir}\nsave ""\nappendonly no\nlogfile ""\n${conf.replaceAll('$PORT', String(port))}\n`);
     const log: string[] = [];
     const collect = (b: Buffer) => log.push(...b.toString().split('\n').filter(Boolean));
     let child!: ChildProcess;
@@ -148,25 +151,35 @@ export interface SentinelTopologyOptions {
   /** Extra sentinel.conf lines (e.g. `requirepass`, `user` lines); `sentinelAdmin` is then what the test's admin client logs in with. */
   sentinelConf?: string;
   sentinelAdmin?: { username?: string; password?: string };
+  /**
+   * A local address (e.g. the node uplink's host end) the nodes also listen on and are known by:
+   * replicas follow the master there and the Sentinel names it, so a client that reaches only that
+   * address (a pod) can dial the master the Sentinel gives it. Default: 127.0.0.1 only.
+   */
+  address?: string;
 }
 
 /** Master + `replicas` replicas (default 1) + 1 Sentinel (quorum 1), failing over within about a second. */
 export async function startSentinelTopology(o: SentinelTopologyOptions = {}): Promise<SentinelTopology> {
-  const g = await Group.create();
+  const g = await Group.create(o.address);
+  const host = o.address ?? '127.0.0.1';
+  // A replica announces the address it is known by (after a failover the Sentinel names it as master).
+  const announce = o.address ? `replica-announce-ip ${o.address}\n` : '';
   const replicaCount = o.replicas ?? 1;
   try {
     const data = o.dataConf ?? '';
-    const a = await g.start('redis-a', data);
+    const a = await g.start('redis-a', `${announce}${data}`);
     const nodes = [a];
     for (let i = 0; i < replicaCount; i++) {
-      const r = await g.start(`redis-${'bcdefgh'[i]}`, `replicaof 127.0.0.1 ${a.port}\n${data}`);
+      const r = await g.start(`redis-${'bcdefgh'[i]}`, `replicaof ${host} ${a.port}\n${announce}${data}`);
       await waitFor(`replica :${r.port} in sync`, () => admin(r, async (c) => ((await c.info('replication')).includes('master_link_status:up') ? true : undefined)));
       nodes.push(r);
     }
     const sentinel = await g.start(
       'sentinel',
       [
-        `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${a.port} 1`,
+        `sentinel monitor ${MASTER_NAME} ${host} ${a.port} 1`,
+        o.address ? `sentinel announce-ip ${o.address}` : '',
         `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
         `sentinel failover-timeout ${MASTER_NAME} 10000`,
         `sentinel parallel-syncs ${MASTER_NAME} 1`,
@@ -180,7 +193,7 @@ export async function startSentinelTopology(o: SentinelTopologyOptions = {}): Pr
       admin(sentinel, async (c) => (((await c.call('SENTINEL', 'replicas', MASTER_NAME)) as unknown[]).length === replicaCount ? true : undefined)),
     );
     const topo: SentinelTopology = {
-      env: { REDIS_SENTINELS: `127.0.0.1:${sentinel.port}`, REDIS_SENTINEL_MASTER: MASTER_NAME },
+      env: { REDIS_SENTINELS: `${host}:${sentinel.port}`, REDIS_SENTINEL_MASTER: MASTER_NAME },
       nodes,
       sentinel,
       async master() {
