@@ -76,12 +76,14 @@ describe('the waiting room', () => {
 
   it('queue-randomized-start: arrivals before the start are shuffled, later ones are FIFO and after every early one', async () => {
     const productId = uniqueName('rand');
-    const startsAt = new Date(Date.now() + 6000);
+    // Lead time for 150 joins on a loaded machine: every "early" join must land before the start.
+    const startsAt = new Date(Date.now() + 25_000);
     await queued(productId, 1_000_000, { mode: 'queue-randomized-start', ratePerSecond: 25 }, startsAt);
     const early = await joinInOrder(productId, Array.from({ length: 150 }, (_, i) => `e${i}`));
+    expect(Date.now(), 'the early joins finished before the start (else the test set-up, not the queue, failed)').toBeLessThan(startsAt.getTime());
     const before = await poll(early[0]!);
     expect(before.body).toMatchObject({ state: 'waiting', position: null });
-    await waitFor('the start', async () => Date.now() > startsAt.getTime() + 200 || undefined, 20_000);
+    await waitFor('the start', async () => Date.now() > startsAt.getTime() + 200 || undefined, 40_000);
     const late = await joinInOrder(productId, Array.from({ length: 100 }, (_, i) => `l${i}`));
     const { round, inversions } = await admissionRounds([...early, ...late], early.length);
     expect(inversions).toBe(0); // no later arrival ever admitted while an early one waits, and FIFO among them
