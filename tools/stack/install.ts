@@ -64,6 +64,10 @@ const REQUIREMENTS: Requirement[] = [
   { what: 'Maven', present: () => which('mvn') !== undefined, aptPackage: 'maven' },
   // promtool evaluates the chart's alert rules against recorded series (e2e/helm/alerts.test.ts).
   { what: 'promtool', present: () => which('promtool') !== undefined, aptPackage: 'prometheus' },
+  // The waiting page is tested in headless Chromium (e2e/api/waiting-room.test.ts); packages are
+  // installed without recommends, so a font comes explicitly (the page renders text).
+  { what: 'Chromium', present: () => existsSync('/usr/bin/chromium'), aptPackage: 'chromium' },
+  { what: 'a font for Chromium', present: () => existsSync('/usr/share/fonts/truetype/dejavu'), aptPackage: 'fonts-dejavu-core' },
 ];
 
 /** Installs missing Debian packages (non-interactive). Services the packages would start are kept off. */
