@@ -72,7 +72,7 @@ export async function startApi(
   await redis.connect();
   const pool = new pg.Pool({ connectionString: requireEnv('DATABASE_URL'), max: 3 });
   pool.on('error', () => undefined);
-  return {
+  const harness: ApiHarness = {
     api,
     base: `http://127.0.0.1:${api.port}`,
     metrics: `http://127.0.0.1:${api.metricsPort}`,
@@ -80,12 +80,14 @@ export async function startApi(
     redis,
     pool,
     env,
+    // Stops the harness's current API: a test may have replaced it (an API restart).
     async close() {
-      await api.stop('SIGKILL');
+      await harness.api.stop('SIGKILL');
       redis.disconnect();
       await pool.end();
     },
   };
+  return harness;
 }
 
 export interface Res {
