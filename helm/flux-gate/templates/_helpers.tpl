@@ -402,3 +402,23 @@ topologySpreadConstraints:
   {{- toYaml $spread | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/*
+TCP ports the data-store egress rule opens, one per line, each once: networkPolicy.dataStorePorts,
+then every port the connection settings name (single-mode redis.port, the Sentinel endpoints, the
+Cluster seed nodes, the Kafka brokers, postgres.port). Deriving them is what keeps a secured install
+(Kafka SASL_SSL on 9093, Redis TLS on 6380) from being fenced off by its own policy.
+*/}}
+{{- define "flux-gate.dataStorePorts" -}}
+{{- $v := .Values -}}
+{{- $ports := list -}}
+{{- range $v.networkPolicy.dataStorePorts }}{{ $ports = append $ports (int .) }}{{ end -}}
+{{- if eq $v.redis.mode "single" }}{{ $ports = append $ports (int $v.redis.port) }}{{ end -}}
+{{- if eq $v.redis.mode "sentinel" }}{{ range $v.redis.sentinel.endpoints }}{{ $ports = append $ports (int (last (splitList ":" .))) }}{{ end }}{{ end -}}
+{{- if eq $v.redis.mode "cluster" }}{{ range $v.redis.cluster.nodes }}{{ $ports = append $ports (int (last (splitList ":" .))) }}{{ end }}{{ end -}}
+{{- range $v.kafka.brokers }}{{ $ports = append $ports (int (last (splitList ":" .))) }}{{ end -}}
+{{- $ports = append $ports (int $v.postgres.port) -}}
+{{- range uniq $ports }}
+{{ . }}
+{{- end -}}
+{{- end -}}
