@@ -337,12 +337,13 @@ checks both ways). Call with (dict "root" $ "component" "api").
 {{- end }}
 {{- end -}}
 
-{{/* Probes on the component's HTTP port: /healthz = alive, /readyz = ready to serve (for the api: started and not draining, never Redis/Kafka; see the README's API probes). */}}
+{{/* Probes on the component's HTTP port: /healthz = alive, /readyz = ready to serve (for the api: started and not draining, never Redis/Kafka; see the README's API probes).
+Call with (dict "startup" <a component's startupProbe values>) to replace the default 60 s start-up budget (2 s × 30). */}}
 {{- define "flux-gate.probes" -}}
+{{- $startup := .startup | default (dict "periodSeconds" 2 "failureThreshold" 30) -}}
 startupProbe:
   httpGet: {path: /healthz, port: http}
-  periodSeconds: 2
-  failureThreshold: 30
+  {{- toYaml $startup | nindent 2 }}
 livenessProbe:
   httpGet: {path: /healthz, port: http}
   periodSeconds: 10
