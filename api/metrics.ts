@@ -80,7 +80,7 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
   const queue: QueueMetrics = {
     joins: new Counter({ name: 'fluxgate_queue_joins_total', help: 'POST /queue answers by result (joined = new place, rejoined = the same place again)', labelNames: ['result'], registers: [registry] }),
     admissions: new Counter({ name: 'fluxgate_queue_admissions_total', help: 'Admission tokens handed out by this pod (places the serving counter reached)', registers: [registry] }),
-    tokenExpiries: new Counter({ name: 'fluxgate_queue_token_expiries_total', help: 'Admission tokens that expired unused, marked by this pod (their places went to the next in line)', registers: [registry] }),
+    tokenExpiries: new Counter({ name: 'fluxgate_queue_token_expiries_total', help: 'Admissions that ran out unused, counted by this pod: tokens expired without an order, and admissions whose token was never fetched within tokenTtlSeconds (their places went to the next in line)', registers: [registry] }),
     waitSeconds: new Histogram({
       name: 'fluxgate_queue_wait_seconds',
       help: 'Time from joining the queue to the admission token (seconds, 1 s resolution)',

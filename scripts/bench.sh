@@ -47,8 +47,10 @@ if [ -z "${BENCH_ONLY:-}" ]; then
 elif [ -n "$others" ]; then
   BENCH_ONLY="$others" npx tsx tools/bench/run.ts
 fi
-# The waiting room's cases (Redis only): memory per waiting user, fairness, rate, estimate.
+# The waiting room's cases: Redis only (memory per waiting user, fairness, rate, estimate), then
+# through the HTTP API (fairness at 20,000 joins, GET /queue/:ticket vs bare Fastify).
 # BENCH_ONLY without "queue" skips them; BENCH_QUEUE_SHORT=1 runs the short mode.
 if [ -z "${BENCH_ONLY:-}" ] || [[ ",${BENCH_ONLY}," == *",queue,"* ]]; then
   npx tsx tools/bench/queue.ts
+  npx tsx tools/bench/queue-http.ts
 fi
