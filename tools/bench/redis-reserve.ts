@@ -25,6 +25,8 @@ export interface ReserveCaseResult {
   p99Ms: number;
   /** Redis server CPU per call (main thread and I/O threads), microseconds. */
   redisCpuUsPerCall?: number;
+  /** Redis's own time inside the script per call (INFO commandstats, EVALSHA): the execution alone, without I/O and parsing. */
+  scriptUsPerCall: number;
   /** 10^6 / redisCpuUsPerCall: reservations per second of one sale on one Redis core. */
   perCoreCallsPerSecond?: number;
   /** Calls that reserved a unit (from the stock afterwards); a few fewer than calls when __rand_int__ repeated a key. */
@@ -63,8 +65,10 @@ export async function measureReserve(
   ];
   const args = [...benchmarkArgs(redisUrl), '-n', String(o.calls), '-c', String(o.clients), '-P', String(o.pipeline), '-r', '1000000000', '--csv', ...command];
   const before = cpuSeconds(redisPid);
+  const statsBefore = await evalshaStats(redis);
   const { stdout } = await run('redis-benchmark', args, { maxBuffer: 1 << 20 });
   const after = cpuSeconds(redisPid);
+  const statsAfter = await evalshaStats(redis);
   const row = stdout.trim().split('\n').find((l) => l.startsWith('"EVALSHA'));
   if (!row) throw new Error(`redis-benchmark printed no EVALSHA row:\n${stdout}`);
   // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
@@ -81,7 +85,15 @@ export async function measureReserve(
     p50Ms: Number(f[4]),
     p99Ms: Number(f[6]),
     redisCpuUsPerCall: cpuUs,
+    scriptUsPerCall: Math.round(((statsAfter.usec - statsBefore.usec) / Math.max(1, statsAfter.calls - statsBefore.calls)) * 10) / 10,
     perCoreCallsPerSecond: cpuUs ? Math.round(1e6 / cpuUs) : undefined,
     reserved,
   };
+}
+
+/** EVALSHA calls and microseconds so far, from INFO commandstats. */
+async function evalshaStats(redis: FluxRedis): Promise<{ calls: number; usec: number }> {
+  const info = (await redis.info('commandstats')) as string;
+  const m = /^cmdstat_evalsha:calls=(\d+),usec=(\d+)/m.exec(info);
+  return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0) };
 }
