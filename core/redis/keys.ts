@@ -31,7 +31,20 @@ export interface SaleKeys {
   pattern: string;
 }
 
+/** Built once per sale (frozen, shared): the order path asks for them on every request. */
+const keysByProduct = new Map<string, SaleKeys>();
+
 export function saleKeys(productId: string): SaleKeys {
+  let keys = keysByProduct.get(productId);
+  if (keys === undefined) {
+    keys = Object.freeze(buildSaleKeys(productId));
+    if (keysByProduct.size >= 10_000) keysByProduct.clear(); // sales are few; bound it anyway
+    keysByProduct.set(productId, keys);
+  }
+  return keys;
+}
+
+function buildSaleKeys(productId: string): SaleKeys {
   const p = `fg:{${productId}}:`;
   return {
     stock: `${p}stock`,
