@@ -45,9 +45,18 @@ export class QueueViews {
     return s ? this.at(s) : null;
   }
 
+  /**
+   * The snapshot if younger than maxAgeMs and not read before a start that has come since: at the
+   * start the randomized places are drawn among those who joined by then, a count a snapshot
+   * from before it cannot know (places computed from it would be wrong, and admit() trusts them).
+   */
   private fresh(productId: string): Snapshot | undefined {
     const s = this.snapshots.get(productId);
-    return s && this.clock() - s.at <= this.maxAgeMs ? s : undefined;
+    if (!s) return undefined;
+    const age = this.clock() - s.at;
+    if (age > this.maxAgeMs) return undefined;
+    const { nowMs, startsAtMs } = s.view;
+    return nowMs < startsAtMs && nowMs + age >= startsAtMs ? undefined : s;
   }
 
   /** The snapshot's view with Redis's clock moved on by the local time elapsed since it arrived. */

@@ -4,7 +4,8 @@
 // Prints a table and writes results/queue-http-<time>.json and results/queue-http-latest.json.
 // Run: eval "$(npm run -s stack:env)" && npx tsx tools/bench/queue-http.ts
 // (BENCH_QUEUE_SHORT=1: 2,000 users; BENCH_DURATION_S / BENCH_ROUNDS / BENCH_WARMUP_S / BENCH_CONNECTIONS / BENCH_CPU_PROF
-// as for run.ts; BENCH_QUEUE_ONLY=pollVsBareFastify (comma-separated case names): only those cases).
+// as for run.ts; BENCH_QUEUE_ONLY=pollVsBareFastify (comma-separated case names): only those cases;
+// BENCH_QUEUE_CLI=<checkout>/dist/cli.js: measure that build's API, e.g. main's, for a before/after).
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -140,7 +141,7 @@ let failed = false;
 let api: RunningProcess | undefined;
 try {
   await promisify(execFile)(process.execPath, [CLI, 'migrate'], { env: { ...process.env, ...services } });
-  api = await startOurs('api', { ...services, PORT: '0', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', ADMIN_TOKEN, ADMISSION_SIGNING_KEYS: SIGNING_KEYS, ORDERS_TOPIC: `bench.${nonce}.queue` });
+  api = await startOurs('api', { ...services, PORT: '0', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', ADMIN_TOKEN, ADMISSION_SIGNING_KEYS: SIGNING_KEYS, ORDERS_TOPIC: `bench.${nonce}.queue` }, process.env.BENCH_QUEUE_CLI || CLI);
   const base = `http://127.0.0.1:${api.port}`;
   const cases: Array<[string, () => Promise<unknown>]> = [
     ['fairnessQueue', () => fifo(api!, base)],
