@@ -1,4 +1,4 @@
-// An API started while Redis and Kafka are unreachable stays up and waits for them: it logs each
+// An API (and a worker) started while Redis and Kafka are unreachable stays up and waits for them: it logs each
 // retry, answers /healthz 200 (alive: no restart wanted) and /readyz 503 (no traffic yet), and the
 // same process serves orders (200) once both can be reached. Only bad configuration ends it.
 // The dependencies are "down" through closed ports, later opened by proxies to the real ones.
@@ -10,10 +10,12 @@ import { startComponent, type RunningProcess } from '../support/processes.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 let api: RunningProcess | undefined;
+let worker: RunningProcess | undefined;
 const proxies: TcpProxy[] = [];
 
 afterAll(async () => {
   await api?.stop('SIGKILL');
+  await worker?.stop('SIGKILL');
   for (const p of proxies) await p.close();
 });
 
@@ -75,4 +77,30 @@ describe('API boot while Redis and Kafka are unreachable', () => {
     expect(res.status, res.text).toBe(200);
     alive();
   }, 360_000);
+
+  it('a worker started while Kafka is unreachable waits too, and the same process joins its group once Kafka is back', async () => {
+    const kafkaTarget = hostPort(requireEnv('KAFKA_BROKERS').split(',')[0]!);
+    const kafkaPort = await freePort();
+    const topic = uniqueName('e2e-worker-boot-outage');
+    worker = await startComponent('worker', {
+      DATABASE_URL: requireEnv('DATABASE_URL'),
+      KAFKA_BROKERS: `127.0.0.1:${kafkaPort}`,
+      ORDERS_TOPIC: topic,
+      KAFKA_GROUP_ID: `${topic}-workers`,
+      METRICS_PORT: '0',
+      METRICS_HOST: '127.0.0.1',
+    }, { waitReady: false });
+    const pid = worker.child.pid;
+    const alive = () => {
+      if (worker!.child.exitCode !== null || worker!.child.signalCode !== null)
+        throw new Error(`the worker exited (${worker!.child.exitCode ?? worker!.child.signalCode}) instead of waiting:\n${worker!.lines.slice(-15).join('\n')}`);
+    };
+    await waitFor('two boot retries for Kafka', async () => {
+      alive();
+      return worker!.lines.filter((l) => l.includes('"msg":"dependency unreachable at boot; retrying"') && l.includes('"dependency":"kafka"')).length >= 2 || undefined;
+    }, 120_000, 100);
+    proxies.push(await startTcpProxy(kafkaTarget, '127.0.0.1', kafkaPort));
+    await waitFor('the worker ready', async () => (alive(), worker!.lines.some((l) => l.includes('"msg":"ready"')) || undefined), 120_000, 100);
+    expect(worker.child.pid).toBe(pid);
+  }, 300_000);
 });
