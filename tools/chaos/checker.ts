@@ -7,7 +7,8 @@
 //   duplicates        a sale+key with more than one confirmed order, or answered 200 with two orderIds
 //   perUserOverLimit  a user of a sale with more confirmed units than spec.limits.perUser
 //   stockNotConserved at quiescence: PostgreSQL stock ≠ allocation − confirmed, or Redis ≠ PostgreSQL
-//   liveness          after the faults were healed and the sale restocked, no new 200 within the bound, or never sold out
+//   liveness          after the faults were healed and the sale restocked (a few units left), no new 200 within the
+//                     bound of the restock, or no sold_out answer (after that 200) within the same bound
 import type { Attempt, PgOrder, RunRecord, SaleSpec } from './history.js';
 
 export const INVARIANTS = ['oversold', 'lost', 'brokenPromises', 'duplicates', 'perUserOverLimit', 'stockNotConserved', 'liveness'] as const;
@@ -56,7 +57,7 @@ export interface Verdict {
 }
 
 export interface CheckOptions {
-  /** A healed, restocked sale must answer a new 200 within this many ms. */
+  /** A healed, restocked sale must answer a new 200, and then sold_out, each within this many ms of the restock. */
   livenessBoundMs: number;
   /** A gap between new 200s longer than this is drawn as an outage. */
   outageGapMs?: number;
@@ -149,7 +150,11 @@ function checkLiveness(r: RunRecord, s: SaleSpec, opts: CheckOptions, out: Viola
   const ms = first ? first.t1 - s.restockAt : undefined;
   const v = (message: string): void => void out.push({ invariant: 'liveness', productId: s.productId, t: s.restockAt! + opts.livenessBoundMs, message });
   if (ms === undefined || ms > opts.livenessBoundMs) v(`no new 200 within ${opts.livenessBoundMs} ms of the restock after the last fault (${ms === undefined ? 'none at all' : `first after ${ms} ms`})`);
-  else if (!after.some((a) => a.t0 >= first!.t1 && a.outcome === 409 && a.answer === 'sold_out')) v('sold again after the faults but was never answered sold_out: it did not sell out');
+  else {
+    const soldOut = after.find((a) => a.t0 >= first!.t1 && a.outcome === 409 && a.answer === 'sold_out');
+    if (!soldOut) v('sold again after the faults but was never answered sold_out: it did not sell out');
+    else if (soldOut.t1 - s.restockAt > opts.livenessBoundMs) v(`sold out only ${soldOut.t1 - s.restockAt} ms after the restock (bound ${opts.livenessBoundMs} ms)`);
+  }
   return ms;
 }
 
