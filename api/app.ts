@@ -5,7 +5,7 @@ import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../core/logging.js';
 import { createLogger } from '../core/logging.js';
-import { httpMetrics } from '../core/metrics/http-plugin.js';
+import { httpMetrics, type HttpMetrics } from '../core/metrics/http-plugin.js';
 import { createRegistry } from '../core/metrics/registry.js';
 import { registerPoolGauges } from '../core/postgres/pool.js';
 import { productExists } from '../core/postgres/products.js';
@@ -36,6 +36,8 @@ declare module 'fastify' {
     orderService: OrderService;
     productLookup: ProductLookup;
     apiMetrics: ApiMetrics;
+    /** HTTP answers by route (the hot routes count their own: HttpMetrics.answeredBy). */
+    httpMetrics: HttpMetrics;
     lifecycle: { shuttingDown: boolean };
     metricsRegistry: Registry;
     /** Signs and checks queue tickets and admission tokens; null when ADMISSION_SIGNING_KEYS is unset. */
@@ -107,12 +109,14 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<F
   // Draining (SIGTERM, before close): each answer closes its keep-alive connection, so a client
   // whose connection a Service pinned to this pod reconnects to a live one instead of sending its
   // next request into a socket that close() is about to drop (a reset, not an answer).
-  app.addHook('onSend', async (_request, reply, payload) => {
+  // A callback hook, not an async one: no promise per answer, and the answer is written in the
+  // same turn as reply.send() (the hot routes count their answers right after it).
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (app.lifecycle.shuttingDown) reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
 
-  httpMetrics(app, { registry });
+  app.decorate('httpMetrics', httpMetrics(app, { registry }));
   try {
     await app.register(redisPlugin, { config, client: deps.redis, logger });
     await app.register(postgresPlugin, { config, pool: deps.pool, logger });

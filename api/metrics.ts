@@ -1,5 +1,6 @@
 // The API's own metrics (HTTP metrics come from core/metrics/http-plugin.ts).
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { TallyCounter, TallyHistogram } from '../core/metrics/tally.js';
 
 export const ORDER_OUTCOMES = [
   'accepted', 'replayed', 'sold_out', 'sold_out_cached', 'limit_reached', 'not_started', 'ended', 'unknown_sale',
@@ -31,14 +32,14 @@ export interface QueueMetrics {
 }
 
 export function createApiMetrics(registry: Registry): ApiMetrics {
-  const orders = new Counter({
+  // Counted once per answer: a tally (core/metrics/tally.ts), not a prom-client child.
+  const orders = new TallyCounter({
     name: 'fluxgate_orders_total',
     help: 'POST /order answers by outcome (accepted = reserved and durable in Kafka; sold_out_cached = answered from the in-process sold-out flag)',
     labelNames: ['outcome'],
     registers: [registry],
   });
-  const byOutcome = new Map(ORDER_OUTCOMES.map((o) => [o, orders.labels(o)]));
-  for (const c of byOutcome.values()) c.inc(0);
+  const byOutcome = new Map(ORDER_OUTCOMES.map((o) => [o, orders.child(o)]));
   const redisErrors = new Counter({ name: 'fluxgate_redis_errors_total', help: 'Redis commands that failed or timed out', registers: [registry] });
   const kafkaProduceErrors = new Counter({
     name: 'fluxgate_kafka_produce_errors_total',
@@ -51,19 +52,23 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
     labelNames: ['result'],
     registers: [registry],
   });
-  const batchSize = new Histogram({
+  // Observed once per produce request (as often as per order when the load is light): tallies too.
+  const batchSize = new TallyHistogram({
     name: 'fluxgate_kafka_produce_batch_size',
     help: 'Orders per Kafka produce request',
     buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
     registers: [registry],
   });
-  const batchSeconds = new Histogram({
+  const batchSeconds = new TallyHistogram({
     name: 'fluxgate_kafka_produce_duration_seconds',
     help: 'Time for one Kafka produce request (acks=all), by result',
     labelNames: ['result'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  const sizes = batchSize.child();
+  const produceOk = batchSeconds.child('ok');
+  const produceFailed = batchSeconds.child('failed');
   const replicaWaitSeconds = new Histogram({
     name: 'fluxgate_redis_replica_wait_seconds',
     help: 'Time for one Redis WAIT acknowledging a batch of reservations on the replicas (REDIS_REPLICA_ACKS), by result',
@@ -80,7 +85,7 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
   const queue: QueueMetrics = {
     joins: new Counter({ name: 'fluxgate_queue_joins_total', help: 'POST /queue answers by result (joined = new place, rejoined = the same place again)', labelNames: ['result'], registers: [registry] }),
     admissions: new Counter({ name: 'fluxgate_queue_admissions_total', help: 'Admission tokens handed out by this pod (places the serving counter reached)', registers: [registry] }),
-    tokenExpiries: new Counter({ name: 'fluxgate_queue_token_expiries_total', help: 'Admission tokens that expired unused, marked by this pod (their places went to the next in line)', registers: [registry] }),
+    tokenExpiries: new Counter({ name: 'fluxgate_queue_token_expiries_total', help: 'Admissions that ran out unused, counted by this pod: tokens expired without an order, and admissions whose token was never fetched within tokenTtlSeconds (their places went to the next in line)', registers: [registry] }),
     waitSeconds: new Histogram({
       name: 'fluxgate_queue_wait_seconds',
       help: 'Time from joining the queue to the admission token (seconds, 1 s resolution)',
@@ -97,8 +102,8 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
     kafkaProduceErrors,
     releases,
     produceBatch(size, ok, seconds) {
-      batchSize.observe(size);
-      batchSeconds.labels(ok ? 'ok' : 'failed').observe(seconds);
+      sizes.observe(size);
+      (ok ? produceOk : produceFailed).observe(seconds);
     },
     replicaWait(orders, ok, seconds) {
       replicaWaitSeconds.labels(ok ? 'ok' : 'failed').observe(seconds);

@@ -3,7 +3,8 @@
 # side by side (tools/bench/run.ts), prints the table, writes tools/bench/results/, and leaves the
 # stack as it found it (stopped again if this script started it).
 # Knobs (env): BENCH_DURATION_S=4 (per round) BENCH_ROUNDS=3 BENCH_WARMUP_S=2 BENCH_CONNECTIONS=64 BENCH_PIN=off|1:0 (server CPUs:wrk CPUs)
-#              BENCH_WORKER_ORDERS=100000 BENCH_PER_MESSAGE_MAX_S=10 BENCH_ONLY=ceiling,soldout,accept,replica,worker
+#              BENCH_WORKER_ORDERS=100000 BENCH_PER_MESSAGE_MAX_S=10 BENCH_ONLY=ceiling,soldout,accept,replica,worker,redis,e2e,queue
+#              BENCH_REDIS_CALLS=200000 BENCH_E2E_REQUESTS=1000000 BENCH_E2E_BUYERS=200000 BENCH_E2E_UNITS=100000 BENCH_E2E_SALES=4 (README)
 #              BENCH_CPU_PROF=<dir> (V8 CPU profile of our API and worker per case; tools/bench/profile-top.ts summarizes one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,12 @@ if ! command -v wrk >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -q >/dev/null
   $SUDO apt-get install -y -q wrk >/dev/null
+fi
+if ! command -v redis-benchmark >/dev/null 2>&1; then
+  echo "bench: installing redis-benchmark (Debian package redis-tools)" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q >/dev/null
+  $SUDO apt-get install -y -q redis-tools >/dev/null
 fi
 if [ "${BENCH_PIN:-off}" != "off" ] && ! command -v taskset >/dev/null 2>&1; then
   echo "bench: taskset not found (util-linux); running unpinned" >&2
@@ -47,8 +54,10 @@ if [ -z "${BENCH_ONLY:-}" ]; then
 elif [ -n "$others" ]; then
   BENCH_ONLY="$others" npx tsx tools/bench/run.ts
 fi
-# The waiting room's cases (Redis only): memory per waiting user, fairness, rate, estimate.
+# The waiting room's cases: Redis only (memory per waiting user, fairness, rate, estimate), then
+# through the HTTP API (fairness at 20,000 joins, GET /queue/:ticket vs bare Fastify).
 # BENCH_ONLY without "queue" skips them; BENCH_QUEUE_SHORT=1 runs the short mode.
 if [ -z "${BENCH_ONLY:-}" ] || [[ ",${BENCH_ONLY}," == *",queue,"* ]]; then
   npx tsx tools/bench/queue.ts
+  npx tsx tools/bench/queue-http.ts
 fi

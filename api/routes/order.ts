@@ -1,5 +1,5 @@
 // POST /order (the hot path) and GET /order/:orderId.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { getOrderStatus } from '../../core/postgres/orders.js';
 import { readAcceptedOrder } from '../../core/redis/reserve.js';
 import { ApiError, reject, unavailable } from '../answers.js';
@@ -54,6 +54,10 @@ function checkToken(signer: Signer | null, raw: string, productId: string, userI
 
 export async function orderRoutes(app: FastifyInstance): Promise<void> {
   const service = app.orderService;
+  // The hot route counts its own answers (no per-answer metrics hook): after each send, and in its
+  // error handler for what never reached the handler (validation, body parsing).
+  const answered = app.httpMetrics.answeredBy('/order', 'POST');
+  const handleError = app.errorHandler;
 
   app.post<{ Body: OrderBody; Headers: { [IDEMPOTENCY_HEADER]: string; [ADMISSION_HEADER]?: string } }>(
     '/order',
@@ -63,31 +67,45 @@ export async function orderRoutes(app: FastifyInstance): Promise<void> {
         headers: orderHeadersSchema,
         response: { 200: successBodySchema, ...errorResponses },
       },
+      config: { countsOwnAnswers: true },
+      errorHandler(err, request, reply) {
+        handleError.call(this, err, request, reply);
+        answered(reply);
+      },
     },
     async (request, reply) => {
-      const { productId, userId, quantity = 1 } = request.body;
-      const idempotencyKey = request.headers[IDEMPOTENCY_HEADER];
-      const raw = request.headers[ADMISSION_HEADER];
-      let admissionToken = false;
-      if (raw !== undefined) {
-        const bad = checkToken(app.signer, raw, productId, userId);
-        if (bad) return reject(reply, bad.code, { message: bad.message, field: `headers.${ADMISSION_HEADER}` });
-        admissionToken = true;
-      }
-      const r = await service.place({ productId, userId, quantity, idempotencyKey, admissionToken });
-      if (r.ok) {
-        if (r.replayed) reply.header('idempotent-replayed', 'true');
-        return reply.send(r.body);
-      }
-      // Browsers over the rate, or without a token on a queued sale, go to the waiting room.
-      if ((r.code === 'rate_limited' || r.code === 'admission_token_required') && wantsHtml(request)) {
-        const retryAfterSec = r.retryAfterSec ?? 1;
-        reply.header('retry-after', String(retryAfterSec));
-        return reply.redirect(waitingRoomUrl({ productId, userId, quantity, idempotencyKey, retryAfterSec }), 302);
-      }
-      return reject(reply, r.code, r);
+      const sent = await answer(request, reply);
+      answered(reply);
+      return sent;
     },
   );
+
+  async function answer(
+    request: FastifyRequest<{ Body: OrderBody; Headers: { [IDEMPOTENCY_HEADER]: string; [ADMISSION_HEADER]?: string } }>,
+    reply: FastifyReply,
+  ): Promise<FastifyReply> {
+    const { productId, userId, quantity = 1 } = request.body;
+    const idempotencyKey = request.headers[IDEMPOTENCY_HEADER];
+    const raw = request.headers[ADMISSION_HEADER];
+    let admissionToken = false;
+    if (raw !== undefined) {
+      const bad = checkToken(app.signer, raw, productId, userId);
+      if (bad) return reject(reply, bad.code, { message: bad.message, field: `headers.${ADMISSION_HEADER}` });
+      admissionToken = true;
+    }
+    const r = await service.place({ productId, userId, quantity, idempotencyKey, admissionToken });
+    if (r.ok) {
+      if (r.replayed) reply.header('idempotent-replayed', 'true');
+      return reply.send(r.body);
+    }
+    // Browsers over the rate, or without a token on a queued sale, go to the waiting room.
+    if ((r.code === 'rate_limited' || r.code === 'admission_token_required') && wantsHtml(request)) {
+      const retryAfterSec = r.retryAfterSec ?? 1;
+      reply.header('retry-after', String(retryAfterSec));
+      return reply.redirect(waitingRoomUrl({ productId, userId, quantity, idempotencyKey, retryAfterSec }), 302);
+    }
+    return reject(reply, r.code, r);
+  }
 
   app.get<{ Params: { orderId: string } }>(
     '/order/:orderId',

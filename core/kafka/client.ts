@@ -8,6 +8,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { KafkaConfig, SASLOptions } from 'kafkajs';
 import { ConfigError, type ConfigOf } from '../config/env.js';
 import type { connectionVars, KAFKA_CONNECTION_VARS } from '../config/variables.js';
+import { clampKafkajsPendingCheck } from './pending-check.js';
 
 export type KafkaConnectionConfig = Pick<ConfigOf<typeof connectionVars>, (typeof KAFKA_CONNECTION_VARS)[number]>;
 
@@ -71,6 +72,7 @@ function saslOptions(c: KafkaConnectionConfig, problems: string[]): SASLOptions 
  * brokers, TLS and SASL. Throws a ConfigError listing every problem. `read` is injectable for unit tests.
  */
 export function kafkaClientOptions(c: KafkaConnectionConfig, component: KafkaComponent, read: ReadFile = readText): KafkaClientOptions {
+  clampKafkajsPendingCheck(); // every process builds its clients here: no TimeoutNegativeWarning from kafkajs
   const problems: string[] = [];
   const ssl = tlsOptions(c, read, problems);
   const sasl = saslOptions(c, problems);

@@ -22,7 +22,7 @@ const SCRIPTS = [
   'evalsha', 'eval',
   'get', 'set', 'del', 'exists', 'incrby', 'decrby', 'time',
   'hget', 'hmget', 'hset', 'hsetnx', 'hdel', 'hincrby',
-  'zadd', 'zscore', 'zrangebyscore',
+  'zadd', 'zscore', 'zrangebyscore', 'zrevrangebyscore', 'zrevrange', 'zcount', 'zremrangebyscore',
 ];
 
 const COMMANDS: Record<AclProcess, string[]> = {

@@ -16,8 +16,8 @@ const SCRIPTS: Record<string, { file: string; keys: number | undefined }> = {
   fgNodeRunId: { file: 'node-run-id.lua', keys: 1 },
   fgQueueJoin: { file: 'queue-join.lua', keys: 3 },
   fgQueuePoll: { file: 'queue-poll.lua', keys: 1 },
-  fgQueueAdmit: { file: 'queue-admit.lua', keys: 3 },
-  fgQueueSweep: { file: 'queue-sweep.lua', keys: 2 },
+  fgQueueAdmit: { file: 'queue-admit.lua', keys: 6 },
+  fgQueueSweep: { file: 'queue-sweep.lua', keys: 4 },
 };
 
 type Arg = string | number;

@@ -10,7 +10,7 @@ export interface SaleKeys {
   /**
    * Hash: state (open|recovering|paused), startsAt/endsAt (epoch ms, 0 = none), rateLimit, perUserLimit (0 = none), initialStock, seededAt;
    * admission settings admMode, admRate, admTtl, admMax (sale.ts); the queue's counters q* (queue.ts: qJoined, qBase, qBaseAt,
-   * qExpired, qEarly, qSeed, qSoldOut), kept by every seed. One key, so a queue poll reads one key.
+   * qExpired, qEarly, qSeed, qSoldOut, qSettled), kept by every seed. One key, so a queue poll reads one key.
    */
   meta: string;
   /** Integer bumped by every seed; fences late compensations from API pods that reserved before the reseed. */
@@ -21,13 +21,30 @@ export interface SaleKeys {
   queue: string;
   /** Sorted set: userId -> admission token state (expiry ms = live, 1 = expired unused, -expiry = used). */
   tokens: string;
+  /** Sorted set: served count -> Redis ms a sweep first saw it (when places were reached; queue-sweep.lua). */
+  reach: string;
+  /** Sorted set of places whose token was handed out, above the meta's qSettled watermark. */
+  claims: string;
   idem(idempotencyKey: string): string;
   user(userId: string): string;
   /** Glob matching every key of the sale (SCAN pattern for cleanup). */
   pattern: string;
 }
 
+/** Built once per sale (frozen, shared): the order path asks for them on every request. */
+const keysByProduct = new Map<string, SaleKeys>();
+
 export function saleKeys(productId: string): SaleKeys {
+  let keys = keysByProduct.get(productId);
+  if (keys === undefined) {
+    keys = Object.freeze(buildSaleKeys(productId));
+    if (keysByProduct.size >= 10_000) keysByProduct.clear(); // sales are few; bound it anyway
+    keysByProduct.set(productId, keys);
+  }
+  return keys;
+}
+
+function buildSaleKeys(productId: string): SaleKeys {
   const p = `fg:{${productId}}:`;
   return {
     stock: `${p}stock`,
@@ -36,6 +53,8 @@ export function saleKeys(productId: string): SaleKeys {
     rate: `${p}rate`,
     queue: `${p}q`,
     tokens: `${p}qtok`,
+    reach: `${p}qreach`,
+    claims: `${p}qclaim`,
     idem: (k) => `${p}idem:${k}`,
     user: (u) => `${p}user:${u}`,
     pattern: `${p}*`,

@@ -170,14 +170,17 @@ export type AdmitResult =
 /** The admission token's expiry for a place the counter reached (fixed at the first call). */
 export async function admit(redis: FluxRedis, productId: string, userId: string, place: Place, position: number): Promise<AdmitResult> {
   const k = saleKeys(productId);
-  const reply = await redis.fgQueueAdmit(k.meta, k.queue, k.tokens, userId, placeValue(place), position);
+  const reply = await redis.fgQueueAdmit(k.meta, k.queue, k.tokens, k.user(userId), k.reach, k.claims, userId, placeValue(place), position);
   const code = String(reply[0]);
   if (code === 'admitted' || code === 'used') return { kind: code, expiresAtMs: Number(reply[1]), fresh: Number(reply[2]) === 1 };
   return { kind: code as 'expired' };
 }
 
-/** Marks expired unused tokens and gives their places to the next in line; returns how many. */
+/**
+ * Gives the slots of unused admissions to the next in line: tokens expired unused, and places
+ * reached tokenTtlSeconds ago whose token was never fetched. Returns how many.
+ */
 export async function sweepExpiredTokens(redis: FluxRedis, productId: string, max = 1000): Promise<number> {
   const k = saleKeys(productId);
-  return Number(await redis.fgQueueSweep(k.meta, k.tokens, max));
+  return Number(await redis.fgQueueSweep(k.meta, k.tokens, k.reach, k.claims, max));
 }

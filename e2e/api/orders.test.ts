@@ -175,6 +175,26 @@ describe('POST /order', () => {
     expect((await http(h.base, 'POST', '/init', { body, headers: { authorization: 'Bearer not-the-token-at-all' } })).status).toBe(403);
   });
 
+  it('every POST /order answer is counted once by route, method and status and in the latency histogram: by the handler (200, 409) and by its error handler (400, 415)', async () => {
+    const productId = uniqueName('counted');
+    await initSale(h.base, { productId, quantity: 1 });
+    const counts = async () => {
+      const text = (await http(h.metrics, 'GET', '/metrics')).text;
+      const line = (prefix: string, ...labels: string[]) =>
+        Number(text.split('\n').find((l) => l.startsWith(prefix) && labels.every((x) => l.includes(x)))?.split(' ').pop() ?? 0);
+      const answers = (status: number) => line('fluxgate_http_requests_total{', 'route="/order"', 'method="POST"', `status="${status}"`);
+      return { 200: answers(200), 409: answers(409), 400: answers(400), 415: answers(415), histogram: line('fluxgate_http_request_duration_seconds_count{', 'route="/order"') };
+    };
+    const before = await counts();
+    expect((await order(h.base, { productId, userId: 'counted-1' })).status).toBe(200);
+    expect((await order(h.base, { productId, userId: 'counted-2' })).status).toBe(409);
+    expect((await order(h.base, { productId })).status).toBe(400);
+    expect((await order(h.base, 'not json', undefined, { 'content-type': 'text/plain' })).status).toBe(415);
+    const after = await counts();
+    const delta = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k as keyof typeof before]]));
+    expect(delta).toEqual({ 200: 1, 409: 1, 400: 1, 415: 1, histogram: 4 });
+  });
+
   it('readiness, metrics (on the metrics listener only), and SIGTERM: stops with exit code 0', async () => {
     expect((await http(h.base, 'GET', '/readyz')).body).toEqual({ status: 'ready', shuttingDown: false });
     expect((await http(h.metrics, 'GET', '/dependencies')).body).toEqual({ status: 'ok', redis: true, kafka: true });

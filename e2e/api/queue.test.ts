@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startComponent, type RunningProcess } from '../support/processes.js';
 import { http, initSale, order, redisStock, startApi, startWorkerFor, settledSale, uniqueName, waitFor, type ApiHarness, type Res } from '../support/api.js';
+import { admissionRounds, countInversions, joinInOrder as pipelinedJoin, type Joined } from '../../tools/bench/queue-fairness.js';
 
 const KEYS = 'k2:second-key-0123456789-0123456789-abcdef,k1:first-key-0123456789-0123456789-abcdef';
 let h: ApiHarness;
@@ -34,70 +35,51 @@ async function joinInOrder(productId: string, users: string[]): Promise<string[]
   return tickets;
 }
 
-/**
- * Polls every ticket not admitted yet, latest joiner first, round after round, and returns the round
- * in which each one was first admitted plus the inversions seen: a later joiner admitted at a poll
- * before an earlier joiner's poll that still said waiting (served only grows, so FIFO means none).
- */
-async function admissionRounds(tickets: string[], earlyGroup = 0): Promise<{ round: number[]; inversions: number }> {
-  const round = tickets.map(() => -1);
-  let inversions = 0;
-  // A deadline in time, not in rounds: with few tickets left a round takes milliseconds, so a round
-  // budget ran out on a fast machine before the serving counter (ratePerSecond) reached the last ones.
-  const deadline = Date.now() + 180_000;
-  for (let r = 0; round.includes(-1); r++) {
-    if (Date.now() > deadline) throw new Error(`admission did not progress: ${round.filter((x) => x === -1).length} never admitted`);
-    if (r > 0) await new Promise((res) => setTimeout(res, 20));
-    let admittedLater = 0; // later joiners (outside the shuffled group) seen admitted in this round
-    for (let i = tickets.length - 1; i >= 0; i--) {
-      if (round[i] !== -1) continue;
-      const res = await poll(tickets[i]!);
-      expect(res.status, res.text).toBe(200);
-      if (res.body.state === 'admitted') {
-        round[i] = r;
-        if (i >= earlyGroup) admittedLater++;
-      } else {
-        expect(res.body.state).toBe('waiting');
-        inversions += admittedLater; // waiting while someone who arrived later (outside the shuffled group) is in
-      }
-    }
-  }
-  return { round, inversions };
+/** One place per user: distinct join numbers, one queue entry each, a repeated join gives the same ticket. */
+async function expectOnePlaceEach(productId: string, users: string[], joined: Joined) {
+  expect(new Set(joined.numbers).size).toBe(users.length);
+  expect(await h.redis.hlen(`fg:{${productId}}:q`)).toBe(users.length);
+  const again = await pipelinedJoin(h.base, productId, users.slice(0, 100));
+  expect(again.tickets).toEqual(joined.tickets.slice(0, 100));
 }
 
 describe('the waiting room', () => {
-  it('queue: 2,000 users joined in a known order are admitted in that order (0 inversions)', async () => {
+  // Through the API with a fast client: one pipelined keep-alive connection carries the joins in a
+  // known order (tools/bench/queue-fairness.ts; npm run bench runs the same at 20,000 users).
+  it('queue: 2,000 users joined in a known order are admitted in that order (0 inversions), one place each', async () => {
     const productId = uniqueName('fifo');
-    await queued(productId, 1_000_000, { ratePerSecond: 100 });
+    await queued(productId, 1_000_000, { ratePerSecond: 100, tokenTtlSeconds: 3600 });
     const users = Array.from({ length: 2000 }, (_, i) => `u${i}`);
-    const tickets = await joinInOrder(productId, users);
-    const { inversions, round } = await admissionRounds(tickets);
+    const joined = await pipelinedJoin(h.base, productId, users);
+    expect(joined.numbers).toEqual(users.map((_, i) => i + 1)); // Redis numbered them in the order sent
+    const { inversions, round } = await admissionRounds(h.base, joined.tickets);
     expect(inversions).toBe(0);
     expect(Math.max(...round)).toBeGreaterThan(0); // a line did form: some still waited at the first round
-    // Rounds never decrease along the join order.
-    expect(round.every((r, i) => i === 0 || r >= round[i - 1]!)).toBe(true);
+    expect(countInversions(round)).toBe(0); // rounds never decrease along the join order
+    await expectOnePlaceEach(productId, users, joined);
   }, 300_000);
 
-  it('queue-randomized-start: arrivals before the start are shuffled, later ones are FIFO and after every early one', async () => {
+  it('queue-randomized-start: 1,000 arrivals before the start are shuffled, 1,000 later ones are FIFO and after every early one', async () => {
     const productId = uniqueName('rand');
-    // Lead time for 150 joins on a loaded machine: every "early" join must land before the start.
-    const startsAt = new Date(Date.now() + 25_000);
-    await queued(productId, 1_000_000, { mode: 'queue-randomized-start', ratePerSecond: 25 }, startsAt);
-    const early = await joinInOrder(productId, Array.from({ length: 150 }, (_, i) => `e${i}`));
+    // Lead time for 1,000 joins on a loaded machine: every "early" join must land before the start.
+    const startsAt = new Date(Date.now() + 20_000);
+    await queued(productId, 1_000_000, { mode: 'queue-randomized-start', ratePerSecond: 200, tokenTtlSeconds: 3600 }, startsAt);
+    const earlyUsers = Array.from({ length: 1000 }, (_, i) => `e${i}`);
+    const early = await pipelinedJoin(h.base, productId, earlyUsers);
     expect(Date.now(), 'the early joins finished before the start (else the test set-up, not the queue, failed)').toBeLessThan(startsAt.getTime());
-    const before = await poll(early[0]!);
+    const before = await poll(early.tickets[0]!);
     expect(before.body).toMatchObject({ state: 'waiting', position: null });
     await waitFor('the start', async () => Date.now() > startsAt.getTime() + 200 || undefined, 40_000);
-    const late = await joinInOrder(productId, Array.from({ length: 100 }, (_, i) => `l${i}`));
-    const { round, inversions } = await admissionRounds([...early, ...late], early.length);
+    const lateUsers = Array.from({ length: 1000 }, (_, i) => `l${i}`);
+    const late = await pipelinedJoin(h.base, productId, lateUsers);
+    const { round, inversions } = await admissionRounds(h.base, [...early.tickets, ...late.tickets], early.tickets.length);
     expect(inversions).toBe(0); // no later arrival ever admitted while an early one waits, and FIFO among them
-    const earlyRounds = round.slice(0, early.length);
-    const lateRounds = round.slice(early.length);
-    let earlyInversions = 0;
-    for (let i = 0; i < earlyRounds.length; i++) for (let j = i + 1; j < earlyRounds.length; j++) if (earlyRounds[j]! < earlyRounds[i]!) earlyInversions++;
-    expect(earlyInversions).toBeGreaterThan(0);
-    expect(lateRounds.every((r, i) => i === 0 || r >= lateRounds[i - 1]!)).toBe(true);
+    const earlyRounds = round.slice(0, early.tickets.length);
+    const lateRounds = round.slice(early.tickets.length);
+    expect(countInversions(earlyRounds)).toBeGreaterThan(0); // shuffled
+    expect(countInversions(lateRounds)).toBe(0);
     expect(Math.min(...lateRounds)).toBeGreaterThanOrEqual(Math.max(...earlyRounds));
+    await expectOnePlaceEach(productId, [...earlyUsers, ...lateUsers], { ...early, tickets: [...early.tickets, ...late.tickets], numbers: [...early.numbers, ...late.numbers] });
   }, 300_000);
 
   it('a line forms even when buyers arrive one by one: the rate holds from the first admission on', async () => {

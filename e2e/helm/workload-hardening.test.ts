@@ -141,4 +141,18 @@ describe('workload hardening', () => {
     for (const p of pdbs) expect(p.spec.unhealthyPodEvictionPolicy, p.metadata.name).toMatch(/^(AlwaysAllow|IfHealthyBudget)$/);
     expect(pdbs.find((p) => p.metadata.name.endsWith('-api'))!.spec.unhealthyPodEvictionPolicy).toBe('IfHealthyBudget');
   });
+
+  // On a loaded node (load 35 on 2 cores seen) a pod gets about its CPU request: at 50m a restarted
+  // operator never passed a 60 s startup probe and crash-looped. Start-up gets minutes, as
+  // CloudNativePG's and Strimzi's operators give theirs, and a CPU share it can start with.
+  it('the operator has minutes to start on a loaded node and requests the CPU to do it (defaults)', async () => {
+    const operator = rows().find((r) => r.values === 'default' && r.container === 'operator')!.c;
+    const { periodSeconds, failureThreshold, timeoutSeconds } = operator.startupProbe;
+    expect(periodSeconds * failureThreshold, 'startup budget, seconds').toBeGreaterThanOrEqual(300);
+    expect(timeoutSeconds, 'a /healthz answer may take seconds under load').toBeGreaterThanOrEqual(5);
+    expect(operator.resources.requests.cpu).toBe('200m');
+    const tuned = await template({ set: ['operator.startupProbe.failureThreshold=120'] });
+    const c = podSpecOf(tuned.find((o) => o.kind === 'Deployment' && o.metadata.name === 'fg-flux-gate-operator')!).containers[0];
+    expect(c.startupProbe.failureThreshold).toBe(120);
+  });
 });

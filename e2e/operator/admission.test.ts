@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saleKeys } from '../../core/redis/keys.js';
 import { http } from '../support/api.js';
 import type { RunningProcess } from '../support/processes.js';
-import { applyCrd, backends, createNamespace, flashSale, kubectl, startSaleStack, uniqueName, waitForSale, type Backends } from './support.js';
+import { flashSale, kubectl, startSaleStack, stopAll, testbed, uniqueName, waitForSale, type Backends } from './support.js';
 
 const KEYS = 'k1:operator-e2e-key-0123456789-0123456789';
 let ns = '';
@@ -14,16 +14,12 @@ let procs: RunningProcess[] = [];
 let api = '';
 
 beforeAll(async () => {
-  await applyCrd();
-  ns = await createNamespace('op-adm');
-  b = await backends('adm');
-  ({ procs, apiBase: api } = await startSaleStack(ns, b, {}, { ADMISSION_SIGNING_KEYS: KEYS }));
+  const t = await testbed('adm');
+  ({ ns, b } = t);
+  ({ procs, apiBase: api } = await startSaleStack(t, {}, { ADMISSION_SIGNING_KEYS: KEYS }));
 }, 240_000);
 
-afterAll(async () => {
-  for (const p of procs.reverse()) await p.stop('SIGKILL');
-  await b?.close();
-});
+afterAll(() => stopAll(procs, b, 'SIGKILL'));
 
 describe('spec.admission', () => {
   it('a queued FlashSale: the operator writes the settings to Redis and reports the line in status.admission', async () => {

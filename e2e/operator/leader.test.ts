@@ -5,10 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saleKeys } from '../../core/redis/keys.js';
 import { order } from '../support/api.js';
 import { startComponent, type RunningProcess } from '../support/processes.js';
-import {
-  applyCrd, backends, condition, createNamespace, flashSale, kubectl, operatorKubeconfig, startOperator, uniqueName, waitFor,
-  waitForSale, type Backends,
-} from './support.js';
+import { condition, flashSale, kubectl, startOperator, testbed, uniqueName, waitFor, waitForSale, type Backends } from './support.js';
 
 let ns = '';
 let kubeconfig = '';
@@ -16,10 +13,7 @@ let b: Backends;
 const procs: RunningProcess[] = [];
 
 beforeAll(async () => {
-  await applyCrd();
-  ns = await createNamespace('op-leader');
-  kubeconfig = await operatorKubeconfig(ns);
-  b = await backends('leader');
+  ({ ns, kubeconfig, b } = await testbed('leader'));
 }, 180_000);
 
 afterAll(async () => {

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saleKeys } from '../../core/redis/keys.js';
 import type { RunningProcess } from '../support/processes.js';
 import {
-  applyCrd, backends, condition, createNamespace, events, flashSale, getSale, kubectl, kubectlFails, operatorKubeconfig,
-  startOperator, stopGracefully, uniqueName, waitFor, waitForSale, type Backends,
+  condition, events, flashSale, getSale, kubectl, kubectlFails, startOperator, stopGracefully, testbed, uniqueName, waitFor,
+  waitForSale, type Backends,
 } from './support.js';
 
 let ns = '';
@@ -15,10 +15,7 @@ let b: Backends;
 let operator: RunningProcess | undefined;
 
 beforeAll(async () => {
-  await applyCrd();
-  ns = await createNamespace('op-life');
-  kubeconfig = await operatorKubeconfig(ns);
-  b = await backends('life');
+  ({ ns, kubeconfig, b } = await testbed('life'));
   operator = await startOperator(ns, kubeconfig, b);
 }, 180_000);
 

@@ -13,8 +13,8 @@ import { freePort } from '../../tools/stack/proc.js';
 import { kafka } from '../support/api.js';
 import type { RunningProcess } from '../support/processes.js';
 import {
-  applyCrd, backends, condition, createDeployment, createNamespace, flashSale, getSale, kubectl, operatorKubeconfig, requireEnv, scaleOf,
-  startOperator, stopGracefully, uniqueName, waitFor, waitForSale, type Backends, type FlashSaleDoc,
+  condition, createDeployment, flashSale, getSale, kubectl, requireEnv, scaleOf, startOperator, stopGracefully, testbed, uniqueName,
+  waitFor, waitForSale, type Backends, type FlashSaleDoc,
 } from './support.js';
 
 let ns = '';
@@ -22,13 +22,11 @@ let b: Backends;
 let operator: RunningProcess | undefined;
 
 beforeAll(async () => {
-  await applyCrd();
-  ns = await createNamespace('op-nometrics');
-  const kubeconfig = await operatorKubeconfig(ns);
-  b = await backends('nometrics');
+  const t = await testbed('nometrics');
+  ({ ns, b } = t);
   await createDeployment(ns, 'workers', 3);
   // A broker address nothing listens on: every lag read fails.
-  operator = await startOperator(ns, kubeconfig, b, { KAFKA_BROKERS: '127.0.0.1:9' });
+  operator = await startOperator(ns, t.kubeconfig, b, { KAFKA_BROKERS: '127.0.0.1:9' });
 }, 180_000);
 
 afterAll(async () => {
@@ -69,13 +67,11 @@ describe('lag lost after good readings', () => {
   };
 
   beforeAll(async () => {
-    await applyCrd();
-    ns2 = await createNamespace('op-lagloss');
-    const kubeconfig = await operatorKubeconfig(ns2);
-    b2 = await backends('lagloss');
+    const t = await testbed('lagloss');
+    ({ ns: ns2, b: b2 } = t);
     await createDeployment(ns2, 'workers', 0);
     proxy = await openProxy(await freePort());
-    op = await startOperator(ns2, kubeconfig, b2, { KAFKA_BROKERS: `127.0.0.1:${proxy.port}` });
+    op = await startOperator(ns2, t.kubeconfig, b2, { KAFKA_BROKERS: `127.0.0.1:${proxy.port}` });
   }, 180_000);
 
   afterAll(async () => {

@@ -12,8 +12,8 @@ import { ensureService, stopService } from '../../tools/stack/services/index.js'
 import { startComponent, type RunningProcess } from '../support/processes.js';
 import { kafka, order } from '../support/api.js';
 import {
-  applyCrd, backends, condition, createNamespace, flashSale, kubectl, operatorKubeconfig, requireEnv, startOperator, uniqueName,
-  waitFor, waitForSale, type Backends,
+  condition, flashSale, kubectl, requireEnv, startApi, startOperator, stopAll, testbed, uniqueName, waitFor, waitForSale,
+  type Backends,
 } from './support.js';
 
 let ns = '';
@@ -22,21 +22,16 @@ const procs: RunningProcess[] = [];
 let apiBase = '';
 
 beforeAll(async () => {
-  await applyCrd();
-  ns = await createNamespace('op-recovery');
-  const kubeconfig = await operatorKubeconfig(ns);
-  b = await backends('recovery', 3);
+  const t = await testbed('recovery', 3);
+  ({ ns, b } = t);
   procs.push(await startComponent('worker', b.env, { readyTimeoutMs: 90_000 }));
-  const api = await startComponent('api', { ...b.env, PORT: '0', HOST: '127.0.0.1', ADMIN_TOKEN: 'e2e-operator-admin-token-0123', PRODUCT_LOOKUP_CACHE_MS: '200' }, { readyTimeoutMs: 90_000 });
-  procs.push(api);
-  apiBase = `http://127.0.0.1:${api.port}`;
-  procs.push(await startOperator(ns, kubeconfig, b));
+  const started = await startApi({ ...b.env, ADMIN_TOKEN: 'e2e-operator-admin-token-0123', PRODUCT_LOOKUP_CACHE_MS: '200' });
+  procs.push(started.api);
+  apiBase = started.apiBase;
+  procs.push(await startOperator(ns, t.kubeconfig, b));
 }, 240_000);
 
-afterAll(async () => {
-  for (const p of procs.reverse()) await p.stop();
-  await b?.close();
-});
+afterAll(() => stopAll(procs, b));
 
 interface Answer { sent: number; at: number; status: number; body: { status?: string; orderId?: string } | undefined }
 

@@ -8,7 +8,8 @@ import { keySlot } from '../../core/redis/slots.js';
 import type { RunningProcess } from '../support/processes.js';
 import { startCluster, type ClusterTopology } from '../support/redis-topologies.js';
 import {
-  applyCrd, backends, buyers, createNamespace, flashSale, getSale, kubectl, startSaleStack, storedOrders, uniqueName, waitFor, waitForSale, type Backends,
+  buyers, flashSale, getSale, kubectl, startSaleStack, stopAll, storedOrders, testbed, uniqueName, waitFor, waitForSale,
+  type Backends,
 } from './support.js';
 
 const STOCK = 500;
@@ -20,15 +21,13 @@ let apiBase = '';
 
 beforeAll(async () => {
   cluster = await startCluster();
-  await applyCrd();
-  ns = await createNamespace('op-cluster');
-  b = await backends('cluster', 3);
-  ({ procs, apiBase } = await startSaleStack(ns, b, cluster.env));
+  const t = await testbed('cluster', 3);
+  ({ ns, b } = t);
+  ({ procs, apiBase } = await startSaleStack(t, cluster.env));
 }, 240_000);
 
 afterAll(async () => {
-  for (const p of procs.reverse()) await p.stop();
-  await b?.close();
+  await stopAll(procs, b);
   await cluster?.stop();
 });
 

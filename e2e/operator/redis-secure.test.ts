@@ -8,8 +8,8 @@ import { saleKeys } from '../../core/redis/keys.js';
 import { order } from '../support/api.js';
 import type { RunningProcess } from '../support/processes.js';
 import {
-  applyCrd, backends, buyers, condition, createNamespace, flashSale, kubectl, requireEnv, startSaleStack, storedOrders, uniqueName,
-  waitFor, waitForSale, type Backends,
+  buyers, condition, flashSale, kubectl, requireEnv, startSaleStack, stopAll, storedOrders, testbed, uniqueName, waitFor,
+  waitForSale, type Backends,
 } from './support.js';
 
 let ns = '';
@@ -18,23 +18,18 @@ let procs: RunningProcess[] = [];
 let apiBase = '';
 
 beforeAll(async () => {
-  await applyCrd();
-  ns = await createNamespace('op-redis-tls');
-  b = await backends('redis-tls');
+  const t = await testbed('redis-tls');
+  ({ ns, b } = t);
   const tls = { REDIS_URL: requireEnv('FLUXGATE_REDIS_TLS_URL'), REDIS_TLS_CA_FILE: requireEnv('FLUXGATE_TLS_CA') };
   ({ procs, apiBase } = await startSaleStack(
-    ns,
-    b,
+    t,
     tls,
     { REDIS_USERNAME: requireEnv('FLUXGATE_REDIS_API_USERNAME'), REDIS_PASSWORD: requireEnv('FLUXGATE_REDIS_API_PASSWORD') },
     { REDIS_USERNAME: requireEnv('FLUXGATE_REDIS_OPERATOR_USERNAME'), REDIS_PASSWORD: requireEnv('FLUXGATE_REDIS_OPERATOR_PASSWORD') },
   ));
 }, 240_000);
 
-afterAll(async () => {
-  for (const p of procs.reverse()) await p.stop();
-  await b?.close();
-});
+afterAll(() => stopAll(procs, b));
 
 /** NOPERM entries Redis logged for the processes' connections (names set by api/operator) as the ACL users. */
 async function denials(): Promise<string[]> {

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startComponent, type RunningProcess } from '../support/processes.js';
 import { order } from '../support/api.js';
 import {
-  applyCrd, backends, condition, createDeployment, createNamespace, events, flashSale, kubectl, operatorKubeconfig, scaleOf,
-  startOperator, uniqueName, waitFor, waitForSale, type Backends,
+  condition, createDeployment, events, flashSale, kubectl, scaleOf, startApi, startOperator, stopAll, testbed, uniqueName,
+  waitFor, waitForSale, type Backends,
 } from './support.js';
 
 const PARTITIONS = 4;
@@ -57,21 +57,16 @@ const procs: RunningProcess[] = [];
 let apiBase = '';
 
 beforeAll(async () => {
-  await applyCrd();
-  ns = await createNamespace('op-scale');
-  const kubeconfig = await operatorKubeconfig(ns);
-  b = await backends('scale', PARTITIONS);
-  const api = await startComponent('api', { ...b.env, PORT: '0', HOST: '127.0.0.1', ADMIN_TOKEN: 'e2e-operator-admin-token-0123' }, { readyTimeoutMs: 90_000 });
-  procs.push(api);
-  apiBase = `http://127.0.0.1:${api.port}`;
+  const t = await testbed('scale', PARTITIONS);
+  ({ ns, b } = t);
+  const started = await startApi({ ...b.env, ADMIN_TOKEN: 'e2e-operator-admin-token-0123' });
+  procs.push(started.api);
+  apiBase = started.apiBase;
   await createDeployment(ns, 'workers', 1);
-  procs.push(await startOperator(ns, kubeconfig, b));
+  procs.push(await startOperator(ns, t.kubeconfig, b));
 }, 240_000);
 
-afterAll(async () => {
-  for (const p of procs.reverse()) await p.stop();
-  await b?.close();
-});
+afterAll(() => stopAll(procs, b));
 
 describe('scaling the worker Deployment on consumer lag', () => {
   it('scales up at once, capped by the partitions WITH lag (one hot sale gets one worker), then down one step per window once drained', async () => {

@@ -9,7 +9,8 @@ import { saleKeys } from '../../core/redis/keys.js';
 import type { RunningProcess } from '../support/processes.js';
 import { startSentinelTopology, type SentinelTopology } from '../support/redis-topologies.js';
 import {
-  applyCrd, backends, buyers, createNamespace, flashSale, kubectl, startSaleStack, storedOrders, uniqueName, waitFor, waitForSale, type Backends, type BuyerAnswer,
+  buyers, flashSale, kubectl, startSaleStack, stopAll, storedOrders, testbed, uniqueName, waitFor, waitForSale, type Backends,
+  type BuyerAnswer,
 } from './support.js';
 
 const STOCK = 60;
@@ -21,18 +22,16 @@ let apiBase = '';
 
 beforeAll(async () => {
   topo = await startSentinelTopology({ replicas: 2 });
-  await applyCrd();
-  ns = await createNamespace('op-sentinel');
-  b = await backends('sentinel', 3);
+  const t = await testbed('sentinel', 3);
+  ({ ns, b } = t);
   // The operator polls Redis at its default pace (LAG_POLL_SECONDS=2, RESYNC_SECONDS=30): the gap
   // between the promotion and the gate closing is what a production operator leaves.
-  ({ procs, apiBase } = await startSaleStack(ns, b, topo.env, { REDIS_COMMAND_TIMEOUT_MS: '1000' }, { LAG_POLL_SECONDS: '2', RESYNC_SECONDS: '30' }));
+  ({ procs, apiBase } = await startSaleStack(t, topo.env, { REDIS_COMMAND_TIMEOUT_MS: '1000' }, { LAG_POLL_SECONDS: '2', RESYNC_SECONDS: '30' }));
 }, 240_000);
 
 afterAll(async () => {
   for (const n of topo?.nodes ?? []) n.resume();
-  for (const p of procs.reverse()) await p.stop();
-  await b?.close();
+  await stopAll(procs, b);
   await topo?.stop();
 });
 

@@ -230,21 +230,49 @@ export async function stopGracefully(p: RunningProcess | undefined, ms = 30_000)
   }
 }
 
+/** What every operator test file starts from. */
+export interface Testbed {
+  /** A fresh namespace the operator watches (`op-<name>-<random>`). */
+  ns: string;
+  /** The operator's ServiceAccount kubeconfig in `ns` (operatorKubeconfig). */
+  kubeconfig: string;
+  /** The file's own topic, group, pool and Redis client. */
+  b: Backends;
+}
+
+/** The set-up each operator test file shares: the CRD, a fresh namespace with the operator's identity, and its own backends. */
+export async function testbed(name: string, partitions = 3): Promise<Testbed> {
+  await applyCrd();
+  const ns = await createNamespace(`op-${name}`);
+  const kubeconfig = await operatorKubeconfig(ns);
+  return { ns, kubeconfig, b: await backends(name, partitions) };
+}
+
+/** Stops a test file's processes, the last started first, then closes its backends. */
+export async function stopAll(procs: Array<RunningProcess | undefined>, b: Backends | undefined, signal?: NodeJS.Signals): Promise<void> {
+  for (const p of [...procs].reverse()) await p?.stop(signal);
+  await b?.close();
+}
+
+/** The real API on a free loopback port with `env`; returns the process and its base URL. */
+export async function startApi(env: Record<string, string>): Promise<{ api: RunningProcess; apiBase: string }> {
+  const api = await startComponent('api', { ...env, PORT: '0', HOST: '127.0.0.1' }, { readyTimeoutMs: 90_000 });
+  return { api, apiBase: `http://127.0.0.1:${api.port}` };
+}
+
 /** Worker, API and operator of one test file, on the stack's Redis or on `redisEnv` (Sentinel, Cluster). */
 export async function startSaleStack(
-  ns: string,
-  b: Backends,
+  t: Testbed,
   redisEnv: Record<string, string> = {},
   apiEnv: Record<string, string> = {},
   operatorEnv: Record<string, string> = {},
 ): Promise<{ procs: RunningProcess[]; apiBase: string }> {
-  const kubeconfig = await operatorKubeconfig(ns);
-  const env = { ...b.env, ...(Object.keys(redisEnv).length ? { REDIS_URL: '', ...redisEnv } : {}) };
-  const procs = [await startComponent('worker', b.env, { readyTimeoutMs: 90_000 })];
-  const api = await startComponent('api', { ...env, PORT: '0', HOST: '127.0.0.1', PRODUCT_LOOKUP_CACHE_MS: '200', ...apiEnv }, { readyTimeoutMs: 90_000 });
+  const env = { ...t.b.env, ...(Object.keys(redisEnv).length ? { REDIS_URL: '', ...redisEnv } : {}) };
+  const procs = [await startComponent('worker', t.b.env, { readyTimeoutMs: 90_000 })];
+  const { api, apiBase } = await startApi({ ...env, PRODUCT_LOOKUP_CACHE_MS: '200', ...apiEnv });
   procs.push(api);
-  procs.push(await startOperator(ns, kubeconfig, { ...b, env }, operatorEnv));
-  return { procs, apiBase: `http://127.0.0.1:${api.port}` };
+  procs.push(await startOperator(t.ns, t.kubeconfig, { ...t.b, env }, operatorEnv));
+  return { procs, apiBase };
 }
 
 export interface BuyerAnswer {

@@ -20,6 +20,10 @@ export interface HttpTarget {
   productId: string;
   /** Server process, for its CPU time per request. */
   pid?: number;
+  /** Another wrk script and its arguments (default: order.lua, POST /order). */
+  script?: { file: string; args: string[] };
+  /** The probe request's status instead of a POST /order (for a script on another route). */
+  probe?: () => Promise<number>;
 }
 
 export interface HttpCaseResult {
@@ -62,10 +66,10 @@ const nonce = () => `${Date.now().toString(36)}${Math.random().toString(36).slic
 
 export async function measureSideBySide(targets: HttpTarget[], s: HttpSettings, log: (m: string) => void): Promise<HttpCaseResult[]> {
   const run = (t: HttpTarget, durationS: number) =>
-    runWrk({ url: t.url, productId: t.productId, connections: s.connections, threads: s.threads, cpus: s.wrkCpus, durationS, nonce: nonce() });
+    runWrk({ url: t.url, productId: t.productId, connections: s.connections, threads: s.threads, cpus: s.wrkCpus, durationS, nonce: nonce(), script: t.script });
   const probes: number[] = [];
   for (const t of targets) {
-    probes.push(await probe(t.url, t.productId, nonce()));
+    probes.push(t.probe ? await t.probe() : await probe(t.url, t.productId, nonce()));
     if (s.warmupS > 0) await run(t, s.warmupS);
   }
   const rounds: WrkResult[][] = targets.map(() => []);

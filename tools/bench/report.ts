@@ -2,7 +2,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { E2eResult } from './e2e-case.js';
 import type { HttpCaseResult } from './http-case.js';
+import type { ReserveCaseResult } from './redis-reserve.js';
 import type { WorkerCaseResult } from './worker-case.js';
 
 export interface Comparison {
@@ -25,6 +27,10 @@ export interface BenchReport {
   settings: Record<string, unknown>;
   http: HttpCaseResult[];
   worker: WorkerCaseResult[];
+  /** redis-benchmark running reserve.lua (BENCH_ONLY=redis). */
+  reserve: ReserveCaseResult[];
+  /** The end-to-end case (BENCH_ONLY=e2e). */
+  e2e?: E2eResult;
   comparisons: Comparison[];
   diagnostics: Record<string, unknown>;
   notes: string[];
@@ -109,12 +115,20 @@ export function renderTable(r: BenchReport): string {
   ]);
   // A comparison without a target (a measured cost) shows no verdict.
   const verdict = (c: Comparison) => (c.target.startsWith('measured') ? '-' : c.basis === 'cpu' ? (c.pass ? '(pass)' : '(miss)') : c.pass ? 'PASS' : 'MISS');
+  const reserveRows = r.reserve.map((c) => [
+    c.name, fmt(c.calls), fmt(c.opsPerSecond), String(c.p50Ms), String(c.p99Ms),
+    c.redisCpuUsPerCall === undefined ? '-' : String(c.redisCpuUsPerCall), String(c.scriptUsPerCall), c.perCoreCallsPerSecond === undefined ? '-' : fmt(c.perCoreCallsPerSecond),
+  ]);
   const cmpRows = r.comparisons.map((c) => [c.name, c.ours, c.baseline, c.shown, c.target, verdict(c)]);
   return [
     table(['HTTP case (median round)', 'req/s', 'p50 ms', 'p99 ms', 'req/s of each round', 'server CPU µs/req', '+Redis/Kafka/PG µs/req', 'answer', 'non-2xx', 'socket errors'], httpRows),
     '',
     table(['worker case', 'orders/s', 'persisted', 'measured s', 'startup s', 'worker CPU µs/order', '+Redis/Kafka/PG µs/order'], workerRows),
     '',
+    ...(reserveRows.length
+      ? [table(['Redis case (redis-benchmark EVALSHA)', 'calls', 'calls/s', 'p50 ms', 'p99 ms', 'Redis CPU µs/call', 'in the script µs/call (wall, commandstats)', 'calls/s per Redis core'], reserveRows), '']
+      : []),
+    ...(r.e2e ? [renderE2e(r.e2e), ''] : []),
     table(['comparison', 'ours', 'baseline', 'ratio', 'target', 'result'], cmpRows),
     'PASS/MISS: the targets of issue #2 on measured throughput. (pass)/(miss): the same ratio by CPU time per unit of work, less sensitive to other load on the machine (informational).',
     '',
@@ -122,6 +136,26 @@ export function renderTable(r: BenchReport): string {
       (r.machine.loadAverage1mAtStart > 1 ? ' (other work on the machine competes with the bench: compare ratios, not absolute figures)' : ''),
     ...r.notes.map((n) => `note: ${n}`),
   ].join('\n');
+}
+
+/** The end-to-end case: its figures, then the invariants (from client answers and PostgreSQL rows). */
+function renderE2e(e: E2eResult): string {
+  const st = e.settings;
+  const sec = (x: number | null) => (x === null ? 'never' : `${x} s`);
+  const rows: string[][] = [
+    ['requests / buyers / units / sales', `${fmt(st.requests)} / ${fmt(e.distinctBuyers)} distinct of ${fmt(st.buyers)} / ${fmt(st.units)} / ${st.sales} (per-user limit ${st.perUserLimit}, ${st.connections} connections)`],
+    ['load', `${e.loadSeconds} s, ${fmt(e.requestsPerSecond)} req/s, p50 ${e.p50Ms} ms, p99 ${e.p99Ms} ms, socket errors ${e.socketErrors}`],
+    ['time to sold out (every sale)', `${sec(e.allSoldOutSeconds)} (${Object.values(e.soldOutSeconds).map(sec).join(', ')})`],
+    ['answers', Object.entries(e.answers).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${fmt(n)}`).join(', ')],
+    ['accepted (200)', fmt(e.accepted)],
+    ['every accepted order confirmed in PostgreSQL', `${sec(e.confirmedSeconds)} after the first request (${sec(e.confirmedAfterLoadSeconds)} after the last answer)`],
+    ['CPU', `API ${e.apiCpuUsPerRequest ?? '-'} µs per request; worker ${e.workerCpuUsPerAcceptedOrder ?? '-'} µs per accepted order (its whole run, idle polling included)`],
+    ['oversell (PostgreSQL units over stock / 200s over stock)', `${e.oversell} / ${e.oversellAnswers}`],
+    ['lost (200s not confirmed in PostgreSQL)', String(e.lost)],
+    ['buyers over the per-user limit (PostgreSQL)', String(e.overLimitBuyers)],
+    ['confirmed orders no client got a 200 for', String(e.confirmedNotAnswered)],
+  ];
+  return table(['end to end', ''], rows);
 }
 
 export function machine(): BenchReport['machine'] {

@@ -7,11 +7,15 @@ import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { withScripts } from '../../core/redis/client.js';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { CLI, startComponent, type RunningProcess } from '../../e2e/support/processes.js';
 import { startSentinelTopology } from '../../e2e/support/redis-topologies.js';
+import { cpuSeconds, stackPids } from './cpu.js';
+import { runE2e, unitsOf, type E2eResult } from './e2e-case.js';
 import { measureSideBySide, type HttpCaseResult } from './http-case.js';
+import { measureReserve, type ReserveCaseResult } from './redis-reserve.js';
 import { pinProcess, startBenchScript, startNode } from './processes.js';
 import { cpuRatio, machine, ratio, round2, renderTable, workerAbsolute, workerRatio, writeReport, type BenchReport } from './report.js';
 import { loadSettings } from './settings.js';
@@ -41,6 +45,8 @@ const topics: string[] = [];
 const products: string[] = [];
 const http: HttpCaseResult[] = [];
 const worker: WorkerCaseResult[] = [];
+let e2e: E2eResult | undefined;
+const reserveCases: ReserveCaseResult[] = [];
 const comparisons: BenchReport['comparisons'] = [];
 const cpuComparisons: BenchReport['comparisons'] = [];
 const notes: string[] = [];
@@ -323,6 +329,52 @@ async function runWorker(): Promise<void> {
   comparisons.push(workerAbsolute(ours, TARGET.workerPerSecond));
 }
 
+/**
+ * End to end (e2e-case.ts): our API and our worker, several concurrent sales, BENCH_E2E_* sized
+ * (the issue's 1,000,000 requests by default; scale it down on a shared machine).
+ */
+async function runEndToEnd(): Promise<void> {
+  if (!built('api/main.js') || !built('worker/main.js')) return void notes.push('e2e: dist/ missing, not measured');
+  const e = s.e2e;
+  const topic = await createTopic('e2e');
+  const sales = Array.from({ length: e.sales }, (_, i) => ({ productId: product(`e2e-${i}`), quantity: unitsOf(e, i), perUserLimit: e.perUserLimit }));
+  const worker = await startOurs('worker', { ...services, ORDERS_TOPIC: topic, KAFKA_GROUP_ID: `bench.${nonce}.e2e`, METRICS_PORT: '0' });
+  try {
+    const api = await startOurApi(topic, sales);
+    try {
+      e2e = await runE2e(
+        {
+          url: `http://127.0.0.1:${api.port}`,
+          productIds: sales.map((x) => x.productId),
+          nonce,
+          db,
+          cpu: () => ({ api: cpuSeconds(api.child.pid), worker: cpuSeconds(worker.child.pid) }),
+          log,
+        },
+        e,
+      );
+    } finally {
+      await api.stop();
+    }
+  } finally {
+    await worker.stop();
+  }
+  if (e2e.oversell || e2e.oversellAnswers || e2e.lost || e2e.overLimitBuyers) notes.push(`e2e: INVARIANT BROKEN: oversell ${e2e.oversell} (answers ${e2e.oversellAnswers}), lost ${e2e.lost}, buyers over the limit ${e2e.overLimitBuyers}`);
+  if (e2e.confirmedSeconds === null) notes.push(`e2e: not every accepted order was confirmed in PostgreSQL within ${e.confirmTimeoutS} s`);
+}
+
+/** The reserve script on the stack's Redis (redis-reserve.ts): one call per round trip, and pipelined as the API's auto-pipelining sends it. */
+async function runRedisReserve(): Promise<void> {
+  const pid = stackPids().redis;
+  if (pid === undefined) notes.push('redis: the stack Redis pid is unknown (FLUXGATE_STACK_STATE unset): no CPU per call');
+  for (const o of [{ clients: 50, pipeline: 1 }, { clients: 50, pipeline: 16 }]) {
+    const r = await measureReserve(withScripts(redis), services.REDIS_URL, pid, product(`reserve-p${o.pipeline}`), { calls: s.redisCalls, ...o });
+    if (r.reserved < r.calls * 0.99) notes.push(`redis: ${r.name}: only ${r.reserved} of ${r.calls} calls reserved a unit: the figure is not the reservation path`);
+    reserveCases.push(r);
+    log(`redis: ${r.name}: ${r.opsPerSecond} calls/s, ${r.redisCpuUsPerCall} µs Redis CPU per call`);
+  }
+}
+
 function addCpu(c: ReturnType<typeof cpuRatio>): void {
   if (c) cpuComparisons.push(c);
 }
@@ -349,6 +401,7 @@ try {
   if (s.serverCpus !== undefined) notes.push(`servers pinned to CPU ${s.serverCpus}, wrk to CPU ${s.wrkCpus} (Redis, Kafka, PostgreSQL unpinned)`);
   const cases: Array<[string, () => Promise<void>]> = [
     ['ceiling', runCeiling], ['soldout', runSoldOut], ['accept', runAccept], ['replica', runReplicaAck], ['worker', runWorker],
+    ['redis', runRedisReserve], ['e2e', runEndToEnd],
   ];
   for (const [name, run] of cases) {
     if (!s.cases.has(name)) continue;
@@ -377,6 +430,8 @@ const report: BenchReport = {
   settings: { ...s, cases: [...s.cases], generator: 'wrk (tools/bench/order.lua: unique idempotency key and user id per request)' },
   http,
   worker,
+  reserve: reserveCases,
+  e2e,
   comparisons: [...comparisons, ...cpuComparisons],
   diagnostics,
   notes,

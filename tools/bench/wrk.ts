@@ -1,4 +1,5 @@
-// Runs wrk (Debian package) with order.lua and parses the one JSON line the script prints.
+// Runs wrk (Debian package) with order.lua (or another script printing the same BENCH_JSON line,
+// e.g. poll.lua) and parses the one JSON line the script prints.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -24,11 +25,13 @@ export interface WrkOptions {
   cpus?: string;
   /** Unique per run, so idempotency keys never repeat across runs on the same Redis. */
   nonce: string;
+  /** Another wrk script of this folder and its arguments (default: order.lua with productId and nonce). */
+  script?: { file: string; args: string[] };
 }
 
 export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   const wrkArgs = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.durationS}s`, '--timeout', '5s',
-    '-s', SCRIPT, o.url, '--', o.productId, o.nonce];
+    '-s', o.script ? fileURLToPath(new URL(`./${o.script.file}`, import.meta.url)) : SCRIPT, o.url, '--', ...(o.script ? o.script.args : [o.productId, o.nonce])];
   const [cmd, args] = o.cpus === undefined ? ['wrk', wrkArgs] : ['taskset', ['-c', o.cpus, 'wrk', ...wrkArgs]];
   const { stdout } = await run(cmd, args, { maxBuffer: 1 << 20 });
   const line = stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '));

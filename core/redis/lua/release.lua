@@ -23,14 +23,17 @@ local state, orderId, qty, epoch, userCounted =
 if orderId ~= ARGV[1] or state ~= 'p' then return {'not_ours'} end
 
 redis.call('DEL', KEYS[3], KEYS[5])
-local token = tonumber(redis.call('ZSCORE', KEYS[7], ARGV[2]) or '0')
-if token < 0 then redis.call('ZADD', KEYS[7], 'XX', -token, ARGV[2]) end
 -- The user's count is given back on both paths: the order exists nowhere (never produced), and a
 -- reseed keeps (never lowers) the counters it finds, so this reservation is still counted in it.
+local left = 0
 if userCounted == '1' then
   local n = tonumber(redis.call('GET', KEYS[4]) or '0')
-  if n > 0 then redis.call('SET', KEYS[4], math.max(0, n - tonumber(qty))) end
+  left = math.max(0, n - tonumber(qty))
+  if n > 0 then redis.call('SET', KEYS[4], left) end
 end
+-- The admission token is unused again only if no unit bought with it is left.
+local token = tonumber(redis.call('ZSCORE', KEYS[7], ARGV[2]) or '0')
+if token < 0 and left == 0 then redis.call('ZADD', KEYS[7], 'XX', -token, ARGV[2]) end
 if (redis.call('GET', KEYS[2]) or '0') ~= epoch then return {'fenced'} end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('INCRBY', KEYS[1], qty)

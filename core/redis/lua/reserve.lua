@@ -31,6 +31,8 @@
     {'not_seeded'} {'recovering'} {'paused'} {'not_started', msUntilStart} {'ended'}
     {'sold_out', stockLeft} {'rate_limited', msUntilNextSecond} {'limit_reached'}
     {'token_required'} {'token_unknown'} {'token_used'} {'token_expired'}   queued sale, nothing changed
+  A token is good for the units its holder may buy: perUserLimit in all across orders (each unit
+  counted in KEYS[5] in the same step as its reservation), or one order when there is no per-user limit.
 ]]
 local t = redis.call('TIME')
 local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -73,15 +75,24 @@ if stock < qty then
   return {'sold_out', stock}
 end
 
-local token = nil
+local token = nil -- the expiry of a live token used for the first time (marked used with the reservation)
 if meta[6] == 'queue' or meta[6] == 'queue-randomized-start' then
   if not reissue then
     if ARGV[8] ~= '1' then return {'token_required'} end
-    token = redis.call('ZSCORE', KEYS[8], ARGV[2])
-    if not token then return {'token_unknown'} end
-    token = tonumber(token)
-    if token < 0 then return {'token_used'} end
-    if token == 1 or token <= nowMs then return {'token_expired'} end
+    local score = redis.call('ZSCORE', KEYS[8], ARGV[2])
+    if not score then return {'token_unknown'} end
+    score = tonumber(score)
+    if score < 0 then
+      -- Used before: good for what its holder may still buy (perUserLimit units in all, counted in
+      -- KEYS[5] with each reservation; one order when the sale has no per-user limit), until expiry.
+      local limit = tonumber(meta[5]) or 0
+      if limit <= 0 or tonumber(redis.call('GET', KEYS[5]) or '0') >= limit then return {'token_used'} end
+      if -score <= nowMs then return {'token_expired'} end
+    elseif score == 1 or score <= nowMs then
+      return {'token_expired'}
+    else
+      token = score
+    end
   end
 end
 
@@ -104,7 +115,8 @@ if perUserLimit > 0 then
 end
 
 local remaining = redis.call('DECRBY', KEYS[1], qty)
--- Single use: marked used (its expiry negated, so a release can give it back) with the reservation.
+-- Used: marked (its expiry negated, so a release can give it back, and the sweep never counts it
+-- as an unused slot) with the first reservation; later ones are counted by the per-user counter.
 if token then redis.call('ZADD', KEYS[8], 'XX', -token, ARGV[2]) end
 -- Everyone still waiting is told at once: polls read this flag.
 if remaining <= 0 then redis.call('HSET', KEYS[2], 'qSoldOut', '1') end

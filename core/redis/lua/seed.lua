@@ -22,7 +22,7 @@ local current = tonumber(redis.call('GET', KEYS[3]) or '0')
 if ARGV[8] ~= '' and ARGV[8] ~= nil and current ~= tonumber(ARGV[8]) then return {'stale', current} end
 local t = redis.call('TIME')
 redis.call('SET', KEYS[1], ARGV[1])
-local Q = {'qJoined', 'qBase', 'qBaseAt', 'qExpired', 'qEarly', 'qSeed'}
+local Q = {'qJoined', 'qBase', 'qBaseAt', 'qExpired', 'qEarly', 'qSeed', 'qSettled'}
 local q = redis.call('HMGET', KEYS[2], unpack(Q))
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2],

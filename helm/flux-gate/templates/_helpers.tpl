@@ -337,12 +337,13 @@ checks both ways). Call with (dict "root" $ "component" "api").
 {{- end }}
 {{- end -}}
 
-{{/* Probes on the component's HTTP port: /healthz = alive, /readyz = ready to serve (for the api: started and not draining, never Redis/Kafka; see the README's API probes). */}}
+{{/* Probes on the component's HTTP port: /healthz = alive, /readyz = ready to serve (for the api: started and not draining, never Redis/Kafka; see the README's API probes).
+Call with (dict "startup" <a component's startupProbe values>) to replace the default 60 s start-up budget (2 s × 30). */}}
 {{- define "flux-gate.probes" -}}
+{{- $startup := .startup | default (dict "periodSeconds" 2 "failureThreshold" 30) -}}
 startupProbe:
   httpGet: {path: /healthz, port: http}
-  periodSeconds: 2
-  failureThreshold: 30
+  {{- toYaml $startup | nindent 2 }}
 livenessProbe:
   httpGet: {path: /healthz, port: http}
   periodSeconds: 10
@@ -401,4 +402,24 @@ affinity:
 topologySpreadConstraints:
   {{- toYaml $spread | nindent 2 }}
 {{- end }}
+{{- end -}}
+
+{{/*
+TCP ports the data-store egress rule opens, one per line, each once: networkPolicy.dataStorePorts,
+then every port the connection settings name (single-mode redis.port, the Sentinel endpoints, the
+Cluster seed nodes, the Kafka brokers, postgres.port). Deriving them is what keeps a secured install
+(Kafka SASL_SSL on 9093, Redis TLS on 6380) from being fenced off by its own policy.
+*/}}
+{{- define "flux-gate.dataStorePorts" -}}
+{{- $v := .Values -}}
+{{- $ports := list -}}
+{{- range $v.networkPolicy.dataStorePorts }}{{ $ports = append $ports (int .) }}{{ end -}}
+{{- if eq $v.redis.mode "single" }}{{ $ports = append $ports (int $v.redis.port) }}{{ end -}}
+{{- if eq $v.redis.mode "sentinel" }}{{ range $v.redis.sentinel.endpoints }}{{ $ports = append $ports (int (last (splitList ":" .))) }}{{ end }}{{ end -}}
+{{- if eq $v.redis.mode "cluster" }}{{ range $v.redis.cluster.nodes }}{{ $ports = append $ports (int (last (splitList ":" .))) }}{{ end }}{{ end -}}
+{{- range $v.kafka.brokers }}{{ $ports = append $ports (int (last (splitList ":" .))) }}{{ end -}}
+{{- $ports = append $ports (int $v.postgres.port) -}}
+{{- range uniq $ports }}
+{{ . }}
+{{- end -}}
 {{- end -}}
