@@ -117,9 +117,15 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<F
   });
 
   app.decorate('httpMetrics', httpMetrics(app, { registry }));
-  await app.register(redisPlugin, { config, client: deps.redis, logger });
-  await app.register(postgresPlugin, { config, pool: deps.pool, logger });
-  await app.register(kafkaPlugin, { config, producer: deps.producer, logger, metrics });
+  try {
+    await app.register(redisPlugin, { config, client: deps.redis, logger });
+    await app.register(postgresPlugin, { config, pool: deps.pool, logger });
+    await app.register(kafkaPlugin, { config, producer: deps.producer, logger, metrics });
+  } catch (err) {
+    // A dependency was unreachable: release what the plugins before it opened (boot tries again).
+    await Promise.race([app.close().catch(() => undefined), new Promise((r) => setTimeout(r, 5_000).unref())]);
+    throw err;
+  }
   registerRedisUpGauge(registry, app.redis);
   registerKafkaConnectedGauge(registry, app.orderProducer);
   registerPoolGauges(registry, app.pg);

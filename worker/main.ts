@@ -1,4 +1,7 @@
 // flux-gate worker: consumes the orders topic and persists it into PostgreSQL in batches.
+// Invariant: Kafka unreachable at boot is waited for (core/boot.ts), never a reason to exit.
+import { DependencyError, retryUntilReachable } from '../core/boot.js';
+import { messageOf } from '../core/errors.js';
 import { ensureTopics } from '../core/kafka/admin.js';
 import { kafkaClientOptions } from '../core/kafka/client.js';
 import { createKafka, createOrdersConsumer } from '../core/kafka/consumer.js';
@@ -28,13 +31,6 @@ export async function main(): Promise<void> {
   });
   registerPoolGauges(metrics.registry, pool);
   const kafka = createKafka(kafkaClientOptions(config, 'worker'), logger);
-  await ensureTopics(kafka, {
-    ordersTopic: topics.orders,
-    partitions: config.ORDERS_TOPIC_PARTITIONS,
-    replicationFactor: config.ORDERS_TOPIC_REPLICATION_FACTOR,
-    minInsyncReplicas: config.ORDERS_TOPIC_MIN_INSYNC_REPLICAS,
-    logger,
-  });
 
   // DLQ producer: acks=all on every send; not idempotent (a DLQ copy written twice after a retry is
   // harmless, and kafkajs' idempotent mode would want unbounded retries that could hang shutdown).
@@ -107,8 +103,27 @@ export async function main(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
   process.once('SIGINT', () => void shutdown('SIGINT', 0));
 
-  await producer.connect();
-  await consumer.connect();
+  // Kafka away at boot (a broker restart): wait for it, alive and not ready, instead of exiting.
+  const reached = await retryUntilReachable('worker boot', async () => {
+    try {
+      await ensureTopics(kafka, {
+        ordersTopic: topics.orders,
+        partitions: config.ORDERS_TOPIC_PARTITIONS,
+        replicationFactor: config.ORDERS_TOPIC_REPLICATION_FACTOR,
+        minInsyncReplicas: config.ORDERS_TOPIC_MIN_INSYNC_REPLICAS,
+        logger,
+      });
+      await producer.connect();
+      await consumer.connect();
+      return true;
+    } catch (err) {
+      throw new DependencyError('kafka', `Kafka (${config.KAFKA_BROKERS}): ${messageOf(err)}`, { cause: err });
+    }
+  }, { logger, stopping: () => state.stopping });
+  if (!reached) {
+    const code = await done; // SIGTERM during boot: shutdown() ran
+    process.exit(code);
+  }
   // From the beginning: a group that never committed must not skip orders accepted before it existed.
   await consumer.subscribe({ topics: [topics.orders], fromBeginning: true });
   const backoff = { minMs: config.WORKER_RETRY_MIN_MS, maxMs: config.WORKER_RETRY_MAX_MS };

@@ -33,6 +33,11 @@ const UNIQUE_VIOLATION = '23505';
 async function inTransaction<T>(pool: Pool, work: (c: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out connection that dies (PostgreSQL restarted, a reset) emits 'error' on the client,
+  // and pg-pool listens for it only while the connection is idle: unheard, that event would end the
+  // process. The query in flight fails with it too, and the batch is retried.
+  const onError = (err: Error) => void (broken ??= err);
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const out = await work(client);
@@ -43,7 +48,9 @@ async function inTransaction<T>(pool: Pool, work: (c: PoolClient) => Promise<T>)
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
-    // A connection that failed must not go back to the pool.
+    // A connection that failed must not go back to the pool; it keeps the listener (it may still
+    // report its end while being destroyed).
+    if (!broken) client.off('error', onError);
     client.release(broken);
   }
 }

@@ -3,6 +3,8 @@
 // buildApp registers redis, postgres, kafka; Fastify runs same-level onClose hooks in reverse, so the
 // producer flushes (and failed sends release their stock in Redis) before Redis and PostgreSQL go.
 import type { Pool } from 'pg';
+import { DependencyError } from '../../core/boot.js';
+import { messageOf } from '../../core/errors.js';
 import { ensureTopics } from '../../core/kafka/admin.js';
 import { kafkaClientOptions } from '../../core/kafka/client.js';
 import { OrderProducer } from '../../core/kafka/producer.js';
@@ -29,7 +31,8 @@ export const redisPlugin = shared<{ config: ApiConfig; client?: FluxRedis; logge
     redis.on('error', (err: Error) => opts.logger.warn({ err: explainRedisError(err) }, 'Redis connection error'));
     opts.logger.info({ redis: describeRedisTarget(target) }, 'connecting to Redis');
     await connectRedis(redis).catch((err: Error) => {
-      throw new Error(`Redis (${describeRedisTarget(target)}): ${err.message}`, { cause: err });
+      redis.disconnect(); // no reconnecting in the background: boot retries with a fresh client
+      throw new DependencyError('redis', `Redis (${describeRedisTarget(target)}): ${err.message}`, { cause: err });
     });
   }
   app.decorate<FluxRedis>('redis', redis);
@@ -75,8 +78,8 @@ export const kafkaPlugin = shared<{ config: ApiConfig; producer?: OrderSender; l
         });
         await p.connect();
       } catch (err) {
-        await p.close();
-        throw err;
+        await p.close().catch(() => undefined);
+        throw new DependencyError('kafka', `Kafka (${c.KAFKA_BROKERS}): ${messageOf(err)}`, { cause: err });
       }
       producer = p;
     }

@@ -32,7 +32,7 @@ export interface ReadinessReport {
 export interface MetricsServerOptions {
   port: number;
   host?: string;
-  registry: Registry;
+  registry: Pick<Registry, 'metrics' | 'contentType'>;
   /** Liveness: false means "restart me" (a wedged event loop never answers at all). */
   isAlive?: () => boolean;
   isReady: () => ReadinessReport | Promise<ReadinessReport>;

@@ -23,7 +23,6 @@ describe('chaos (short run)', () => {
       seed,
       durationS: 45,
       rate: 12,
-      livenessS: 60,
       settleS: 90,
       outDir: join(REPO_ROOT, '.chaos', `e2e-${label}-seed-${seed}`),
     };

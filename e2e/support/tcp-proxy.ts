@@ -18,8 +18,11 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-/** `listenHost`: another loopback address (127.0.0.2) reaches the target under a name its certificate does not carry. */
-export async function startTcpProxy(target: { host: string; port: number }, listenHost = '127.0.0.1'): Promise<TcpProxy> {
+/**
+ * `listenHost`: another loopback address (127.0.0.2) reaches the target under a name its certificate does not carry.
+ * `listenPort`: a port chosen earlier (e.g. one a process was told to dial while nothing listened on it); 0 = any free port.
+ */
+export async function startTcpProxy(target: { host: string; port: number }, listenHost = '127.0.0.1', listenPort = 0): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   let armed: { match: (chunk: Buffer) => boolean; done: () => void } | undefined;
   let held: Promise<void> | undefined;
@@ -61,7 +64,7 @@ export async function startTcpProxy(target: { host: string; port: number }, list
       });
     }
   };
-  await new Promise<void>((resolve) => server.listen(0, listenHost, resolve));
+  await new Promise<void>((resolve) => server.listen(listenPort, listenHost, resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
     cutAfterRequest(match) {

@@ -7,7 +7,8 @@
 //   duplicates        a sale+key with more than one confirmed order, or answered 200 with two orderIds
 //   perUserOverLimit  a user of a sale with more confirmed units than spec.limits.perUser
 //   stockNotConserved at quiescence: PostgreSQL stock ≠ allocation − confirmed, or Redis ≠ PostgreSQL
-//   liveness          after the faults were healed and the sale restocked, no new 200 within the bound, or never sold out
+//   liveness          after the faults were healed and the sale restocked (a few units left), no new 200 within the
+//                     bound of the restock, or no sold_out answer (after that 200) within the same bound
 import type { Attempt, PgOrder, RunRecord, SaleSpec } from './history.js';
 
 export const INVARIANTS = ['oversold', 'lost', 'brokenPromises', 'duplicates', 'perUserOverLimit', 'stockNotConserved', 'liveness'] as const;
@@ -52,11 +53,11 @@ export interface Verdict {
   recovery: { p50Ms?: number; maxMs?: number; perFault: Recovery[] };
   /** Stretches of the run with no new 200 for longer than the gap (for the timeline). */
   outages: Array<{ from: number; to: number }>;
-  sales: Array<{ productId: string; allocated: number; confirmed: number; pgStock?: number; redisStock?: number | null; promised: number; firstSaleAfterRestockMs?: number }>;
+  sales: Array<{ productId: string; allocated: number; confirmed: number; pgStock?: number; redisStock?: number | null; promised: number; firstSaleAfterRestockMs?: number; soldOutAfterRestockMs?: number }>;
 }
 
 export interface CheckOptions {
-  /** A healed, restocked sale must answer a new 200 within this many ms. */
+  /** A healed, restocked sale must answer a new 200, and then sold_out, each within this many ms of the restock. */
   livenessBoundMs: number;
   /** A gap between new 200s longer than this is drawn as an outage. */
   outageGapMs?: number;
@@ -142,15 +143,26 @@ function checkPerUser(r: RunRecord, s: SaleSpec, out: Violation[]): void {
   }
 }
 
-function checkLiveness(r: RunRecord, s: SaleSpec, opts: CheckOptions, out: Violation[]): number | undefined {
-  if (s.restockAt === undefined) return undefined;
+/** ms from the restock to the first new 200 and to the first sold_out after it (undefined: never). */
+interface Liveness {
+  firstSale?: number;
+  soldOut?: number;
+}
+
+function checkLiveness(r: RunRecord, s: SaleSpec, opts: CheckOptions, out: Violation[]): Liveness {
+  if (s.restockAt === undefined) return {};
   const after = r.attempts.filter((a) => a.productId === s.productId && a.t0 >= s.restockAt!);
   const first = after.find(isNew200);
   const ms = first ? first.t1 - s.restockAt : undefined;
   const v = (message: string): void => void out.push({ invariant: 'liveness', productId: s.productId, t: s.restockAt! + opts.livenessBoundMs, message });
   if (ms === undefined || ms > opts.livenessBoundMs) v(`no new 200 within ${opts.livenessBoundMs} ms of the restock after the last fault (${ms === undefined ? 'none at all' : `first after ${ms} ms`})`);
-  else if (!after.some((a) => a.t0 >= first!.t1 && a.outcome === 409 && a.answer === 'sold_out')) v('sold again after the faults but was never answered sold_out: it did not sell out');
-  return ms;
+  const soldOut = first && after.find((a) => a.t0 >= first.t1 && a.outcome === 409 && a.answer === 'sold_out');
+  const soldOutMs = soldOut ? soldOut.t1 - s.restockAt : undefined;
+  if (ms !== undefined && ms <= opts.livenessBoundMs) {
+    if (soldOutMs === undefined) v('sold again after the faults but was never answered sold_out: it did not sell out');
+    else if (soldOutMs > opts.livenessBoundMs) v(`sold out only ${soldOutMs} ms after the restock (bound ${opts.livenessBoundMs} ms)`);
+  }
+  return { firstSale: ms, soldOut: soldOutMs };
 }
 
 function answerLabel(a: Attempt): string {
@@ -214,7 +226,7 @@ export function check(r: RunRecord, opts: CheckOptions): Verdict {
   const violations: Violation[] = [];
   checkPromises(r, violations);
   checkDuplicates(r, violations);
-  const liveness = new Map<string, number | undefined>();
+  const liveness = new Map<string, Liveness>();
   for (const s of r.sales) {
     checkStock(r, s, violations);
     checkPerUser(r, s, violations);
@@ -244,7 +256,8 @@ export function check(r: RunRecord, opts: CheckOptions): Verdict {
       pgStock: r.final.products.find((p) => p.id === s.productId)?.stock,
       redisStock: r.final.redis.find((x) => x.productId === s.productId)?.stock,
       promised: [...promised.values()].filter((a) => a.productId === s.productId).length,
-      firstSaleAfterRestockMs: liveness.get(s.productId),
+      firstSaleAfterRestockMs: liveness.get(s.productId)?.firstSale,
+      soldOutAfterRestockMs: liveness.get(s.productId)?.soldOut,
     })),
   };
 }

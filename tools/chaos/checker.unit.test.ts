@@ -90,6 +90,9 @@ const cases: Array<[string, Invariant, Mutation]> = [
   ['sold after the restock but never sold out', 'liveness', (r) => {
     r.attempts.pop();
   }],
+  ['sold again in time but sold out only after the bound', 'liveness', (r) => {
+    r.attempts[3] = soldOut(12_000, 'k3');
+  }],
 ];
 
 describe('chaos checker', () => {

@@ -34,6 +34,10 @@ export interface World {
   leaseSeconds: number;
   /** Restarts still running in the background (the next fault does not wait for them; heal does). */
   background: Set<Promise<unknown>>;
+  /** Processes a restart is pending for (a fault's, or the supervisor's). */
+  restarting: Set<FgProcess>;
+  /** Set at the end of the run: restarts stop trying. */
+  restartsStopped: boolean;
   now(): number;
   log(line: string): void;
 }
@@ -43,30 +47,59 @@ type Injector = (w: World, r: Rng) => Promise<{ target: string; detail?: string 
 /**
  * Restarts a killed process after `ms`, in the background: the next fault may land while it is
  * still starting (as in a cluster, where nothing waits for a pod to be ready). heal() waits for it.
- * A start that fails (the process exits before ready, e.g. a dependency is down at boot) is tried
- * again with a backoff, as a kubelet restarts a crashed container: one failed start must not leave
- * the process dead until the heal (seen in a long run: both APIs down for 24 minutes).
+ * A start that fails (the process exits before ready) is tried again with a capped backoff, as a
+ * kubelet restarts a crashed container, for as long as the run lasts: a process left dead is a
+ * harness fault, not a Flux-Gate one (seen in a long run: both APIs down for 24 minutes, then every
+ * api-kill "skipped (no target)"). Until w.stopRestarts() (the end of the run).
  */
-function restartAfter(w: World, p: FgProcess, ms: number): void {
+export function restartAfter(w: World, p: FgProcess, ms: number): void {
+  if (w.restarting.has(p)) return;
+  w.restarting.add(p);
   const job = (async () => {
     await sleep(ms);
-    for (let attempt = 1; attempt <= 30 && !p.running(); attempt++) {
+    for (let attempt = 1; !p.running() && !w.restartsStopped; attempt++) {
       try {
         await p.start(true);
       } catch (e) {
         w.log(`${p.name} failed to start (attempt ${attempt}), retrying: ${(e as Error).message.split('\n').slice(-3).join(' | ')}`);
-        await sleep(Math.min(10_000, 500 * 2 ** attempt));
+        await sleep(Math.min(5_000, 500 * 2 ** attempt));
       }
     }
   })().catch(() => undefined);
   w.background.add(job);
-  void job.finally(() => w.background.delete(job));
+  void job.finally(() => {
+    w.background.delete(job);
+    w.restarting.delete(p);
+  });
+}
+
+/**
+ * Like a kubelet: every second, a Flux-Gate process that exited by itself (not one a fault is
+ * restarting) is logged and restarted. Returns the function that stops watching (before the heal).
+ */
+export function superviseFleet(w: World): () => void {
+  const timer = setInterval(() => {
+    for (const p of [...w.apis, ...w.workers, ...w.operators]) {
+      if (p.running() || w.restarting.has(p) || w.restartsStopped) continue;
+      w.log(`${p.name} exited by itself (${p.child?.exitCode ?? p.child?.signalCode}): restarting; last lines:\n${p.lastLines(5)}`);
+      restartAfter(w, p, 0);
+    }
+  }, 1000);
+  return () => clearInterval(timer);
 }
 
 /** SIGKILL (no goodbye), then a restart after a random delay in [lo, hi] ms, in the background. */
 async function crash(w: World, r: Rng, p: FgProcess | undefined, [lo, hi]: [number, number]): Promise<{ target: string } | undefined> {
   if (!p?.running()) return undefined;
-  await p.stop('SIGKILL');
+  // The supervisor must not restart it before the drawn delay. A process still starting (its
+  // restart pending) may be killed too: that restart's loop tries again.
+  const mine = !w.restarting.has(p);
+  if (mine) w.restarting.add(p);
+  try {
+    await p.stop('SIGKILL');
+  } finally {
+    if (mine) w.restarting.delete(p);
+  }
   restartAfter(w, p, r.int(lo, hi));
   return { target: p.name };
 }

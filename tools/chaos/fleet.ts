@@ -64,8 +64,8 @@ export class FgProcess {
     createInterface({ input: child.stdout! }).on('line', onLine);
     createInterface({ input: child.stderr! }).on('line', onLine);
     if (!wait) return;
-    await waitFor(`${this.name} ready`, async () => (this.ready || child.exitCode !== null ? true : undefined), timeoutMs);
-    if (!this.ready) throw new Error(`${this.name} exited with ${child.exitCode} before ready:\n${this.lastLines()}`);
+    await waitFor(`${this.name} ready`, async () => (this.ready || child.exitCode !== null || child.signalCode !== null ? true : undefined), timeoutMs);
+    if (!this.ready) throw new Error(`${this.name} exited with ${child.exitCode ?? child.signalCode} before ready:\n${this.lastLines()}`);
   }
 
   signal(sig: NodeJS.Signals): void {

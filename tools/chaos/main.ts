@@ -14,7 +14,7 @@ import { ServiceControl } from '../stack/control.js';
 import { REPO_ROOT, stackPaths } from '../stack/paths.js';
 import { stackEnv } from '../stack/stack.js';
 import { check, type Verdict } from './checker.js';
-import { FAULTS, healAll, injectOne, type Links, type World } from './faults.js';
+import { FAULTS, healAll, injectOne, superviseFleet, type Links, type World } from './faults.js';
 import { cliPath, FgProcess } from './fleet.js';
 import type { FinalState, RunRecord, SaleSpec } from './history.js';
 import { kafkaRewriter } from './kafka-frames.js';
@@ -41,8 +41,10 @@ export interface ChaosSettings {
   faults: string[];
   /** Gap between one fault's end and the next one's start, drawn in [lo, hi] ms (CHAOS_FAULT_GAP_MS=lo-hi). */
   faultGapMs: [number, number];
-  /** A healed, restocked sale must sell again within this bound. */
+  /** After the heal, each sale must sell again and answer sold_out within this bound (s) of its restock. */
   livenessS: number;
+  /** Units each sale is left with by the liveness restock (its spec.stock is set so exactly these remain). */
+  livenessUnits: number;
   /** After the load, how long Kafka lag 0 and Redis = PostgreSQL may take. */
   settleS: number;
   outDir: string;
@@ -67,7 +69,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): ChaosSettings {
     workers: num(env.CHAOS_WORKERS, 2),
     operators: num(env.CHAOS_OPERATORS, 2),
     faults,
-    livenessS: num(env.CHAOS_LIVENESS_S, 60),
+    livenessS: num(env.CHAOS_LIVENESS_S, 120),
+    livenessUnits: num(env.CHAOS_LIVENESS_UNITS, 25),
     settleS: num(env.CHAOS_SETTLE_S, 90),
     outDir: env.CHAOS_OUT || join(REPO_ROOT, '.chaos', `${new Date().toISOString().replace(/[:.]/g, '-')}-seed-${seed}`),
   };
@@ -276,10 +279,14 @@ async function bootstrap(run: Run): Promise<{ env: Record<string, string>; pool:
   }
   run.cleanups.push(async () => {
     // Finalizers need a running operator: drop them so the namespace can go, then stop everything.
+    run.world.restartsStopped = true;
     for (const s of sales) await kube.kubectl(['patch', 'flashsale', s.name, '-n', kube.ns, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']).catch(() => undefined);
     for (const p of run.procs) await p.close();
   });
-  run.world = { redis, apis, workers, operators, links, stack, kube, sales, pool, leaseSeconds: LEASE_SECONDS, background: new Set(), now: run.now, log: run.log };
+  run.world = {
+    redis, apis, workers, operators, links, stack, kube, sales, pool, leaseSeconds: LEASE_SECONDS,
+    background: new Set(), restarting: new Set(), restartsStopped: false, now: run.now, log: run.log,
+  };
   for (const w of workers) await w.start();
   for (const o of operators) await o.start();
   for (const s of sales) await kube.applySale(s);
@@ -304,12 +311,33 @@ async function faultPhase(run: Run): Promise<RunRecord['faults']> {
   return faults;
 }
 
-/** Restocks every sale after the heal, then lets the load run until each one answers sold_out (or the bound passes). */
-async function livenessPhase(run: Run, sales: SaleDef[]): Promise<Map<string, number>> {
+/**
+ * The liveness restock, after the heal: each sale is paused, the system settles (Kafka lag 0,
+ * Redis = PostgreSQL), and one patch sets spec.stock so that exactly livenessUnits remain and
+ * unpauses it (lowering or raising spec.stock is an operation the operator handles, like the
+ * stock-raise and stock-lower faults; settled first, so no unit sold in flight makes the patch a
+ * lowering below what is sold). Then the load runs until each sale sold again and answered
+ * sold_out, or 1.5 × the bound passed; the checker judges the client record against the bound.
+ */
+async function livenessPhase(run: Run, brokers: string, pool: pg.Pool, sales: SaleDef[]): Promise<Map<string, number>> {
+  for (const s of sales) {
+    await retrying(5, () => run.world.kube.patchSale(s.name, { paused: true }));
+    s.paused = true;
+  }
+  if (!(await settle(run, brokers, pool, run.world.redis, sales))) run.log('liveness: the paused sales did not settle; restocking from what the stores say now');
+  const now = await readFinal(run, pool, run.world.redis, sales, false);
   const restockAt = new Map<string, number>();
   for (const s of sales) {
-    await retrying(5, () => run.world.kube.patchSale(s.name, { stock: s.stock + 10 }));
-    s.stock += 10;
+    const pgLeft = now.products.find((p) => p.id === s.productId)?.stock;
+    const redisLeft = now.redis.find((x) => x.productId === s.productId)?.stock;
+    // The smaller of the two: a unit reserved in Redis and not yet confirmed counts as sold.
+    const left = Math.min(...[pgLeft, redisLeft].filter((x): x is number => typeof x === 'number'));
+    if (!Number.isFinite(left)) throw new Error(`liveness: no remaining stock known for ${s.productId} (PostgreSQL ${pgLeft}, Redis ${redisLeft})`);
+    const stock = s.stock - left + run.s.livenessUnits;
+    await retrying(5, () => run.world.kube.patchSale(s.name, { stock, paused: false }));
+    run.log(`liveness: ${s.name} ${left} units left of ${s.stock} → spec.stock ${stock} (${run.s.livenessUnits} left), unpaused`);
+    s.stock = stock;
+    s.paused = false;
     restockAt.set(s.productId, run.now());
   }
   // Done when each sale sold again and then answered sold_out (what the checker's liveness asks).
@@ -318,7 +346,7 @@ async function livenessPhase(run: Run, sales: SaleDef[]): Promise<Map<string, nu
     const first = mine.find((a) => a.outcome === 200 && !a.replayed);
     return !!first && mine.some((a) => a.t0 >= first.t1 && a.outcome === 409 && a.answer === 'sold_out');
   };
-  const deadline = Date.now() + run.s.livenessS * 1000 * 2;
+  const deadline = Date.now() + run.s.livenessS * 1500;
   while (Date.now() < deadline && !sales.every(soldOutAgain)) await sleep(1000);
   return restockAt;
 }
@@ -338,11 +366,13 @@ export async function runChaos(s: ChaosSettings): Promise<{ record: RunRecord; v
       rate: s.rate, concurrency: 64, users: 5000, requestTimeoutMs: 3000, rng: run.rng.fork('load'), now: run.now,
     });
     run.load.start();
+    const unsupervise = superviseFleet(run.world);
     const faults = await faultPhase(run);
+    unsupervise();
     run.log('healing everything');
     await healAll(run.world);
     const healedAt = run.now();
-    const restockAt = await livenessPhase(run, sales);
+    const restockAt = await livenessPhase(run, brokers, pool, sales);
     await run.load.stop();
     run.log(`load stopped after ${run.load.attempts.length} requests; settling`);
     const quiescent = await settle(run, brokers, pool, run.world.redis, sales);

@@ -39,7 +39,7 @@ export function summaryText(r: RunRecord, v: Verdict): string {
     `  faults: ${Object.entries(v.faults).map(([k, n]) => `${k} ${n}`).join(' · ') || 'none'}`,
     `  answers: ${Object.entries(v.answers).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(' · ')}`,
     `  recovery (fault → next new 200): p50 ${fmt(v.recovery.p50Ms)}, max ${fmt(v.recovery.maxMs)}`,
-    ...v.sales.map((s) => `  ${s.productId}: allocated ${s.allocated}, confirmed ${s.confirmed}, PostgreSQL stock ${s.pgStock ?? '-'}, Redis ${s.redisStock ?? 'missing'}, 200s ${s.promised}, first sale after restock ${fmt(s.firstSaleAfterRestockMs)}`),
+    ...v.sales.map((s) => `  ${s.productId}: allocated ${s.allocated}, confirmed ${s.confirmed}, PostgreSQL stock ${s.pgStock ?? '-'}, Redis ${s.redisStock ?? 'missing'}, 200s ${s.promised}, first sale after restock ${fmt(s.firstSaleAfterRestockMs)}, sold out after ${fmt(s.soldOutAfterRestockMs)}`),
   ];
   for (const x of v.violations.slice(0, 10)) lines.push(`  ✗ ${x.invariant} ${x.productId}: ${x.message}`);
   if (v.violations.length > 10) lines.push(`  … ${v.violations.length - 10} more violations in report.json`);
