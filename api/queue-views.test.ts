@@ -94,6 +94,23 @@ describe('QueueViews', () => {
     expect(h.calls).toEqual(['p', 'p', 'p', 'p']);
   });
 
+  it('peek answers without waiting exactly when get() would not read: a fresh snapshot holding the join number', async () => {
+    const h = harness([view({ nowMs: 1_000_000, startsAtMs: 1_000_300, joined: 5 })]);
+    expect(h.views.peek('p')).toBeUndefined(); // nothing read yet
+    const first = h.views.get('p');
+    await h.settle();
+    await first;
+    h.tick(100.4); // 100 ms old
+    expect(h.views.peek('p', 5)).toEqual(await h.views.get('p', 5));
+    expect(h.views.peek('p', 5)!.nowMs).toBe(1_000_100);
+    expect(h.views.peek('p', 6)).toBeUndefined(); // joined after the snapshot: get() reads again
+    h.tick(99.6);
+    expect(h.views.peek('p', 1)).toBeDefined(); // exactly maxAgeMs old
+    h.tick(1);
+    expect(h.views.peek('p', 1)).toBeUndefined(); // older than maxAgeMs
+    expect(h.calls).toEqual(['p']);
+  });
+
   it('sales are kept apart', async () => {
     const h = harness([view({ joined: 1 }), view({ joined: 2 })]);
     const both = Promise.all([h.views.get('a'), h.views.get('b')]);

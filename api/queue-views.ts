@@ -46,6 +46,16 @@ export class QueueViews {
   }
 
   /**
+   * The same view as get(), without waiting: when the sale's snapshot is fresh and already holds
+   * `joined` places; undefined when get() would read Redis first. (The hot poll answers from it
+   * in the same turn: no promise, no async frame per poll.)
+   */
+  peek(productId: string, joined = 0): QueueView | undefined {
+    const s = this.fresh(productId);
+    return s && s.view.joined >= joined ? this.at(s) : undefined;
+  }
+
+  /**
    * The snapshot if younger than maxAgeMs and not read before a start that has come since: at the
    * start the randomized places are drawn among those who joined by then, a count a snapshot
    * from before it cannot know (places computed from it would be wrong, and admit() trusts them).

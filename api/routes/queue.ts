@@ -86,28 +86,53 @@ export async function queueRoutes(app: FastifyInstance, opts: { signer: Signer |
     },
   );
 
+  // The hot route counts its own answers (no per-answer metrics hook, as POST /order): right after
+  // each send, and in its error handler for what never reached the handler (params validation).
+  const answered = app.httpMetrics.answeredBy('/queue/:ticket', 'GET');
+  const handleError = app.errorHandler;
+  const counted = (reply: FastifyReply): undefined => void answered(reply);
+
+  // Not an async handler: a poll answered from a fresh snapshot (nearly all of them) is sent in the
+  // same turn, without a promise; only a Redis read (an expired snapshot) or an admission waits.
   app.get<{ Params: { ticket: string } }>(
     '/queue/:ticket',
-    { schema: { params: ticketParamsSchema, response: { 200: pollResponseSchema, ...errorResponses } } },
-    async (request, reply) => {
+    {
+      schema: { params: ticketParamsSchema, response: { 200: pollResponseSchema, ...errorResponses } },
+      config: { countsOwnAnswers: true },
+      errorHandler(err, request, reply) {
+        handleError.call(this, err, request, reply);
+        answered(reply);
+      },
+    },
+    (request, reply): Promise<void> | undefined => {
       const s = needSigner();
       const t = s.readTicket(request.params.ticket);
-      if (!t.ok) return reject(reply, 'ticket_invalid', { message: `not a valid queue ticket: ${t.why}`, field: 'params.ticket' });
+      if (!t.ok) return counted(reject(reply, 'ticket_invalid', { message: `not a valid queue ticket: ${t.why}`, field: 'params.ticket' }));
       const ticket = t.value;
-      const v = await redisCall(() => views.get(ticket.productId, ticket.number));
-      if (!v) return reject(reply, 'recovering', { message: 'the sale is not in Redis right now; poll again shortly' });
-      sweeper.watch(ticket.productId);
-      const productId = ticket.productId;
-      if (v.soldOut) return { state: 'sold_out', productId };
-      if (v.endsAtMs > 0 && v.nowMs >= v.endsAtMs) return { state: 'ended', productId };
-      if (ticket.number > v.joined) return reject(reply, 'queue_reset');
-      const st = standing(ticket.number, v);
-      if (st.place === null || st.position! > 0) {
-        return { state: 'waiting', productId, position: st.position, estimatedWaitSeconds: st.estimatedWaitSeconds, pollAfterMs: pollAfter(st.estimatedWaitSeconds) };
-      }
-      return admitted(reply, ticket, st.place, s);
+      const v = views.peek(ticket.productId, ticket.number);
+      if (v) return poll(reply, ticket, v, s);
+      return redisCall(() => views.get(ticket.productId, ticket.number)).then((read) => poll(reply, ticket, read, s));
     },
   );
+
+  /**
+   * Answers (and counts) a poll of this ticket from this view of its sale (null: not in Redis).
+   * Never resolves to the reply itself: a reply is a thenable (it resolves when the answer is
+   * written), so a promise resolving to it would count, or fail to, only after that.
+   */
+  function poll(reply: FastifyReply, ticket: Ticket, v: QueueView | null, s: Signer): Promise<void> | undefined {
+    if (!v) return counted(reject(reply, 'recovering', { message: 'the sale is not in Redis right now; poll again shortly' }));
+    sweeper.watch(ticket.productId);
+    const productId = ticket.productId;
+    if (v.soldOut) return counted(reply.send({ state: 'sold_out', productId }));
+    if (v.endsAtMs > 0 && v.nowMs >= v.endsAtMs) return counted(reply.send({ state: 'ended', productId }));
+    if (ticket.number > v.joined) return counted(reject(reply, 'queue_reset'));
+    const st = standing(ticket.number, v);
+    if (st.place === null || st.position! > 0) {
+      return counted(reply.send({ state: 'waiting', productId, position: st.position, estimatedWaitSeconds: st.estimatedWaitSeconds, pollAfterMs: pollAfter(st.estimatedWaitSeconds) }));
+    }
+    return admitted(reply, ticket, st.place, s).then((body) => counted(reply.sent ? reply : reply.send(body)));
+  }
 
   /** The place is reached: hand out (or hand again) the admission token; touches Redis once more. */
   async function admitted(reply: FastifyReply, ticket: Ticket, place: number, s: Signer) {

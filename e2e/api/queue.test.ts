@@ -191,6 +191,29 @@ describe('the waiting room', () => {
     expect(rounds.map((b) => [b.state, b.position]).sort((a, b) => a[1] - b[1])).toEqual([2, 3, 4, 5, 6].map((n) => ['waiting', n]));
   });
 
+  it('every GET /queue/:ticket answer is counted once by route, method and status and in the latency histogram: by the handler (200 from a snapshot, from a Redis read, admitted; 403) and by its error handler (400)', async () => {
+    const productId = uniqueName('counted');
+    await queued(productId, 10, { ratePerSecond: 1, tokenTtlSeconds: 3600 });
+    const [first, second] = await joinInOrder(productId, ['c0', 'c1']);
+    const counts = async () => {
+      const text = (await http(h.metrics, 'GET', '/metrics')).text;
+      const line = (prefix: string, ...labels: string[]) =>
+        Number(text.split('\n').find((l) => l.startsWith(prefix) && labels.every((x) => l.includes(x)))?.split(' ').pop() ?? 0);
+      const answers = (status: number) => line('fluxgate_http_requests_total{', 'route="/queue/:ticket"', 'method="GET"', `status="${status}"`);
+      return { 200: answers(200), 403: answers(403), 400: answers(400), histogram: line('fluxgate_http_request_duration_seconds_count{', 'route="/queue/:ticket"') };
+    };
+    const before = await counts();
+    expect((await poll(first!)).body.state).toBe('admitted');
+    expect((await poll(second!)).body.state).toBe('waiting');
+    expect((await poll(second!)).body.state).toBe('waiting');
+    const [head, payload] = second!.split('.');
+    expect((await poll(`${head}.${payload}.forged`)).status).toBe(403);
+    expect((await poll('not-a-ticket')).status).toBe(400);
+    const after = await counts();
+    const delta = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k as keyof typeof before]]));
+    expect(delta).toEqual({ 200: 3, 403: 1, 400: 1, histogram: 5 });
+  });
+
   it('a reseed (what a recovery does) keeps the line: same places, same order, same tickets', async () => {
     const productId = uniqueName('reseed');
     const startsAt = new Date(Date.now() + 120_000);
