@@ -208,8 +208,10 @@ export class Reconciler {
           break;
         }
         case 'seed': {
-          // The per-user counters come from PostgreSQL too (Redis may have lost them).
-          const epoch = await this.d.redis.seed(a.seed, await this.d.products.userUnits(pid));
+          // The per-user counters and the idempotency records of stored orders come from PostgreSQL
+          // too (Redis may have lost them; the topic is drained, so PostgreSQL holds every order).
+          const [userUnits, keyHolders] = await Promise.all([this.d.products.userUnits(pid), this.d.products.keyHolders(pid)]);
+          const epoch = await this.d.redis.seed(a.seed, userUnits, keyHolders);
           if (decision.status.redis && epoch !== decision.status.redis.epoch) decision.status.redis.epoch = epoch;
           this.d.logger.info({ productId: pid, stock: a.seed.stock, epoch, gate: a.seed.gate }, 'seeded Redis from PostgreSQL');
           break;

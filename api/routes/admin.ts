@@ -2,7 +2,7 @@
 // the stored row. The operator does the same from a FlashSale resource.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { confirmedUnitsByUser } from '../../core/postgres/orders.js';
+import { confirmedKeyHolders, confirmedUnitsByUser } from '../../core/postgres/orders.js';
 import { upsertProduct, type Product } from '../../core/postgres/products.js';
 import { isQueued, type AdmissionMode } from '../../core/redis/queue.js';
 import { seedSale, type AdmissionSettings } from '../../core/redis/sale.js';
@@ -62,8 +62,10 @@ export async function adminRoutes(app: FastifyInstance, opts: { adminToken?: str
       const admission = admissionOf(b.admission);
       let product: Product;
       let userUnits: Map<string, number>;
+      let keyHolders: Awaited<ReturnType<typeof confirmedKeyHolders>>;
       try {
         userUnits = await confirmedUnitsByUser(app.pg, b.productId);
+        keyHolders = await confirmedKeyHolders(app.pg, b.productId);
         product = await upsertProduct(app.pg, {
           id: b.productId,
           stock: b.quantity,
@@ -77,7 +79,7 @@ export async function adminRoutes(app: FastifyInstance, opts: { adminToken?: str
       }
       let epoch: number;
       try {
-        epoch = await seedSale(app.redis, { ...product, productId: product.id, userUnits, admission });
+        epoch = await seedSale(app.redis, { ...product, productId: product.id, userUnits, keyHolders, admission });
       } catch (err) {
         app.apiMetrics.redisErrors.inc();
         throw unavailable('Redis', err, 'product stored, not seeded; retry /init');

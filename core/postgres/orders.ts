@@ -166,3 +166,18 @@ export async function confirmedUnitsByUser(db: Queryable, productId: string): Pr
   );
   return new Map(rows.map((r) => [r.user_id, r.units]));
 }
+
+/**
+ * The confirmed order holding each idempotency key of a sale (rebuilding Redis's idempotency
+ * records on a reseed). A confirmed order is never a duplicate, so it is the key's holder.
+ */
+export async function confirmedKeyHolders(db: Queryable, productId: string): Promise<Array<{
+  idempotencyKey: string; orderId: string; userId: string; quantity: number; acceptedAtMs: number;
+}>> {
+  const { rows } = await db.query<{ idempotency_key: string; id: string; user_id: string; quantity: number; accepted_ms: string }>(
+    `SELECT idempotency_key, id::text, user_id, quantity, floor(extract(epoch FROM accepted_at) * 1000)::bigint::text AS accepted_ms
+       FROM orders WHERE product_id = $1 AND status = 'confirmed'`,
+    [productId],
+  );
+  return rows.map((r) => ({ idempotencyKey: r.idempotency_key, orderId: r.id, userId: r.user_id, quantity: r.quantity, acceptedAtMs: Number(r.accepted_ms) }));
+}

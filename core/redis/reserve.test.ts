@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseIdempotencyRecord, parseReserveReply } from './reserve.js';
+import { parseIdempotencyRecord, parseReserveReply, storedKeyRecord } from './reserve.js';
 
 describe('parseReserveReply', () => {
   it.each([
@@ -35,5 +35,12 @@ describe('parseReserveReply', () => {
 describe('parseIdempotencyRecord', () => {
   it('rejects a record it cannot read instead of guessing', () => {
     expect(() => parseIdempotencyRecord('x|1|2')).toThrow(/malformed idempotency record/);
+  });
+
+  it('reads a record rebuilt from PostgreSQL as done, bound to its order, user and quantity', () => {
+    const h = { idempotencyKey: 'k1', orderId: '016a943c-abcb-4fb2-a45d-eba3ec508a0b', userId: 'u1510', quantity: 2, acceptedAtMs: 1796003538000 };
+    expect(parseIdempotencyRecord(storedKeyRecord(h, 17))).toEqual({
+      state: 'done', orderId: h.orderId, remaining: 17, quantity: 2, epoch: 0, acceptedAtMs: 1796003538000, userId: 'u1510',
+    });
   });
 });

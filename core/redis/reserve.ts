@@ -65,6 +65,25 @@ export function parseIdempotencyRecord(raw: string): IdempotencyRecord {
   };
 }
 
+/** An order PostgreSQL holds under an idempotency key (rebuilding its record after Redis lost it). */
+export interface StoredKeyHolder {
+  idempotencyKey: string;
+  orderId: string;
+  userId: string;
+  quantity: number;
+  acceptedAtMs: number;
+}
+
+/**
+ * The idempotency record of an order already stored (state d: replays answer its orderId at once,
+ * whatever the epoch; reserve.lua never gives the key a second orderId). `remaining` is what the
+ * replay tells the client: the units left when the record was rebuilt. Not counted against the
+ * per-user limit (userCounted 0): the rebuilt per-user counter already holds its units.
+ */
+export function storedKeyRecord(h: StoredKeyHolder, remaining: number): string {
+  return `d|${h.orderId}|${remaining}|${h.quantity}|0|0|${h.acceptedAtMs}|${h.userId}`;
+}
+
 export function parseReserveReply(reply: unknown[]): ReserveResult {
   const [code, a, b, c] = reply as [string, unknown, unknown, unknown];
   switch (code) {

@@ -4,6 +4,7 @@
 import { masterNodes, type FluxRedis, type RedisClient } from './client.js';
 import { GATE_STATES, saleKeys, type GateState } from './keys.js';
 import { queueViewOfMeta, rebaseForRate, type AdmissionMode } from './queue.js';
+import { storedKeyRecord, type StoredKeyHolder } from './reserve.js';
 
 /** How buyers get to order: directly, or through the waiting room at ratePerSecond (queue.ts). */
 export interface AdmissionSettings {
@@ -39,6 +40,12 @@ export interface SaleSeed {
    * are rebuilt from it: after a FLUSHALL, a restart or a failover they would otherwise restart at 0.
    */
   userUnits?: ReadonlyMap<string, number>;
+  /**
+   * The confirmed order holding each idempotency key in PostgreSQL (orders.ts confirmedKeyHolders).
+   * Their records are rebuilt when missing: after a FLUSHALL or an empty restart a retry of such a
+   * key would otherwise reserve again under a new orderId, answer 200 and be stored 'duplicate'.
+   */
+  keyHolders?: ReadonlyArray<StoredKeyHolder>;
 }
 
 const ms = (d: Date | null | undefined) => (d ? d.getTime() : 0);
@@ -71,6 +78,7 @@ export async function seedSale(redis: FluxRedis, sale: SaleSeed, opts: SeedOptio
   const k = saleKeys(sale.productId);
   // Before the seed opens the gate: no reservation can read a counter not yet rebuilt.
   if (sale.perUserLimit && sale.userUnits?.size) await restoreUserUnits(redis, sale.productId, sale.userUnits);
+  if (sale.keyHolders?.length) await restoreKeyRecords(redis, sale.productId, sale.keyHolders, sale.stock);
   const reply = (await redis.fgSeed(
     k.stock, k.meta, k.epoch,
     sale.stock, ms(sale.startsAt), ms(sale.endsAt), sale.rateLimitPerSecond ?? 0, sale.perUserLimit ?? 0,
@@ -267,4 +275,27 @@ export async function deleteSaleKeys(redis: FluxRedis, productId: string): Promi
     }
   }
   return removed;
+}
+
+/**
+ * How long a rebuilt idempotency record lives: the API's IDEMPOTENCY_TTL_SECONDS default. The
+ * operator does not know the API's setting; a longer life only refuses a second order longer.
+ */
+const REBUILT_KEY_TTL_SEC = 86_400;
+
+/**
+ * Writes the record of each stored key that Redis does not hold (SET NX: a live record, whatever
+ * its state, is the API's and stays). Before the seed opens the gate, so no reservation of a
+ * stored key can run on an empty record.
+ */
+async function restoreKeyRecords(redis: FluxRedis, productId: string, holders: ReadonlyArray<StoredKeyHolder>, remaining: number): Promise<void> {
+  const k = saleKeys(productId);
+  for (let i = 0; i < holders.length; i += USER_UNITS_CHUNK) {
+    // One slot (the sale's hash tag): a pipeline is fine on Cluster too.
+    const pipe = redis.pipeline();
+    for (const h of holders.slice(i, i + USER_UNITS_CHUNK)) pipe.set(k.idem(h.idempotencyKey), storedKeyRecord(h, remaining), 'EX', REBUILT_KEY_TTL_SEC, 'NX');
+    const results = (await pipe.exec()) ?? [];
+    const failed = results.find(([err]) => err);
+    if (failed) throw failed[0];
+  }
 }

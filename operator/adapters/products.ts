@@ -1,6 +1,6 @@
 // The operator's view of the products row (the truth): reads it for the model and applies the
 // model's PostgreSQL actions. The SQL is core/postgres/products.ts's; this only translates types.
-import { confirmedUnitsByUser } from '../../core/postgres/orders.js';
+import { confirmedKeyHolders, confirmedUnitsByUser } from '../../core/postgres/orders.js';
 import type { Pool } from '../../core/postgres/pool.js';
 import { ensureProduct, lowerStock, raiseStock, readProduct } from '../../core/postgres/products.js';
 import type { ProductRow } from '../model/types.js';
@@ -42,5 +42,10 @@ export class Products {
   /** Confirmed units per user of the sale (rebuilds Redis's per-user counters on a seed). */
   userUnits(productId: string): Promise<Map<string, number>> {
     return confirmedUnitsByUser(this.pool, productId);
+  }
+
+  /** The confirmed order of each idempotency key of the sale (rebuilds Redis's idempotency records on a seed). */
+  keyHolders(productId: string): ReturnType<typeof confirmedKeyHolders> {
+    return confirmedKeyHolders(this.pool, productId);
   }
 }

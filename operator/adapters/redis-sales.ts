@@ -5,6 +5,7 @@ import { countReservationsInFlight } from '../../core/redis/in-flight.js';
 import { saleKeys } from '../../core/redis/keys.js';
 import { isQueued, pollQueue, queueFigures } from '../../core/redis/queue.js';
 import { closeGate, configureSale, deleteSaleKeys, openGate, raiseSaleStock, readSaleState, saleNodeRunId, seedSale, type AdmissionSettings } from '../../core/redis/sale.js';
+import type { StoredKeyHolder } from '../../core/redis/reserve.js';
 import type { RedisSale, SeedSettings } from '../model/types.js';
 
 export class RedisSales {
@@ -59,7 +60,7 @@ export class RedisSales {
    * Seeds (seed.lua via seedSale) at an epoch of at least minEpoch; returns the new epoch. Refused
    * (StaleSeed) when Redis's epoch is no longer expectEpoch: a deposed leader's late seed.
    */
-  seed(s: SeedSettings, userUnits?: ReadonlyMap<string, number>): Promise<number> {
+  seed(s: SeedSettings, userUnits?: ReadonlyMap<string, number>, keyHolders?: ReadonlyArray<StoredKeyHolder>): Promise<number> {
     return seedSale(
       this.redis,
       {
@@ -72,6 +73,7 @@ export class RedisSales {
         endsAt: s.endsAtMs ? new Date(s.endsAtMs) : null,
         admission: s.admission,
         userUnits,
+        keyHolders,
       },
       { gate: s.gate, expectEpoch: s.expectEpoch, minEpoch: s.minEpoch },
     );
