@@ -176,6 +176,7 @@ describe('the waiting room', () => {
       // The harness's API is gone; the rest of the file goes on with the new one.
       h.api = other;
       h.base = `http://127.0.0.1:${other.port}`;
+      h.metrics = `http://127.0.0.1:${other.metricsPort}`;
     }
   });
 
