@@ -15,12 +15,21 @@
   ARGV[9] lowest new epoch (an epoch key lost with Redis must not restart below what API pods hold)
   ARGV[10] admission mode (direct | queue | queue-randomized-start)  ARGV[11] admissions per second (0 = none)
   ARGV[12] admission token TTL (s)  ARGV[13] most places waiting (0 = no cap)
+  ARGV[14] the per-user counter key prefix fg:{p}:user: (same slot)  ARGV[15..] userId, units pairs:
+          each counter is raised to the units PostgreSQL holds (never lowered). In this script, not
+          before it: data lost between a separate rebuild and the seed (FLUSHALL, empty restart)
+          would open the gate on counters at 0 (long chaos run 536877017, +1566 s).
 
   Returns the new epoch, or {'stale', currentEpoch} when refused.
 ]]
 local current = tonumber(redis.call('GET', KEYS[3]) or '0')
 if ARGV[8] ~= '' and ARGV[8] ~= nil and current ~= tonumber(ARGV[8]) then return {'stale', current} end
 local t = redis.call('TIME')
+local prefix = ARGV[14] or ''
+for i = 15, #ARGV - 1, 2 do
+  local k = prefix .. ARGV[i]
+  if tonumber(redis.call('GET', k) or '0') < tonumber(ARGV[i + 1]) then redis.call('SET', k, ARGV[i + 1]) end
+end
 redis.call('SET', KEYS[1], ARGV[1])
 local Q = {'qJoined', 'qBase', 'qBaseAt', 'qExpired', 'qEarly', 'qSeed', 'qSettled'}
 local q = redis.call('HMGET', KEYS[2], unpack(Q))
