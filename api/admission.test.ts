@@ -1,7 +1,7 @@
 // Signed tickets and tokens: round trip, key rotation, and every way a value can be refused.
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../core/config/env.js';
-import { parseSigningKeys, Signer } from './admission.js';
+import { parseSigningKeys, sameString, Signer } from './admission.js';
 
 const OLD = 'old:0123456789abcdef0123456789abcdef';
 const NEW = 'new:fedcba9876543210fedcba9876543210';
@@ -41,5 +41,16 @@ describe('admission signing', () => {
     expect(() => parseSigningKeys(`${OLD},${OLD}`)).toThrow(/twice/);
     expect(() => parseSigningKeys('nokeyid')).toThrow(/key id/);
     expect(parseSigningKeys(undefined)).toEqual([]);
+  });
+});
+
+describe('sameString', () => {
+  it('is true for equal strings only, whatever the length or position of a difference', () => {
+    expect(sameString('', '')).toBe(true);
+    expect(sameString('abc', 'abc')).toBe(true);
+    expect(sameString('abc', 'abd')).toBe(false);
+    expect(sameString('xbc', 'abc')).toBe(false);
+    expect(sameString('abc', 'abcd')).toBe(false);
+    expect(sameString('abcd', 'abc')).toBe(false);
   });
 });

@@ -1,17 +1,26 @@
 // POST /queue (join the waiting room of a queued sale) and GET /queue/:ticket (poll it).
 // Invariant: one place per user per sale (Redis hands it out once); a waiting poll reads one Redis
-// key (the sale's meta hash) and trusts the join number only because the ticket is signed.
+// key (the sale's meta hash), through a per-sale snapshot shared by this pod's polls for at most
+// VIEW_MAX_AGE_MS, and trusts the join number only because the ticket is signed; admission is
+// decided by Redis (admit()).
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { FluxRedis } from '../../core/redis/client.js';
 import { admit, joinQueue, placeOf, pollQueue, secondsUntil, served, sweepExpiredTokens, type QueueView } from '../../core/redis/queue.js';
 import type { Signer, Ticket } from '../admission.js';
 import { ApiError, reject, unavailable } from '../answers.js';
 import type { QueueMetrics } from '../metrics.js';
+import { QueueViews } from '../queue-views.js';
 import { errorResponses, joinResponseSchema, pollResponseSchema, queueBodySchema, ticketParamsSchema } from '../schemas.js';
 
 /** Poll again after half the estimated wait, between these bounds (ms). */
 const POLL_MIN_MS = 1000;
 const POLL_MAX_MS = 10_000;
+/**
+ * How old the shared per-sale snapshot of the meta hash a poll answers from may be (ms): far below
+ * POLL_MIN_MS, so a buyer sees a change (sold out, a new rate, expired tokens' places) at most this
+ * much later, while a pod reads the hash a few times a second per sale instead of once per poll.
+ */
+const VIEW_MAX_AGE_MS = 200;
 /** Every API pod marks expired tokens of the queued sales it served, this often (idempotent). */
 const SWEEP_EVERY_MS = 1000;
 
@@ -34,6 +43,7 @@ export async function queueRoutes(app: FastifyInstance, opts: { signer: Signer |
   const metrics = app.apiMetrics.queue;
   const sweeper = new Sweeper(app.redis, metrics, (err) => app.log.warn({ err: (err as Error).message }, 'queue sweep failed'));
   app.addHook('onClose', async () => sweeper.stop());
+  const views = new QueueViews((productId) => pollQueue(app.redis, productId), VIEW_MAX_AGE_MS);
 
   const needSigner = (): Signer => {
     if (!signer) throw new ApiError('unavailable', 'the waiting room is not configured: ADMISSION_SIGNING_KEYS is not set');
@@ -84,7 +94,7 @@ export async function queueRoutes(app: FastifyInstance, opts: { signer: Signer |
       const t = s.readTicket(request.params.ticket);
       if (!t.ok) return reject(reply, 'ticket_invalid', { message: `not a valid queue ticket: ${t.why}`, field: 'params.ticket' });
       const ticket = t.value;
-      const v = await redisCall(() => pollQueue(app.redis, ticket.productId));
+      const v = await redisCall(() => views.get(ticket.productId, ticket.number));
       if (!v) return reject(reply, 'recovering', { message: 'the sale is not in Redis right now; poll again shortly' });
       sweeper.watch(ticket.productId);
       const productId = ticket.productId;

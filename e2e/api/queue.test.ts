@@ -179,6 +179,18 @@ describe('the waiting room', () => {
     }
   });
 
+  it('polls answer from a per-sale snapshot, yet a ticket joined just after one is placed, not told queue_reset', async () => {
+    const productId = uniqueName('snap');
+    await queued(productId, 10, { ratePerSecond: 1 }, new Date(Date.now() + 120_000));
+    const [first] = await joinInOrder(productId, ['n0']);
+    expect((await poll(first!)).body).toMatchObject({ state: 'waiting', position: 1 }); // the pod's snapshot now holds 1 join
+    const rounds = await Promise.all(Array.from({ length: 5 }, async (_, i) => {
+      const [t] = await joinInOrder(productId, [`n${i + 1}`]);
+      return (await poll(t!)).body;
+    }));
+    expect(rounds.map((b) => [b.state, b.position]).sort((a, b) => a[1] - b[1])).toEqual([2, 3, 4, 5, 6].map((n) => ['waiting', n]));
+  });
+
   it('a reseed (what a recovery does) keeps the line: same places, same order, same tickets', async () => {
     const productId = uniqueName('reseed');
     const startsAt = new Date(Date.now() + 120_000);

@@ -2,7 +2,7 @@
 // the way startComponent starts the built CLI, and pin processes to CPUs with taskset.
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startNodeProcess, type RunningProcess } from '../../e2e/support/processes.js';
+import { CLI, startComponent, startNodeProcess, type RunningProcess } from '../../e2e/support/processes.js';
 
 const TSX_LOADER = 'tsx';
 
@@ -19,6 +19,17 @@ export function startNode(
   readyTimeoutMs = 60_000,
 ): Promise<RunningProcess> {
   return startNodeProcess(file, nodeArgs, env, { readyTimeoutMs, maxLines: 10_000 });
+}
+
+/**
+ * Starts our API or worker from the built CLI (or another checkout's, cli). BENCH_CPU_PROF=<dir>: it
+ * writes a V8 CPU profile there on exit (summarize with `npx tsx tools/bench/profile-top.ts <file>`).
+ */
+export function startOurs(command: 'api' | 'worker', env: Record<string, string>, cli = CLI): Promise<RunningProcess> {
+  const profDir = process.env.BENCH_CPU_PROF;
+  if (!profDir && cli === CLI) return startComponent(command, env);
+  const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${command}-${Date.now()}.cpuprofile`] : [];
+  return startNode(command, [...prof, cli, command], { LOG_LEVEL: 'info', ...env });
 }
 
 /** Pins every thread of a running process to the given CPU list (e.g. "1"); no-op when cpus is undefined. */

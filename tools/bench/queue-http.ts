@@ -3,7 +3,9 @@
 // and GET /queue/:ticket throughput side by side with bare Fastify in the same run (target >= 60 %).
 // Prints a table and writes results/queue-http-<time>.json and results/queue-http-latest.json.
 // Run: eval "$(npm run -s stack:env)" && npx tsx tools/bench/queue-http.ts
-// (BENCH_QUEUE_SHORT=1: 2,000 users; BENCH_DURATION_S / BENCH_ROUNDS / BENCH_WARMUP_S / BENCH_CONNECTIONS as for run.ts).
+// (BENCH_QUEUE_SHORT=1: 2,000 users; BENCH_DURATION_S / BENCH_ROUNDS / BENCH_WARMUP_S / BENCH_CONNECTIONS / BENCH_CPU_PROF
+// as for run.ts; BENCH_QUEUE_ONLY=pollVsBareFastify (comma-separated case names): only those cases;
+// BENCH_QUEUE_CLI=<checkout>/dist/cli.js: measure that build's API, e.g. main's, for a before/after).
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -11,12 +13,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { CLI, startComponent, type RunningProcess } from '../../e2e/support/processes.js';
+import { CLI, type RunningProcess } from '../../e2e/support/processes.js';
 import { measureSideBySide } from './http-case.js';
 import { PipelinedClient } from './pipelined-http.js';
 import { admissionRounds, countInversions, descents, joinInOrder } from './queue-fairness.js';
 import { machine, round2 } from './report.js';
-import { startBenchScript } from './processes.js';
+import { startBenchScript, startOurs } from './processes.js';
 import { loadSettings } from './settings.js';
 
 const TARGET_POLL_VS_BARE = 0.6;
@@ -139,14 +141,18 @@ let failed = false;
 let api: RunningProcess | undefined;
 try {
   await promisify(execFile)(process.execPath, [CLI, 'migrate'], { env: { ...process.env, ...services } });
-  api = await startComponent('api', { ...services, PORT: '0', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', ADMIN_TOKEN, ADMISSION_SIGNING_KEYS: SIGNING_KEYS, ORDERS_TOPIC: `bench.${nonce}.queue` });
+  api = await startOurs('api', { ...services, PORT: '0', METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', ADMIN_TOKEN, ADMISSION_SIGNING_KEYS: SIGNING_KEYS, ORDERS_TOPIC: `bench.${nonce}.queue` }, process.env.BENCH_QUEUE_CLI || CLI);
   const base = `http://127.0.0.1:${api.port}`;
   const cases: Array<[string, () => Promise<unknown>]> = [
     ['fairnessQueue', () => fifo(api!, base)],
     ['fairnessRandomizedStart', () => randomized(api!, base, (results.fairnessQueue as { joinsPerSecond?: number } | undefined)?.joinsPerSecond ?? 500)],
     ['pollVsBareFastify', () => pollThroughput(api!, base)],
   ];
+  const only = process.env.BENCH_QUEUE_ONLY?.split(',').filter(Boolean);
+  const unknown = only?.filter((n) => !cases.some(([c]) => c === n)) ?? [];
+  if (unknown.length) throw new Error(`BENCH_QUEUE_ONLY: no case ${unknown.join(', ')} (cases: ${cases.map(([c]) => c).join(', ')})`);
   for (const [name, run] of cases) {
+    if (only && !only.includes(name)) continue;
     try {
       log(`${name}: running`);
       results[name] = await run();

@@ -10,13 +10,13 @@ import { Redis } from 'ioredis';
 import { withScripts } from '../../core/redis/client.js';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { CLI, startComponent, type RunningProcess } from '../../e2e/support/processes.js';
+import { CLI, type RunningProcess } from '../../e2e/support/processes.js';
 import { startSentinelTopology } from '../../e2e/support/redis-topologies.js';
 import { cpuSeconds, stackPids } from './cpu.js';
 import { runE2e, unitsOf, type E2eResult } from './e2e-case.js';
 import { measureSideBySide, type HttpCaseResult } from './http-case.js';
 import { measureReserve, type ReserveCaseResult } from './redis-reserve.js';
-import { pinProcess, startBenchScript, startNode } from './processes.js';
+import { pinProcess, startBenchScript, startOurs } from './processes.js';
 import { cpuRatio, machine, ratio, round2, renderTable, workerAbsolute, workerRatio, writeReport, type BenchReport } from './report.js';
 import { loadSettings } from './settings.js';
 import { countOrders, measureWorker, prefillTopic, type WorkerCaseResult } from './worker-case.js';
@@ -105,17 +105,6 @@ async function measureServers(servers: Server[]): Promise<HttpCaseResult[]> {
   } finally {
     for (const proc of running) await proc.stop();
   }
-}
-
-/**
- * Starts our API or worker from the built CLI. BENCH_CPU_PROF=<dir>: it writes a V8 CPU profile
- * there on exit (summarize with `npx tsx tools/bench/profile-top.ts <file>`, or open it in DevTools).
- */
-function startOurs(command: 'api' | 'worker', env: Record<string, string>, cli = CLI): Promise<RunningProcess> {
-  const profDir = process.env.BENCH_CPU_PROF;
-  if (!profDir && cli === CLI) return startComponent(command, env);
-  const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${command}-${Date.now()}.cpuprofile`] : [];
-  return startNode(command, [...prof, cli, command], { LOG_LEVEL: 'info', ...env });
 }
 
 /**
