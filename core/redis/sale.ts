@@ -76,14 +76,17 @@ export class StaleSeed extends Error {
 export async function seedSale(redis: FluxRedis, sale: SaleSeed, opts: SeedOptions = {}): Promise<number> {
   if (!Number.isInteger(sale.stock) || sale.stock < 0) throw new RangeError(`stock must be an integer >= 0, got ${sale.stock}`);
   const k = saleKeys(sale.productId);
-  // Before the seed opens the gate: no reservation can read a counter not yet rebuilt.
-  if (sale.perUserLimit && sale.userUnits?.size) await restoreUserUnits(redis, sale.productId, sale.userUnits);
-  if (sale.keyHolders?.length) await restoreKeyRecords(redis, sale.productId, sale.keyHolders, sale.stock);
+  // The counters and the key records go in the seed script itself: no reservation can read a
+  // counter or a key not yet rebuilt, and no loss of data can fall between the rebuild and the gate
+  // opening (a FLUSHALL there opened sales on empty counters: long chaos run 536877017, +1566 s).
+  const counters = sale.perUserLimit && sale.userUnits?.size ? [...sale.userUnits].flatMap(([u, n]) => [u, n]) : [];
+  const records = (sale.keyHolders ?? []).flatMap((h) => [h.idempotencyKey, storedKeyRecord(h, sale.stock)]);
   const reply = (await redis.fgSeed(
     k.stock, k.meta, k.epoch,
     sale.stock, ms(sale.startsAt), ms(sale.endsAt), sale.rateLimitPerSecond ?? 0, sale.perUserLimit ?? 0,
     sale.initialStock, opts.gate ?? 'open', opts.expectEpoch ?? '', opts.minEpoch ?? 1,
     ...encodeAdmission(sale.admission ?? DIRECT).filter((_, i) => i % 2 === 1),
+    k.user(''), counters.length / 2, ...counters, k.idem(''), REBUILT_KEY_TTL_SEC, ...records,
   )) as unknown;
   if (Array.isArray(reply)) throw new StaleSeed(sale.productId, opts.expectEpoch ?? 0, Number(reply[1]));
   return Number(reply);
@@ -156,24 +159,6 @@ export async function raiseSaleStock(tx: RedisClient, productId: string, from: n
     throw e;
   }
 }
-
-const USER_UNITS_CHUNK = 500;
-
-/** Sets each user's counter to what PostgreSQL holds (never lowers it: a reservation may be in flight). */
-async function restoreUserUnits(redis: FluxRedis, productId: string, units: ReadonlyMap<string, number>): Promise<void> {
-  const k = saleKeys(productId);
-  const entries = [...units];
-  for (let i = 0; i < entries.length; i += USER_UNITS_CHUNK) {
-    // One slot (the sale's hash tag): a pipeline of SETs is fine on Cluster too.
-    const pipe = redis.pipeline();
-    for (const [userId, n] of entries.slice(i, i + USER_UNITS_CHUNK)) pipe.eval(RAISE_TO, 1, k.user(userId), n);
-    const results = (await pipe.exec()) ?? [];
-    const failed = results.find(([err]) => err);
-    if (failed) throw failed[0];
-  }
-}
-
-const RAISE_TO = "local c = tonumber(redis.call('GET', KEYS[1]) or '0') if c < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end return 1";
 
 /**
  * run_id of the node holding the sale (on a Cluster, its slot's master; any other master's differs).
@@ -283,19 +268,3 @@ export async function deleteSaleKeys(redis: FluxRedis, productId: string): Promi
  */
 const REBUILT_KEY_TTL_SEC = 86_400;
 
-/**
- * Writes the record of each stored key that Redis does not hold (SET NX: a live record, whatever
- * its state, is the API's and stays). Before the seed opens the gate, so no reservation of a
- * stored key can run on an empty record.
- */
-async function restoreKeyRecords(redis: FluxRedis, productId: string, holders: ReadonlyArray<StoredKeyHolder>, remaining: number): Promise<void> {
-  const k = saleKeys(productId);
-  for (let i = 0; i < holders.length; i += USER_UNITS_CHUNK) {
-    // One slot (the sale's hash tag): a pipeline is fine on Cluster too.
-    const pipe = redis.pipeline();
-    for (const h of holders.slice(i, i + USER_UNITS_CHUNK)) pipe.set(k.idem(h.idempotencyKey), storedKeyRecord(h, remaining), 'EX', REBUILT_KEY_TTL_SEC, 'NX');
-    const results = (await pipe.exec()) ?? [];
-    const failed = results.find(([err]) => err);
-    if (failed) throw failed[0];
-  }
-}

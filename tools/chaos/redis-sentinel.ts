@@ -1,10 +1,13 @@
 // The chaos run's Redis: a master, two replicas and three Sentinels (quorum 2), real redis-server
 // processes on free 127.0.0.1 ports under a temp dir. Unlike e2e/support's topology, a node can be
 // killed, frozen (SIGSTOP), and restarted EMPTY on its own port (no persistence: a restart loses
-// everything, like a pod without a volume).
+// everything, like a pod without a volume). Each node has a data dir of its own, emptied at every
+// start: a replica's full sync leaves a dump.rdb behind, and with one shared dir a "restart empty"
+// reloaded a snapshot seconds old (gate open, counters from before the last sales; chaos seed
+// 536877017). A restart from a stale snapshot is another fault, documented in the README.
 // Invariant: every process started here is stopped by stop(), by pid; nothing else is touched.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -18,10 +21,12 @@ export class RedisProc {
   /** Stopped with SIGSTOP and not yet resumed. */
   frozen = false;
 
-  constructor(readonly name: string, readonly port: number, private readonly conf: string, private readonly args: string[], private readonly bin: string) {}
+  constructor(readonly name: string, readonly port: number, private readonly conf: string, private readonly args: string[], private readonly bin: string, private readonly dataDir?: string) {}
 
   start(): void {
     this.frozen = false;
+    // Empty means empty: whatever a full sync or a BGSAVE left in this node's dir is not loaded.
+    if (this.dataDir) for (const f of ['dump.rdb', 'appendonlydir']) rmSync(join(this.dataDir, f), { recursive: true, force: true });
     this.child = spawn(this.bin, [this.conf, ...this.args], { stdio: 'ignore' });
   }
 
@@ -84,8 +89,10 @@ export class SentinelSet {
   private async proc(name: string, conf: string, args: string[] = []): Promise<RedisProc> {
     const port = await freePort();
     const file = join(this.dir, `${name}.conf`);
-    writeFileSync(file, `bind 127.0.0.1\nport ${port}\ndir ${this.dir}\nsave ""\nappendonly no\nlogfile "${join(this.dir, `${name}.log`)}"\n${conf}\n`);
-    const p = new RedisProc(name, port, file, args, this.bin);
+    const dataDir = join(this.dir, name);
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, `bind 127.0.0.1\nport ${port}\ndir ${dataDir}\nsave ""\nappendonly no\nlogfile "${join(this.dir, `${name}.log`)}"\n${conf}\n`);
+    const p = new RedisProc(name, port, file, args, this.bin, dataDir);
     p.start();
     await p.waitPing();
     return p;
