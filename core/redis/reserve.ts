@@ -162,7 +162,7 @@ export async function releaseReservation(
 }
 
 /** Reads an idempotency record without side effects (duplicates wait on a pending one). */
-export async function readIdempotencyRecord(redis: FluxRedis, productId: string, idempotencyKey: string): Promise<IdempotencyRecord | null> {
+export async function readIdempotencyRecord(redis: Pick<FluxRedis, 'get'>, productId: string, idempotencyKey: string): Promise<IdempotencyRecord | null> {
   const raw = await redis.get(saleKeys(productId).idem(idempotencyKey));
   return raw === null ? null : parseIdempotencyRecord(raw);
 }
