@@ -11,7 +11,7 @@ import { createRedis, type FluxRedis } from '../../core/redis/client.js';
 import { saleKeys } from '../../core/redis/keys.js';
 import { readIdempotencyRecord, reserve } from '../../core/redis/reserve.js';
 import { saleNode, seedSale } from '../../core/redis/sale.js';
-import { startReplicationPair, type RedisNode, type ReplicationPair } from '../support/redis-topologies.js';
+import { admin, startReplicationPair, type RedisNode, type ReplicationPair } from '../support/redis-topologies.js';
 import { waitFor } from '../support/wait.js';
 
 let pair: ReplicationPair;
@@ -42,15 +42,6 @@ const order = (productId: string) => ({
   orderStatusTtlSec: 600,
   pendingStaleMs: 60_000,
 });
-const admin = async <T>(n: RedisNode, f: (c: ReturnType<RedisNode['client']>) => Promise<T>) => {
-  const c = n.client();
-  c.on('error', () => undefined);
-  try {
-    return await f(c);
-  } finally {
-    c.disconnect();
-  }
-};
 const promote = (n: RedisNode) => admin(n, (c) => c.call('REPLICAOF', 'NO', 'ONE'));
 const follow = async (n: RedisNode, master: RedisNode) => {
   await admin(n, (c) => c.call('REPLICAOF', '127.0.0.1', String(master.port)));

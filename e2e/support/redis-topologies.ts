@@ -120,7 +120,8 @@ class Group {
   }
 }
 
-async function admin<T>(node: RedisNode, f: (c: Redis) => Promise<T>): Promise<T> {
+/** Runs `f` on a short-lived admin client of `node`. */
+export async function admin<T>(node: RedisNode, f: (c: Redis) => Promise<T>): Promise<T> {
   const c = node.client();
   c.on('error', () => undefined);
   try {
