@@ -90,7 +90,7 @@ export const operatorOwnVars = {
     min: 1,
     max: 3600,
     description:
-      "A recovery captures its drain barrier only once every reservation made before its gate closed reached Kafka; one accepted longer ago than this is deemed abandoned (its API pod died). Keep it above the API's longest produce (KAFKA_PRODUCE_RETRIES × KAFKA_REQUEST_TIMEOUT_MS plus backoff)",
+      "A recovery captures its drain barrier only once every reservation made before its gate closed reached Kafka; one accepted longer ago than this is deemed abandoned (its API pod died). When Redis lost the sale's keys (and those reservations' records), the recovery waits this long before its barrier. Keep it above the API's longest produce (KAFKA_PRODUCE_RETRIES × KAFKA_REQUEST_TIMEOUT_MS plus backoff)",
     usedBy: ['operator'],
   },
   RECONCILE_RETRY_MAX_SECONDS: {

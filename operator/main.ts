@@ -60,7 +60,7 @@ export async function main(): Promise<void> {
     kube, products: new Products(pool), redis: redisSales, lag, scaler, events, metrics, logger, isLeader,
     allSales: () => informer?.list() ?? [],
     inFlightWaitMs: cfg.RECOVERY_IN_FLIGHT_WAIT_SECONDS * 1000,
-    settings: { auditConfirmMs: cfg.AUDIT_CONFIRM_SECONDS * 1000, lagPollMs: cfg.LAG_POLL_SECONDS * 1000, retryMs: 2_000 },
+    settings: { auditConfirmMs: cfg.AUDIT_CONFIRM_SECONDS * 1000, lagPollMs: cfg.LAG_POLL_SECONDS * 1000, retryMs: 2_000, inFlightWaitMs: cfg.RECOVERY_IN_FLIGHT_WAIT_SECONDS * 1000 },
   });
   const queue = new WorkQueue(
     async (key) => {

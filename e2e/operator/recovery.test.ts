@@ -206,6 +206,69 @@ describe('a produce still in flight when the gate closes', () => {
   }, 300_000);
 });
 
+// The same window when Redis loses the keys (FLUSHALL, a restart without persistence): the record
+// of the reservation in flight goes with them, so the operator cannot count it. It must wait out
+// the API's longest produce (RECOVERY_IN_FLIGHT_WAIT_SECONDS) before its barrier; otherwise the
+// order lands after the barrier, the reseed misses it and the last 200 ends rejected.
+describe('a produce still in flight when Redis loses the sale', () => {
+  const name = 'lost-in-flight';
+  const productId = uniqueName('lost');
+  const stock = 200;
+
+  it('is waited for (by time: its record is gone) before the drain barrier: after FLUSHALL and selling out, no 200 ends rejected', async () => {
+    await kubectl(['apply', '-n', ns, '-f', '-'], { input: flashSale(name, { productId, stock }) });
+    await waitForSale(ns, name, 'Active', (x) => x.status?.phase === 'Active');
+    const stream = orderStream(productId, 25);
+    await waitFor('a few orders accepted first', async () => stream.answers.filter((a) => a.status === 200).length >= 5 || undefined, 30_000, 50);
+
+    const frozen = { orderId: newOrderId(productId), userId: 'frozen-user', idempotencyKey: randomUUID() };
+    const r = await reserve(b.redis, {
+      ...frozen, productId, quantity: 1, idempotencyTtlSec: 3600, orderStatusTtlSec: 3600, pendingStaleMs: 120_000,
+    });
+    expect(r.kind).toBe('ok');
+    if (r.kind !== 'ok') return;
+    await b.redis.flushall();
+    // Held until the operator either finished the recovery without it or says it waits for it.
+    await waitForSale(ns, name, 'recovered, or waiting for orders still on their way', (x) =>
+      ((x.status?.recovery?.count ?? 0) > 0 && x.status?.phase !== 'Recovering') || /may still be on their way to Kafka/.test(x.status?.message ?? ''), 60_000);
+
+    const producer = kafka().producer({ idempotent: true });
+    await producer.connect();
+    const message = { v: 1 as const, orderId: frozen.orderId, productId, userId: frozen.userId, idempotencyKey: frozen.idempotencyKey, quantity: 1, acceptedAt: new Date(r.acceptedAtMs).toISOString(), epoch: r.epoch };
+    await producer.send({ topic: b.topic, acks: -1, messages: [{ key: orderKey(message), value: encodeOrder(message) }] });
+    await producer.disconnect();
+
+    await waitForSale(ns, name, 'recovered', (x) => (x.status?.recovery?.count ?? 0) > 0 && x.status?.phase !== 'Recovering', 120_000);
+    // Sell out in a burst, before the audit could notice a mismatch and repair it.
+    await stream.stop();
+    const burst: Answer[] = [];
+    let n = 0;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      for (;;) {
+        const t = Date.now();
+        const res = await order(apiBase, { productId, userId: `burst${n++}`, quantity: 1 }, randomUUID()).catch(() => undefined);
+        if (!res) continue;
+        burst.push({ sent: t, at: Date.now(), status: res.status, body: res.body });
+        if (res.status === 409 && res.body?.status === 'sold_out') return;
+      }
+    }));
+    const answers = [...stream.answers, ...burst];
+    await waitForSale(ns, name, 'SoldOut and drained', (x) => x.status?.phase === 'SoldOut' && x.status.workers?.lag === 0, 120_000);
+    const accepted = [...answers.filter((a) => a.status === 200).map((a) => a.body!.orderId!), frozen.orderId];
+    await waitFor('every order stored', async () => {
+      const q = await b.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM orders WHERE id = ANY($1::uuid[])', [accepted]);
+      return Number(q.rows[0]!.n) === accepted.length || undefined;
+    }, 60_000);
+    const rows = await b.pool.query<{ status: string; n: string }>(
+      'SELECT status, count(*)::text AS n FROM orders WHERE product_id = $1 AND id = ANY($2::uuid[]) GROUP BY status', [productId, accepted]);
+    const byStatus = Object.fromEntries(rows.rows.map((x) => [x.status, Number(x.n)]));
+    console.log(`[operator lost in flight] ${JSON.stringify({ accepted: accepted.length, ...byStatus })}`);
+    expect(byStatus.rejected ?? 0, 'orders answered 200 (or in flight) that PostgreSQL rejected').toBe(0);
+    expect(byStatus.confirmed).toBe(stock);
+    expect(accepted.length).toBe(stock);
+  }, 300_000);
+});
+
 // Defect 5: deleting a FlashSale removes its Redis keys (epoch included); recreating it while its
 // orders are still in the topic must not seed the full stock before they are in PostgreSQL.
 describe('a FlashSale deleted and recreated while its orders are still in Kafka', () => {

@@ -3,7 +3,7 @@ import { decide, phaseOf } from './decide.js';
 import { FINALIZER, type Action, type FlashSale, type FlashSaleStatus, type Observed, type ProductRow, type RedisSale, type Settings } from './types.js';
 
 const NOW = new Date('2030-01-01T10:30:00Z');
-const settings: Settings = { auditConfirmMs: 10_000, lagPollMs: 1_000, retryMs: 5_000 };
+const settings: Settings = { auditConfirmMs: 10_000, lagPollMs: 1_000, retryMs: 5_000, inFlightWaitMs: 30_000 };
 
 function sale(spec: Partial<FlashSale['spec']> = {}, status?: FlashSaleStatus, meta: Partial<FlashSale['metadata']> = {}): FlashSale {
   return {
@@ -223,6 +223,24 @@ describe('decide: recovery protocol', () => {
     expect(d.status.message).toBe(message);
     expect(d.status.phase).toBe('Recovering');
     expect(d.actions.find((a) => a.kind === 'seed' || a.kind === 'lowerStockInPostgres')).toBeUndefined();
+  });
+
+  // Keys lost (FLUSHALL): the records that would show produces in flight went with them, so
+  // inFlight reads 0; the barrier waits out the API's longest produce since the recovery began.
+  const keysLost = { ok: true as const, value: { runId: 'run-a', sale: { ...EMPTY_REDIS, gate: 'recovering' as const } } };
+  const lostSince = (startedAt: string) => sale({}, closedNoBarrier({ recovery: { reason: 'RedisKeysMissing', startedAt } }));
+  it('keys lost 10 s ago: no barrier yet, though nothing in flight can be counted', () => {
+    const d = decide(observed({ sale: lostSince('2030-01-01T10:29:50Z'), redis: keysLost, inFlight: 0 }), settings);
+    expect(kinds(d.actions)).toEqual([]);
+    expect(d.status.message).toBe("Redis lost the sale's keys: waiting 20 s more for orders that may still be on their way to Kafka");
+  });
+  it('keys lost longer ago than the longest produce: barrier now', () => {
+    const d = decide(observed({ sale: lostSince('2030-01-01T10:29:29Z'), redis: keysLost, inFlight: 0 }), settings);
+    expect(kinds(d.actions)).toEqual(['captureDrainBarrier']);
+  });
+  it('keys kept (a lowered stock, 10 s ago): the records are counted, no wait', () => {
+    const d = decide(observed({ sale: lostSince('2030-01-01T10:29:50Z'), redis: gateClosed, inFlight: 0 }), settings);
+    expect(kinds(d.actions)).toEqual(['captureDrainBarrier']);
   });
 
   // Defect 4: the barrier is read from the status; no barrier there means none, whatever a

@@ -97,6 +97,14 @@ export function recoveryStep(st: SaleStep, reason: RecoveryReason): Decision {
     // The barrier (log-end offsets) is captured only once the gate is seen closed and no
     // reservation made before is still being produced: one produced later would land above it.
     if (r.gate !== 'recovering') return wait('closing the gate');
+    // Keys lost (FLUSHALL, a restart without persistence): the records of reservations still
+    // being produced went with them, so none can be counted. Wait out the API's longest produce
+    // since the loss was seen: an order landing after the barrier would be missing from the
+    // reseed, and Redis would then sell it a second time (its 200 ending rejected).
+    const lostFor = o.now.getTime() - Date.parse(startedAt);
+    if (r.stock === null && lostFor < s.inFlightWaitMs) {
+      return wait(`Redis lost the sale's keys: waiting ${Math.ceil((s.inFlightWaitMs - lostFor) / 1000)} s more for orders that may still be on their way to Kafka`);
+    }
     if (o.inFlight === undefined || o.inFlight > 0) {
       return wait(o.inFlight === undefined
         ? 'counting the reservations still on their way to Kafka'

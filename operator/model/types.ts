@@ -183,6 +183,12 @@ export interface Settings {
   lagPollMs: number;
   /** Backoff after a dependency failure. */
   retryMs: number;
+  /**
+   * RECOVERY_IN_FLIGHT_WAIT_SECONDS: the API's longest produce. A recovery of keys Redis lost waits
+   * this long since it began before its barrier: the records that would show produces in flight
+   * went with the keys.
+   */
+  inFlightWaitMs: number;
 }
 
 export interface SeedSettings {
