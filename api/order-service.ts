@@ -197,6 +197,8 @@ export class OrderService {
       case 'token_used':
       case 'token_expired':
         return { ok: false, code: `admission_${r.kind}` };
+      case 'fenced':
+        return { ok: false, code: 'recovering', message: 'Redis changed under the sale (failover or restart); it is reloaded from PostgreSQL shortly: retry' };
       case 'unknown_state':
         return { ok: false, code: 'recovering', message: `the sale's gate is ${JSON.stringify(r.state)}; retry shortly` };
       case 'not_started':

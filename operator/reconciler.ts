@@ -123,8 +123,8 @@ export class Reconciler {
     const [postgres, redis] = await Promise.all([
       settle(() => this.d.products.read(productId)),
       settle(async () => {
-        const [runId, s] = await Promise.all([this.d.redis.runId(productId), this.d.redis.read(productId)]);
-        return { runId, sale: s };
+        const [node, s] = await Promise.all([this.d.redis.node(productId), this.d.redis.read(productId)]);
+        return { runId: node.runId, sale: { ...s, fenced: node.fenced } };
       }),
     ]);
     // Counted only after the gate was seen closed: from then on no reservation can start.

@@ -13,7 +13,7 @@ const SCRIPTS: Record<string, { file: string; keys: number | undefined }> = {
   fgConfirm: { file: 'confirm.lua', keys: undefined },
   fgSeed: { file: 'seed.lua', keys: 3 },
   fgOpenGate: { file: 'open-gate.lua', keys: 2 },
-  fgNodeRunId: { file: 'node-run-id.lua', keys: 1 },
+  fgSaleNode: { file: 'sale-node.lua', keys: 1 },
   fgQueueJoin: { file: 'queue-join.lua', keys: 3 },
   fgQueuePoll: { file: 'queue-poll.lua', keys: 1 },
   fgQueueAdmit: { file: 'queue-admit.lua', keys: 6 },
@@ -30,7 +30,7 @@ export interface ScriptCommands {
   fgConfirm(...numKeysKeysThenArgs: Arg[]): Promise<number>;
   fgSeed(...keysThenArgs: Arg[]): Promise<number>;
   fgOpenGate(...keysThenArgs: Arg[]): Promise<number>;
-  fgNodeRunId(...keysThenArgs: Arg[]): Promise<string>;
+  fgSaleNode(...keysThenArgs: Arg[]): Promise<[string, number]>;
   fgQueueJoin(...keysThenArgs: Arg[]): Promise<unknown[]>;
   fgQueuePoll(...keysThenArgs: Arg[]): Promise<unknown[]>;
   fgQueueAdmit(...keysThenArgs: Arg[]): Promise<unknown[]>;

@@ -8,7 +8,8 @@ export interface SaleKeys {
   /** Units still sellable (integer). Missing = not seeded, never "sold out". */
   stock: string;
   /**
-   * Hash: state (open|recovering|paused), startsAt/endsAt (epoch ms, 0 = none), rateLimit, perUserLimit (0 = none), initialStock, seededAt;
+   * Hash: state (open|recovering|paused), startsAt/endsAt (epoch ms, 0 = none), rateLimit, perUserLimit (0 = none), initialStock, seededAt,
+   * seedTerm (the replication id of the node seeded: reserve.lua's fence, seed.lua);
    * admission settings admMode, admRate, admTtl, admMax (sale.ts); the queue's counters q* (queue.ts: qJoined, qBase, qBaseAt,
    * qExpired, qEarly, qSeed, qSoldOut, qSettled), kept by every seed. One key, so a queue poll reads one key.
    */

@@ -39,6 +39,8 @@ export type ReserveResult =
   | { kind: 'reissue'; record: IdempotencyRecord }
   /** The key belongs to another user or quantity. */
   | { kind: 'key_reused' }
+  /** This node is not the one the sale was seeded on (promoted replica, restart): until the operator reseeds it here. */
+  | { kind: 'fenced' }
   | { kind: 'not_seeded' | 'recovering' | 'paused' | 'ended' | 'limit_reached' }
   /** Queued sale: no token, none handed out to this user, already used, or expired. Nothing changed. */
   | { kind: 'token_required' | 'token_unknown' | 'token_used' | 'token_expired' }
@@ -94,7 +96,8 @@ export function parseReserveReply(reply: unknown[]): ReserveResult {
     case 'reissue':
       return { kind: code, record: parseIdempotencyRecord(String(a)) };
     case 'key_reused':
-      return { kind: 'key_reused' };
+    case 'fenced':
+      return { kind: code };
     case 'not_seeded':
     case 'recovering':
     case 'paused':

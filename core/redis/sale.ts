@@ -160,12 +160,21 @@ export async function raiseSaleStock(tx: RedisClient, productId: string, from: n
   }
 }
 
-/**
- * run_id of the node holding the sale (on a Cluster, its slot's master; any other master's differs).
- * It changes when that node restarts or a replica takes over: how the operator detects lost data.
- */
-export async function saleNodeRunId(redis: FluxRedis, productId: string): Promise<string> {
-  return String(await redis.fgNodeRunId(saleKeys(productId).meta));
+/** The Redis node holding a sale, as the operator watches it. */
+export interface SaleNode {
+  /** run_id: changes when the node restarts or a replica takes over (on a Cluster, per master). */
+  runId: string;
+  /**
+   * The sale was seeded on another node (or another term of this one: demoted, resynced, promoted
+   * again, with the same run_id): reserve.lua refuses here until a seed on this node.
+   */
+  fenced: boolean;
+}
+
+/** The node holding the sale (on a Cluster, its slot's master; any other master's run_id differs). */
+export async function saleNode(redis: FluxRedis, productId: string): Promise<SaleNode> {
+  const [runId, fenced] = await redis.fgSaleNode(saleKeys(productId).meta);
+  return { runId: String(runId), fenced: Number(fenced) === 1 };
 }
 
 /** Closes the gate: the API answers 503 (recovering / paused) until openGate or seedSale. */

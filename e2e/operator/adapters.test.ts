@@ -132,9 +132,13 @@ describe('Redis stock steps (through core/redis)', () => {
     expect([...(await redis.missingStock([x, y]))]).toEqual([y]);
   });
 
-  it('runId is the run_id of the server holding the sale', async () => {
-    const info = await b.redis.info('server');
-    expect(await redis.runId(uniqueName('rd'))).toBe(/^run_id:([0-9a-f]{40})/m.exec(info)![1]);
+  it('node() is the run_id of the server holding the sale, fenced only when seeded under another replication id', async () => {
+    const [info, id] = [await b.redis.info('server'), uniqueName('rd')];
+    expect(await redis.node(id)).toEqual({ runId: /^run_id:([0-9a-f]{40})/m.exec(info)![1], fenced: false });
+    await seed(id);
+    expect((await redis.node(id)).fenced).toBe(false);
+    await b.redis.hset(saleKeys(id).meta, 'seedTerm', 'f'.repeat(40)); // as if seeded on another node
+    expect((await redis.node(id)).fenced).toBe(true);
   });
 });
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SENTINEL_ACL_RULES, aclRules } from '../../core/redis/acl.js';
 import { initSale, order, startApi, topicEndOffset, type ApiHarness, type Res } from '../support/api.js';
 import { startComponent } from '../support/processes.js';
-import { MASTER_NAME, startSentinelTopology, type SentinelTopology } from '../support/redis-topologies.js';
+import { MASTER_NAME, reseedOn, startSentinelTopology, type SentinelTopology } from '../support/redis-topologies.js';
 import { waitFor } from '../support/wait.js';
 
 const STOCK = 20;
@@ -75,7 +75,7 @@ describe('Sentinel with its own auth', () => {
     await topo.syncReplicas();
     const admin = topo.sentinel.client();
     await admin.call('SENTINEL', 'FAILOVER', MASTER_NAME).finally(() => admin.disconnect());
-    await topo.waitForNewMaster(first);
+    await reseedOn(await topo.waitForNewMaster(first), productId); // as the operator does after a failover
     await buyUntil(STOCK - 10);
     const last = await order(h.base, { productId, userId: 'late' });
     expect(last.status).toBe(409);

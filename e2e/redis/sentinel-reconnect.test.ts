@@ -10,7 +10,7 @@ import { createRedis, type FluxRedis } from '../../core/redis/client.js';
 import { initSale, order, startApi, type ApiHarness } from '../support/api.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { waitFor } from '../support/wait.js';
-import { MASTER_NAME, startSentinelTopology, type SentinelTopology } from '../support/redis-topologies.js';
+import { MASTER_NAME, reseedOn, startSentinelTopology, type SentinelTopology } from '../support/redis-topologies.js';
 
 let topo: SentinelTopology;
 let proxy: TcpProxy;
@@ -64,11 +64,12 @@ describe('Sentinel client after a failover announced mid-reconnect', () => {
     const announced = proxy.serverSent((chunk) => chunk.includes('+switch-master'));
     const first = await topo.master();
     await first.kill();
-    await topo.waitForNewMaster(first);
+    const promoted = await topo.waitForNewMaster(first);
     await announced; // the detector got it while the client is inside connect()
     await waitFor('the client to be reconnecting', async () => redis.status !== 'ready');
     hold.release();
     admin.disconnect();
+    await reseedOn(promoted, productId); // as the operator does after a failover (the fence)
 
     // Healed: the Sentinel answers and names a live master; the API and the client must serve again.
     let n = 0;

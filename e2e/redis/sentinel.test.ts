@@ -1,6 +1,8 @@
 // The API on Redis Sentinel (REDIS_SENTINELS + REDIS_SENTINEL_MASTER): it finds the master through
 // the Sentinel, follows a forced failover (the old master stays up and is demoted) and a crash of
 // the master, answers only 200 or 503 meanwhile, and sells exactly the stock: no oversell, no unit lost.
+// After each switch the test reseeds the sale on the new master, as the operator does (the fence:
+// until then reserve.lua refuses there, e2e/redis/fence.test.ts).
 // Two replicas: the API waits for one to acknowledge each reservation (REDIS_REPLICA_ACKS, 1 by
 // default on Sentinel), so after the crash the promoted node still needs one. The failover with
 // writes in the loss window, operator running, is e2e/operator/sentinel-failover.test.ts.
@@ -14,7 +16,7 @@ import { saleKeys } from '../../core/redis/keys.js';
 import { readIdempotencyRecord } from '../../core/redis/reserve.js';
 import { http, initSale, order, startApi, topicOrders, type ApiHarness, type Res } from '../support/api.js';
 import { waitFor } from '../support/wait.js';
-import { MASTER_NAME, startSentinelTopology, type RedisNode, type SentinelTopology } from '../support/redis-topologies.js';
+import { MASTER_NAME, reseedOn, startSentinelTopology, type RedisNode, type SentinelTopology } from '../support/redis-topologies.js';
 
 const STOCK = 40;
 let topo: SentinelTopology;
@@ -76,13 +78,15 @@ describe('API on Redis Sentinel', () => {
     await sentinel.call('SENTINEL', 'FAILOVER', MASTER_NAME).finally(() => sentinel.disconnect());
     const second = await topo.waitForNewMaster(first);
     await waitFor(`old master :${first.port} demoted`, async () => ((await role(first)) === 'slave' ? true : undefined));
+    // The sale is fenced on the promoted node (503 recovering) until reseeded there: the operator's job.
+    await reseedOn(second, productId);
     await buyUntilAccepted(5);
 
     // 3. The master crashes while 4 buyers keep ordering; the Sentinel promotes the other node.
     await topo.syncReplicas();
     const before = answers.length;
     await second.kill();
-    const third = topo.waitForNewMaster(second);
+    const third = topo.waitForNewMaster(second).then(async (m) => (await reseedOn(m, productId), m));
     await buyUntilAccepted(5, 4);
     expect((await third).port).not.toBe(second.port);
     const duringCrash = answers.slice(before).map((r) => r.status);

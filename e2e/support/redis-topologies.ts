@@ -6,6 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { createRedis } from '../../core/redis/client.js';
+import { readSaleState, seedSale } from '../../core/redis/sale.js';
 import { ensurePackages, which } from '../../tools/stack/install.js';
 import { cacheDirFor } from '../../tools/stack/paths.js';
 import { freePort, sleep } from '../../tools/stack/proc.js';
@@ -118,7 +120,8 @@ class Group {
   }
 }
 
-async function admin<T>(node: RedisNode, f: (c: Redis) => Promise<T>): Promise<T> {
+/** Runs `f` on a short-lived admin client of `node`. */
+export async function admin<T>(node: RedisNode, f: (c: Redis) => Promise<T>): Promise<T> {
   const c = node.client();
   c.on('error', () => undefined);
   try {
@@ -225,6 +228,50 @@ export async function startSentinelTopology(o: SentinelTopologyOptions = {}): Pr
       stop: () => g.stop(),
     };
     return topo;
+  } catch (e) {
+    await g.stop();
+    throw e;
+  }
+}
+
+/**
+ * What the operator's recovery does after a failover, for suites that run the API without an
+ * operator: reseed the sale on `node` (the new master) with the figures it holds. Until then
+ * reserve.lua refuses there (the fence: the sale was seeded on another node). The suites sync the
+ * replicas before each switch, so these figures are the true ones; the operator takes PostgreSQL's.
+ */
+export async function reseedOn(node: RedisNode, productId: string): Promise<void> {
+  const redis = createRedis(`redis://127.0.0.1:${node.port}`);
+  redis.on('error', () => undefined);
+  try {
+    const s = await readSaleState(redis, productId);
+    if (s.stock === null || s.initialStock === null) throw new Error(`reseedOn :${node.port}: ${productId} is not in Redis there`);
+    await seedSale(redis, {
+      productId, stock: s.stock, initialStock: s.initialStock, perUserLimit: s.perUserLimit, rateLimitPerSecond: s.rateLimitPerSecond,
+      startsAt: s.startsAt, endsAt: s.endsAt, admission: s.admission,
+    });
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export interface ReplicationPair {
+  master: RedisNode;
+  replica: RedisNode;
+  stop(): Promise<void>;
+}
+
+/**
+ * A master and one replica, no Sentinel: the test moves roles itself (REPLICAOF). Each node has its
+ * own snapshot file (`SAVE` writes it, a restart() loads it): a restart from an old snapshot.
+ */
+export async function startReplicationPair(): Promise<ReplicationPair> {
+  const g = await Group.create();
+  try {
+    const master = await g.start('redis-a', 'dbfilename redis-a.rdb');
+    const replica = await g.start('redis-b', `dbfilename redis-b.rdb\nreplicaof 127.0.0.1 ${master.port}`);
+    await waitFor(`replica :${replica.port} in sync`, () => admin(replica, async (c) => ((await c.info('replication')).includes('master_link_status:up') ? true : undefined)));
+    return { master, replica, stop: () => g.stop() };
   } catch (e) {
     await g.stop();
     throw e;

@@ -4,7 +4,7 @@ import type { FluxRedis, RedisClient } from '../../core/redis/client.js';
 import { countReservationsInFlight } from '../../core/redis/in-flight.js';
 import { saleKeys } from '../../core/redis/keys.js';
 import { isQueued, pollQueue, queueFigures } from '../../core/redis/queue.js';
-import { closeGate, configureSale, deleteSaleKeys, openGate, raiseSaleStock, readSaleState, saleNodeRunId, seedSale, type AdmissionSettings } from '../../core/redis/sale.js';
+import { closeGate, configureSale, deleteSaleKeys, openGate, raiseSaleStock, readSaleState, saleNode, seedSale, type SaleNode, type AdmissionSettings } from '../../core/redis/sale.js';
 import type { StoredKeyHolder } from '../../core/redis/reserve.js';
 import type { RedisSale, SeedSettings } from '../model/types.js';
 
@@ -22,18 +22,19 @@ export class RedisSales {
   ) {}
 
   /**
-   * run_id of the node that holds the sale: it changes when that node restarts or a replica is
-   * promoted, which is how restarts are detected. On a Cluster each master has its own run_id, so
-   * it must be the master of the sale's slot, never whichever node a keyless INFO reaches.
+   * The node that holds the sale: its run_id changes when it restarts or a replica is promoted,
+   * which is how restarts are detected, and `fenced` says the sale was seeded on another node (or
+   * term). On a Cluster each master has its own run_id, so it must be the master of the sale's
+   * slot, never whichever node a keyless INFO reaches.
    */
-  runId(productId: string): Promise<string> {
-    return saleNodeRunId(this.redis, productId);
+  node(productId: string): Promise<SaleNode> {
+    return saleNode(this.redis, productId);
   }
 
-  /** runId of each sale (one auto-pipelined script call per sale, each routed to its node). */
-  async runIds(productIds: string[]): Promise<Map<string, string>> {
-    const ids = await Promise.all(productIds.map((id) => this.runId(id)));
-    return new Map(productIds.map((id, i) => [id, ids[i]!]));
+  /** node() of each sale (one auto-pipelined script call per sale, each routed to its node). */
+  async nodes(productIds: string[]): Promise<Map<string, SaleNode>> {
+    const nodes = await Promise.all(productIds.map((id) => this.node(id)));
+    return new Map(productIds.map((id, i) => [id, nodes[i]!]));
   }
 
   async read(productId: string): Promise<RedisSale> {

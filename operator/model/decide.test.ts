@@ -171,6 +171,7 @@ describe('decide: recovery protocol', () => {
   const detections: Array<[string, Partial<Observed>, string]> = [
     ['keys missing (FLUSHALL)', { redis: flushed }, 'RedisKeysMissing'],
     ['run_id changed (restart, data kept)', { redis: { ok: true, value: { runId: 'run-b', sale: redisSale() } } }, 'RedisRestarted'],
+    ['fenced, run_id unchanged (demoted, resynced, promoted again)', { redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ fenced: true }) } } }, 'RedisRestarted'],
     ['epoch changed (someone else seeded)', { redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ epoch: 4 }) } } }, 'EpochMismatch'],
     ['gate found recovering without a recovery in status', { redis: { ok: true, value: { runId: 'run-a', sale: redisSale({ gate: 'recovering' }) } } }, 'InterruptedRecovery'],
     ['keys present but never seeded by the operator', { sale: sale({}, { observedGeneration: 1 }) }, 'NotSeededByUs'],

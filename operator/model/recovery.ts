@@ -6,7 +6,7 @@ import { seedAction } from './sale-settings.js';
 import type { Decision, RecoveryReason } from './types.js';
 
 export const RECOVERY_TEXT: Record<RecoveryReason, string> = {
-  RedisRestarted: 'Redis restarted or failed over (run_id changed)',
+  RedisRestarted: "Redis restarted or failed over (run_id changed, or the sale is fenced: seeded on another node)",
   RedisKeysMissing: "the sale's keys are missing from Redis",
   EpochMismatch: "the sale's epoch in Redis is not the one the operator seeded",
   AuditMismatch: 'Redis and PostgreSQL disagree on the stock with no order in flight',
@@ -43,6 +43,9 @@ export function redisNeed(st: SaleStep, auditConfirmed: boolean): RedisNeed {
   }
   if (r.gate === 'recovering') return recovery('InterruptedRecovery');
   if (prev.redis?.runId !== undefined && prev.redis.runId !== runId) return recovery('RedisRestarted');
+  // Same run_id, other data: the node was demoted, resynced from another master and promoted
+  // again (or the status was written by a seed that landed elsewhere). reserve.lua refuses here.
+  if (r.fenced) return recovery('RedisRestarted');
   if (!seededByUs) return recovery('NotSeededByUs');
   if (r.epoch !== prev.redis?.epoch) return recovery('EpochMismatch');
   if (st.lowering && !st.loweringRefused) return recovery('StockLowered');

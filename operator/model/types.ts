@@ -119,6 +119,11 @@ export interface RedisSale {
   admission?: AdmissionSettings;
   /** The queue's figures now (queued sales only). */
   queue?: { waiting: number; admitted: number };
+  /**
+   * Seeded on another node than the one holding it now (or another term of it: demoted, resynced,
+   * promoted again, run_id unchanged): reservations are refused there until a reseed.
+   */
+  fenced?: boolean;
 }
 
 export interface LagView {

@@ -24,6 +24,9 @@
   Counters and records are written in this script, not before it: data lost between a separate
   rebuild and the seed (FLUSHALL, empty restart) would open the gate on counters at 0 and on keys
   without their order (long chaos run 536877017, +1566 s and +669 s).
+  The meta hash records seedTerm, this node's replication id (master_replid): reserve.lua refuses
+  on any node whose id differs (a promoted replica, a restart, even from a snapshot), until the
+  operator seeds that node. Replicas copy the field, and a promotion gives them a new id.
 
   Returns the new epoch, or {'stale', currentEpoch} when refused.
 ]]
@@ -48,7 +51,8 @@ redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2],
   'state', ARGV[7], 'startsAt', ARGV[2], 'endsAt', ARGV[3], 'rateLimit', ARGV[4],
   'perUserLimit', ARGV[5], 'initialStock', ARGV[6], 'seededAt', tonumber(t[1]) * 1000,
-  'admMode', ARGV[10] or 'direct', 'admRate', ARGV[11] or '0', 'admTtl', ARGV[12] or '0', 'admMax', ARGV[13] or '0')
+  'admMode', ARGV[10] or 'direct', 'admRate', ARGV[11] or '0', 'admTtl', ARGV[12] or '0', 'admMax', ARGV[13] or '0',
+  'seedTerm', string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)'))
 for i, f in ipairs(Q) do if q[i] then redis.call('HSET', KEYS[2], f, q[i]) end end
 if tonumber(ARGV[1]) <= 0 then redis.call('HSET', KEYS[2], 'qSoldOut', '1') end
 local epoch = math.max(current + 1, tonumber(ARGV[9] or '1') or 1)
