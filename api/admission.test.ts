@@ -1,7 +1,7 @@
 // Signed tickets and tokens: round trip, key rotation, and every way a value can be refused.
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../core/config/env.js';
-import { parseSigningKeys, sameString, Signer } from './admission.js';
+import { parseSigningKeys, sameString, Signer, VerifiedTickets, type Ticket, type Verified } from './admission.js';
 
 const OLD = 'old:0123456789abcdef0123456789abcdef';
 const NEW = 'new:fedcba9876543210fedcba9876543210';
@@ -36,6 +36,19 @@ describe('admission signing', () => {
     expect(s.readTicket(make(s))).toEqual({ ok: false, why });
   });
 
+  it('remembers a verified ticket by its text (the same answer, no second check); a refused one is never remembered', () => {
+    const s = new Signer(parseSigningKeys(OLD));
+    const raw = s.ticket(ticket);
+    const first = s.readTicket(raw);
+    expect(s.readTicket(raw)).toBe(first);
+    expect(Object.isFrozen(first) && first.ok && Object.isFrozen(first.value)).toBe(true);
+    const forged = raw.slice(0, -4) + 'AAAA';
+    expect(s.readTicket(forged)).toEqual({ ok: false, why: 'bad signature' });
+    expect(s.readTicket(forged)).toEqual({ ok: false, why: 'bad signature' });
+    // Another process's keys (a rotation dropped this one): its own memory is empty, so it refuses.
+    expect(new Signer(parseSigningKeys(NEW)).readTicket(raw)).toEqual({ ok: false, why: 'signed with an unknown key id "old"' });
+  });
+
   it('refuses bad key lists with the reason', () => {
     expect(() => parseSigningKeys('k1:short')).toThrow(ConfigError);
     expect(() => parseSigningKeys(`${OLD},${OLD}`)).toThrow(/twice/);
@@ -52,5 +65,33 @@ describe('sameString', () => {
     expect(sameString('xbc', 'abc')).toBe(false);
     expect(sameString('abc', 'abcd')).toBe(false);
     expect(sameString('abcd', 'abc')).toBe(false);
+  });
+});
+
+describe('VerifiedTickets', () => {
+  const entry = (n: number): Verified<Ticket> => ({ ok: true, value: { ...ticket, number: n } });
+
+  it('keeps the first `size` tickets without evicting; every rotateMs the young ones age, and those polled again stay', () => {
+    let now = 0;
+    const c = new VerifiedTickets(2, 1000, () => now);
+    const kept = entry(1);
+    c.add('kept', kept);
+    c.add('a', entry(2));
+    c.add('b', entry(3)); // full: not remembered (nothing evicted for it)
+    expect([c.get('kept'), c.get('a'), c.get('b')]).toEqual([kept, entry(2), undefined]);
+    now = 1000;
+    c.add('c', entry(4)); // rotation: old [kept, a], young [c]
+    expect(c.get('kept')).toBe(kept); // moves back: young [c, kept]
+    expect(c.get('a')).toEqual(entry(2)); // a hit in old, no room in young: stays old
+    now = 2000;
+    c.add('d', entry(5)); // rotation: old [c, kept] (a dropped), young [d]
+    expect(c.get('a')).toBeUndefined();
+    expect(c.get('kept')).toBe(kept);
+    now = 3000;
+    c.add('e', entry(6));
+    now = 4000;
+    c.add('f', entry(7)); // kept not polled for two rotations: gone
+    expect(c.get('kept')).toBeUndefined();
+    expect(c.get('f')).toEqual(entry(7));
   });
 });

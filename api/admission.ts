@@ -2,6 +2,8 @@
 // rotate (the first key of ADMISSION_SIGNING_KEYS signs, every listed key verifies) without
 // dropping the queue. Invariant: nothing unsigned, mistyped or bound to another sale or user is
 // ever accepted; a ticket carries its join number, so a poll needs no per-user Redis key.
+// A ticket verified once is remembered by its exact text (VerifiedTickets): the keys are fixed for
+// the process's life and a ticket never changes, so a repeated poll skips the HMAC.
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { ConfigError } from '../core/config/env.js';
 
@@ -57,6 +59,61 @@ export function sameString(a: string, b: string): boolean {
   return diff === 0;
 }
 
+/**
+ * Tickets this process has verified, by their exact text: two generations of at most `size` each.
+ * A new ticket goes into the young one while it has room (never by evicting: buyers poll in
+ * cycles, and with more of them than fit, evicting the oldest would miss on every poll while
+ * paying to keep each one; not inserting keeps a fixed part of them and costs a miss nothing).
+ * Every `rotateMs` (checked on a miss) the young generation becomes the old one and the previous
+ * old one is dropped; a hit in the old one moves back to the young one (room permitting), so
+ * tickets still polled stay and those of buyers who left go within 2 × rotateMs. O(1) per poll,
+ * bounded at 2 × size. Only verified tickets go in: a hit is exactly as trustworthy as the check
+ * it skips (same text, same keys, which are fixed for the process's life).
+ */
+export class VerifiedTickets {
+  private young = new Map<string, Verified<Ticket>>();
+  private old = new Map<string, Verified<Ticket>>();
+  private rotatedAt: number;
+
+  constructor(
+    private readonly size: number,
+    private readonly rotateMs: number,
+    private readonly clock: () => number = () => performance.now(),
+  ) {
+    this.rotatedAt = clock();
+  }
+
+  get(raw: string): Verified<Ticket> | undefined {
+    const hit = this.young.get(raw);
+    if (hit !== undefined) return hit;
+    const older = this.old.get(raw);
+    if (older !== undefined && this.young.size < this.size) {
+      this.old.delete(raw);
+      this.young.set(raw, older);
+    }
+    return older;
+  }
+
+  add(raw: string, verified: Verified<Ticket>): void {
+    const now = this.clock();
+    if (now - this.rotatedAt >= this.rotateMs) {
+      this.old = this.young;
+      this.young = new Map();
+      this.rotatedAt = now;
+    }
+    if (this.young.size < this.size) this.young.set(raw, verified);
+  }
+}
+
+/**
+ * Verified tickets remembered per Signer: about 400 bytes each with the ticket's text, so at most
+ * ~13 MB. A pod polled by more distinct tickets than fit verifies the others on every poll (the
+ * HMAC, a few µs), as without the cache. Rotation: every buyer still waiting polls at least every
+ * 10 s (POLL_MAX_MS of the poll route), so a live ticket is seen several times per generation.
+ */
+const VERIFIED_TICKETS = 16_384;
+const VERIFIED_ROTATE_MS = 60_000;
+
 interface Key {
   id: string;
   /** The secret as a KeyObject made once (createHmac would otherwise import the Buffer per call). */
@@ -66,6 +123,7 @@ interface Key {
 export class Signer {
   private readonly keys: Key[];
   private readonly byId: Map<string, Key>;
+  private readonly verified = new VerifiedTickets(VERIFIED_TICKETS, VERIFIED_ROTATE_MS);
 
   constructor(keys: SigningKey[]) {
     if (keys.length === 0) throw new Error('no signing key');
@@ -81,12 +139,17 @@ export class Signer {
     return this.sign({ t: 'a', p: a.productId, u: a.userId, x: a.expiresAtMs });
   }
 
+  /** The ticket if `raw` is one this Signer's keys signed (shared, frozen: callers only read it). */
   readTicket(raw: string): Verified<Ticket> {
+    const known = this.verified.get(raw);
+    if (known !== undefined) return known;
     const v = this.verify(raw, 'q');
     if (!v.ok) return v;
     const { p, u, n, s } = v.value;
     if (typeof p !== 'string' || typeof u !== 'string' || !Number.isSafeInteger(n) || !Number.isSafeInteger(s)) return { ok: false, why: 'malformed ticket' };
-    return { ok: true, value: { productId: p, userId: u, number: n as number, joinedAtSec: s as number } };
+    const read: Verified<Ticket> = Object.freeze({ ok: true, value: Object.freeze({ productId: p, userId: u, number: n as number, joinedAtSec: s as number }) });
+    this.verified.add(raw, read);
+    return read;
   }
 
   readToken(raw: string): Verified<AdmissionToken> {

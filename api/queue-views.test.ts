@@ -111,6 +111,21 @@ describe('QueueViews', () => {
     expect(h.calls).toEqual(['p']);
   });
 
+  it("peek hands out the snapshot's live view moved to now; what get() returned is never changed by it", async () => {
+    const h = harness([view({ nowMs: 3_000_000, joined: 5 })]);
+    const first = h.views.get('p');
+    await h.settle();
+    const got = (await first)!;
+    h.tick(40);
+    const live = h.views.peek('p')!;
+    expect(live.nowMs).toBe(3_000_040);
+    h.tick(60);
+    expect(h.views.peek('p')).toBe(live); // the same object, moved on: no view allocated per poll
+    expect(live.nowMs).toBe(3_000_100);
+    expect(got.nowMs).toBe(3_000_000);
+    expect((await h.views.get('p'))!.nowMs).toBe(3_000_100);
+  });
+
   it('sales are kept apart', async () => {
     const h = harness([view({ joined: 1 }), view({ joined: 2 })]);
     const both = Promise.all([h.views.get('a'), h.views.get('b')]);

@@ -10,6 +10,8 @@ interface Snapshot {
   view: QueueView;
   /** Local monotonic time (ms) when the view arrived; its nowMs is Redis's clock at about then. */
   at: number;
+  /** A copy of view that peek() moves to "now" and hands out (no object per poll). */
+  live: QueueView;
 }
 
 /** Sales are few; bound the map anyway (a flood of unknown sales cannot grow it without end). */
@@ -48,11 +50,15 @@ export class QueueViews {
   /**
    * The same view as get(), without waiting: when the sale's snapshot is fresh and already holds
    * `joined` places; undefined when get() would read Redis first. (The hot poll answers from it
-   * in the same turn: no promise, no async frame per poll.)
+   * in the same turn: no promise, no async frame per poll.) The view is the snapshot's own live
+   * copy, moved to now: read it in the same turn and never keep or change it (the next peek of
+   * the sale moves it on).
    */
-  peek(productId: string, joined = 0): QueueView | undefined {
+  peek(productId: string, joined = 0): Readonly<QueueView> | undefined {
     const s = this.fresh(productId);
-    return s && s.view.joined >= joined ? this.at(s) : undefined;
+    if (!s || s.view.joined < joined) return undefined;
+    s.live.nowMs = s.view.nowMs + Math.floor(this.clock() - s.at);
+    return s.live;
   }
 
   /**
@@ -84,7 +90,7 @@ export class QueueViews {
         else if (!had || had.view.nowMs <= view.nowMs) {
           // (A forced read may overtake a shared one: never replace a view with an older one.)
           if (this.snapshots.size >= MAX_SALES && !this.snapshots.has(productId)) this.snapshots.clear();
-          this.snapshots.set(productId, { view, at: this.clock() });
+          this.snapshots.set(productId, { view, at: this.clock(), live: { ...view } });
         }
         return view;
       })

@@ -24,6 +24,17 @@ const VIEW_MAX_AGE_MS = 200;
 /** Every API pod marks expired tokens of the queued sales it served, this often (idempotent). */
 const SWEEP_EVERY_MS = 1000;
 
+const JSON_UTF8 = 'application/json; charset=utf-8';
+
+/**
+ * The waiting answer as JSON text, byte for byte what pollResponseSchema's serializer writes (the
+ * same fields in the schema's order): most polls get it, so it is concatenated, not serialized
+ * from an object per poll. Numbers are finite (round1, pollAfter); productId is JSON-quoted.
+ */
+export function waitingJson(productId: string, position: number | null, estimatedWaitSeconds: number, pollAfterMs: number): string {
+  return `{"state":"waiting","position":${position === null ? 'null' : position},"estimatedWaitSeconds":${estimatedWaitSeconds},"pollAfterMs":${pollAfterMs},"productId":${JSON.stringify(productId)}}`;
+}
+
 const pollAfter = (seconds: number) => Math.round(Math.min(POLL_MAX_MS, Math.max(POLL_MIN_MS, (seconds * 1000) / 2)));
 const round1 = (s: number) => (Number.isFinite(s) ? Math.round(s * 10) / 10 : 86_400);
 
@@ -120,7 +131,7 @@ export async function queueRoutes(app: FastifyInstance, opts: { signer: Signer |
    * Never resolves to the reply itself: a reply is a thenable (it resolves when the answer is
    * written), so a promise resolving to it would count, or fail to, only after that.
    */
-  function poll(reply: FastifyReply, ticket: Ticket, v: QueueView | null, s: Signer): Promise<void> | undefined {
+  function poll(reply: FastifyReply, ticket: Ticket, v: Readonly<QueueView> | null, s: Signer): Promise<void> | undefined {
     if (!v) return counted(reject(reply, 'recovering', { message: 'the sale is not in Redis right now; poll again shortly' }));
     sweeper.watch(ticket.productId);
     const productId = ticket.productId;
@@ -129,7 +140,8 @@ export async function queueRoutes(app: FastifyInstance, opts: { signer: Signer |
     if (ticket.number > v.joined) return counted(reject(reply, 'queue_reset'));
     const st = standing(ticket.number, v);
     if (st.place === null || st.position! > 0) {
-      return counted(reply.send({ state: 'waiting', productId, position: st.position, estimatedWaitSeconds: st.estimatedWaitSeconds, pollAfterMs: pollAfter(st.estimatedWaitSeconds) }));
+      const body = waitingJson(productId, st.position, st.estimatedWaitSeconds, pollAfter(st.estimatedWaitSeconds));
+      return counted(reply.header('content-type', JSON_UTF8).send(body));
     }
     return admitted(reply, ticket, st.place, s).then((body) => counted(reply.sent ? reply : reply.send(body)));
   }

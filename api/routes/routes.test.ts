@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { FastifyRequest } from 'fastify';
+import Fastify, { type FastifyRequest } from 'fastify';
 import { DIRECT, type SaleState } from '../../core/redis/sale.js';
 import { checkAdmin } from './admin.js';
 import { saleStateLabel } from './inventory.js';
 import { waitingRoomUrl } from './order.js';
+import { waitingJson } from './queue.js';
+import { pollResponseSchema } from '../schemas.js';
 
 const sale = (s: Partial<SaleState>): SaleState => ({
   productId: 'p',
@@ -57,5 +59,20 @@ describe('checkAdmin', () => {
   });
   it('lets the right token through', () => {
     expect(() => checkAdmin(token, req(`Bearer ${token}`))).not.toThrow();
+  });
+});
+
+describe('waitingJson', () => {
+  it.each([
+    ['p', 1, 0.5, 1000],
+    ['sale-2:a.b_c', null, 86_400, 10_000],
+    ['p', 123_456, 12_345.6, 6173],
+    ['p', 0, 0, 1000],
+  ])('is byte for byte what the response schema serializes: %s %s %s %s', async (productId, position, estimatedWaitSeconds, pollAfterMs) => {
+    const app = Fastify();
+    app.get('/', { schema: { response: { 200: pollResponseSchema } } }, async () => ({ state: 'waiting', productId, position, estimatedWaitSeconds, pollAfterMs }));
+    const res = await app.inject({ method: 'GET', url: '/' });
+    await app.close();
+    expect(waitingJson(productId as string, position as number | null, estimatedWaitSeconds as number, pollAfterMs as number)).toBe(res.body);
   });
 });
