@@ -72,6 +72,62 @@ async function lostAndRecovered(
   };
 }
 
+/** A sale applied and Active, with a steady stream of orders already accepted. */
+async function activeSaleUnderLoad(name: string, productId: string, stock: number) {
+  await kubectl(['apply', '-n', ns, '-f', '-'], { input: flashSale(name, { productId, stock }) });
+  await waitForSale(ns, name, 'Active', (x) => x.status?.phase === 'Active');
+  const stream = orderStream(productId, 25);
+  await waitFor('a few orders accepted first', async () => stream.answers.filter((a) => a.status === 200).length >= 5 || undefined, 30_000, 50);
+  return stream;
+}
+
+/**
+ * A request frozen between its reservation and its produce (as a slow network to Kafka holds it):
+ * reserved like the API does; `land()` produces it later, as the API finally would.
+ */
+async function frozenOrder(productId: string) {
+  const frozen = { orderId: newOrderId(productId), userId: 'frozen-user', idempotencyKey: randomUUID() };
+  const r = await reserve(b.redis, { ...frozen, productId, quantity: 1, idempotencyTtlSec: 3600, orderStatusTtlSec: 3600, pendingStaleMs: 120_000 });
+  if (r.kind !== 'ok') throw new Error(`the frozen reservation was refused: ${r.kind}`);
+  const land = async () => {
+    const producer = kafka().producer({ idempotent: true });
+    await producer.connect();
+    const message = { v: 1 as const, ...frozen, productId, quantity: 1, acceptedAt: new Date(r.acceptedAtMs).toISOString(), epoch: r.epoch };
+    await producer.send({ topic: b.topic, acks: -1, messages: [{ key: orderKey(message), value: encodeOrder(message) }] });
+    await producer.disconnect();
+  };
+  return { ...frozen, land };
+}
+
+/**
+ * Stops the stream, sells out in a burst (before the audit, two agreeing reads at lag 0, could
+ * notice a mismatch and repair it: the promise must be kept by the barrier, not a later repair),
+ * waits until PostgreSQL stored every accepted order and counts them by status.
+ */
+async function sellOutAndCount(name: string, productId: string, stream: ReturnType<typeof orderStream>, extra: string[]) {
+  await stream.stop();
+  const burst: Answer[] = [];
+  let n = 0;
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    for (;;) {
+      const t = Date.now();
+      const res = await order(apiBase, { productId, userId: `burst${n++}`, quantity: 1 }, randomUUID()).catch(() => undefined);
+      if (!res) continue;
+      burst.push({ sent: t, at: Date.now(), status: res.status, body: res.body });
+      if (res.status === 409 && res.body?.status === 'sold_out') return;
+    }
+  }));
+  await waitForSale(ns, name, 'SoldOut and drained', (x) => x.status?.phase === 'SoldOut' && x.status.workers?.lag === 0, 120_000);
+  const accepted = [...[...stream.answers, ...burst].filter((a) => a.status === 200).map((a) => a.body!.orderId!), ...extra];
+  await waitFor('every accepted order stored', async () => {
+    const q = await b.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM orders WHERE id = ANY($1::uuid[])', [accepted]);
+    return Number(q.rows[0]!.n) === accepted.length || undefined;
+  }, 60_000);
+  const rows = await b.pool.query<{ status: string; n: string }>(
+    'SELECT status, count(*)::text AS n FROM orders WHERE product_id = $1 AND id = ANY($2::uuid[]) GROUP BY status', [productId, accepted]);
+  return { accepted: accepted.length, byStatus: Object.fromEntries(rows.rows.map((x) => [x.status, Number(x.n)])) as Record<string, number> };
+}
+
 describe('recovery after Redis loses the sale, under load', () => {
   const name = 'hot';
   const productId = uniqueName('hot');
@@ -145,18 +201,8 @@ describe('a produce still in flight when the gate closes', () => {
   const stock = 500;
 
   it('is waited for before the drain barrier: after lowering spec.stock and selling out, no 200 ends rejected', async () => {
-    await kubectl(['apply', '-n', ns, '-f', '-'], { input: flashSale(name, { productId, stock }) });
-    await waitForSale(ns, name, 'Active', (x) => x.status?.phase === 'Active');
-    const stream = orderStream(productId, 25);
-    await waitFor('a few orders accepted first', async () => stream.answers.filter((a) => a.status === 200).length >= 5 || undefined, 30_000, 50);
-
-    // The frozen request: reserved like the API does, its produce held back.
-    const frozen = { orderId: newOrderId(productId), userId: 'frozen-user', idempotencyKey: randomUUID() };
-    const r = await reserve(b.redis, {
-      ...frozen, productId, quantity: 1, idempotencyTtlSec: 3600, orderStatusTtlSec: 3600, pendingStaleMs: 120_000,
-    });
-    expect(r.kind).toBe('ok');
-    if (r.kind !== 'ok') return;
+    const stream = await activeSaleUnderLoad(name, productId, stock);
+    const frozen = await frozenOrder(productId);
 
     await kubectl(['patch', 'flashsale', name, '-n', ns, '--type=merge', '-p', JSON.stringify({ spec: { stock: stock - 1 } })]);
     await waitFor('the gate closed', async () => (await b.redis.hget(saleKeys(productId).meta, 'state')) === 'recovering' || undefined, 30_000, 20);
@@ -164,45 +210,16 @@ describe('a produce still in flight when the gate closes', () => {
     // taken at once) or says it waits for it.
     await waitForSale(ns, name, 'recovered, or waiting for the order in flight', (x) =>
       (x.status?.phase !== 'Recovering' && x.status?.stock?.allocated === stock - 1) || /1 orders accepted before the gate closed/.test(x.status?.message ?? ''), 60_000);
-
     // The produce lands, then the API would confirm the reservation.
-    const producer = kafka().producer({ idempotent: true });
-    await producer.connect();
-    const message = { v: 1 as const, orderId: frozen.orderId, productId, userId: frozen.userId, idempotencyKey: frozen.idempotencyKey, quantity: 1, acceptedAt: new Date(r.acceptedAtMs).toISOString(), epoch: r.epoch };
-    await producer.send({ topic: b.topic, acks: -1, messages: [{ key: orderKey(message), value: encodeOrder(message) }] });
-    await producer.disconnect();
+    await frozen.land();
     await confirmReservation(b.redis, productId, frozen.idempotencyKey, frozen.orderId);
 
     await waitForSale(ns, name, 'lowered and reopened', (x) => x.status?.stock?.allocated === stock - 1 && x.status.phase !== 'Recovering', 120_000);
-    // Sell out in a burst, before the audit (two agreeing reads at lag 0) could notice a mismatch
-    // and repair it: the promise is kept by the barrier, not by a later repair.
-    await stream.stop();
-    const burst: Answer[] = [];
-    let n = 0;
-    await Promise.all(Array.from({ length: 16 }, async () => {
-      for (;;) {
-        const t = Date.now();
-        const res = await order(apiBase, { productId, userId: `burst${n++}`, quantity: 1 }, randomUUID()).catch(() => undefined);
-        if (!res) continue;
-        burst.push({ sent: t, at: Date.now(), status: res.status, body: res.body });
-        if (res.status === 409 && res.body?.status === 'sold_out') return;
-      }
-    }));
-    const answers = [...stream.answers, ...burst];
-    await waitForSale(ns, name, 'SoldOut and drained', (x) => x.status?.phase === 'SoldOut' && x.status.workers?.lag === 0, 120_000);
-    await waitFor('every order stored', async () => {
-      const n = await b.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM orders WHERE product_id = $1', [productId]);
-      return Number(n.rows[0]!.n) >= answers.filter((a) => a.status === 200).length + 1 || undefined;
-    }, 60_000);
-
-    const accepted = [...answers.filter((a) => a.status === 200).map((a) => a.body!.orderId!), frozen.orderId];
-    const rows = await b.pool.query<{ status: string; n: string }>(
-      'SELECT status, count(*)::text AS n FROM orders WHERE product_id = $1 AND id = ANY($2::uuid[]) GROUP BY status', [productId, accepted]);
-    const byStatus = Object.fromEntries(rows.rows.map((x) => [x.status, Number(x.n)]));
-    console.log(`[operator slow produce] ${JSON.stringify({ accepted: accepted.length, ...byStatus })}`);
+    const { accepted, byStatus } = await sellOutAndCount(name, productId, stream, [frozen.orderId]);
+    console.log(`[operator slow produce] ${JSON.stringify({ accepted, ...byStatus })}`);
     expect(byStatus.rejected ?? 0).toBe(0);
     expect(byStatus.confirmed).toBe(stock - 1);
-    expect(accepted.length).toBe(stock - 1);
+    expect(accepted).toBe(stock - 1);
   }, 300_000);
 });
 
@@ -216,56 +233,20 @@ describe('a produce still in flight when Redis loses the sale', () => {
   const stock = 200;
 
   it('is waited for (by time: its record is gone) before the drain barrier: after FLUSHALL and selling out, no 200 ends rejected', async () => {
-    await kubectl(['apply', '-n', ns, '-f', '-'], { input: flashSale(name, { productId, stock }) });
-    await waitForSale(ns, name, 'Active', (x) => x.status?.phase === 'Active');
-    const stream = orderStream(productId, 25);
-    await waitFor('a few orders accepted first', async () => stream.answers.filter((a) => a.status === 200).length >= 5 || undefined, 30_000, 50);
-
-    const frozen = { orderId: newOrderId(productId), userId: 'frozen-user', idempotencyKey: randomUUID() };
-    const r = await reserve(b.redis, {
-      ...frozen, productId, quantity: 1, idempotencyTtlSec: 3600, orderStatusTtlSec: 3600, pendingStaleMs: 120_000,
-    });
-    expect(r.kind).toBe('ok');
-    if (r.kind !== 'ok') return;
+    const stream = await activeSaleUnderLoad(name, productId, stock);
+    const frozen = await frozenOrder(productId);
     await b.redis.flushall();
     // Held until the operator either finished the recovery without it or says it waits for it.
     await waitForSale(ns, name, 'recovered, or waiting for orders still on their way', (x) =>
       ((x.status?.recovery?.count ?? 0) > 0 && x.status?.phase !== 'Recovering') || /may still be on their way to Kafka/.test(x.status?.message ?? ''), 60_000);
-
-    const producer = kafka().producer({ idempotent: true });
-    await producer.connect();
-    const message = { v: 1 as const, orderId: frozen.orderId, productId, userId: frozen.userId, idempotencyKey: frozen.idempotencyKey, quantity: 1, acceptedAt: new Date(r.acceptedAtMs).toISOString(), epoch: r.epoch };
-    await producer.send({ topic: b.topic, acks: -1, messages: [{ key: orderKey(message), value: encodeOrder(message) }] });
-    await producer.disconnect();
+    await frozen.land();
 
     await waitForSale(ns, name, 'recovered', (x) => (x.status?.recovery?.count ?? 0) > 0 && x.status?.phase !== 'Recovering', 120_000);
-    // Sell out in a burst, before the audit could notice a mismatch and repair it.
-    await stream.stop();
-    const burst: Answer[] = [];
-    let n = 0;
-    await Promise.all(Array.from({ length: 16 }, async () => {
-      for (;;) {
-        const t = Date.now();
-        const res = await order(apiBase, { productId, userId: `burst${n++}`, quantity: 1 }, randomUUID()).catch(() => undefined);
-        if (!res) continue;
-        burst.push({ sent: t, at: Date.now(), status: res.status, body: res.body });
-        if (res.status === 409 && res.body?.status === 'sold_out') return;
-      }
-    }));
-    const answers = [...stream.answers, ...burst];
-    await waitForSale(ns, name, 'SoldOut and drained', (x) => x.status?.phase === 'SoldOut' && x.status.workers?.lag === 0, 120_000);
-    const accepted = [...answers.filter((a) => a.status === 200).map((a) => a.body!.orderId!), frozen.orderId];
-    await waitFor('every order stored', async () => {
-      const q = await b.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM orders WHERE id = ANY($1::uuid[])', [accepted]);
-      return Number(q.rows[0]!.n) === accepted.length || undefined;
-    }, 60_000);
-    const rows = await b.pool.query<{ status: string; n: string }>(
-      'SELECT status, count(*)::text AS n FROM orders WHERE product_id = $1 AND id = ANY($2::uuid[]) GROUP BY status', [productId, accepted]);
-    const byStatus = Object.fromEntries(rows.rows.map((x) => [x.status, Number(x.n)]));
-    console.log(`[operator lost in flight] ${JSON.stringify({ accepted: accepted.length, ...byStatus })}`);
+    const { accepted, byStatus } = await sellOutAndCount(name, productId, stream, [frozen.orderId]);
+    console.log(`[operator lost in flight] ${JSON.stringify({ accepted, ...byStatus })}`);
     expect(byStatus.rejected ?? 0, 'orders answered 200 (or in flight) that PostgreSQL rejected').toBe(0);
     expect(byStatus.confirmed).toBe(stock);
-    expect(accepted.length).toBe(stock);
+    expect(accepted).toBe(stock);
   }, 300_000);
 });
 
