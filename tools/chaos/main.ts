@@ -233,7 +233,7 @@ async function bootstrap(run: Run): Promise<{ env: Record<string, string>; pool:
   const stack = new ServiceControl(stateDir, run.log);
 
   const redis = await SentinelSet.start();
-  run.cleanups.push(() => redis.stop());
+  run.cleanups.push(() => redis.stop(join(run.s.outDir, 'redis')));
   run.log(`Redis Sentinel: nodes ${redis.nodes.map((n) => n.port).join(',')}, Sentinels ${redis.sentinels.map((n) => n.port).join(',')}`);
 
   const kube = await Kube.connect(stateDir);

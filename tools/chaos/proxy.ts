@@ -30,16 +30,39 @@ export interface ProxyOptions {
   rewriter?: () => StreamRewriter;
 }
 
-/** Delivers chunks to a socket after a delay, never out of order (a later chunk waits for earlier ones). */
-class DelayedPipe {
-  private releaseAt = 0;
-  constructor(private readonly to: Socket, private readonly fault: () => LinkFault) {}
+/**
+ * Delivers chunks to a socket after a delay, never out of order: one FIFO queue drained by one
+ * timer. (One timer per chunk reordered them: timers due in the same few ms fire by libuv's
+ * cached clock, not by Date.now(), so a later chunk could go first, most often just as a latency
+ * fault ended. Replies reordered on a Redis link are handed by ioredis to the wrong commands: a
+ * reserve read another one's 'ok'. That forged the violations of three long chaos runs, each at
+ * the instant a redis-latency fault ended: 200s past the per-user limit, a key answered twice.)
+ */
+export class DelayedPipe {
+  private readonly queue: Array<{ chunk: Buffer; at: number }> = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly to: Pick<Socket, 'write' | 'destroyed'>, private readonly fault: () => LinkFault) {}
 
   push(chunk: Buffer): void {
     const { latencyMs } = this.fault();
-    if (latencyMs <= 0 && this.releaseAt <= Date.now()) return void this.to.write(chunk);
-    this.releaseAt = Math.max(this.releaseAt, Date.now() + latencyMs);
-    setTimeout(() => this.to.destroyed || this.to.write(chunk), this.releaseAt - Date.now());
+    if (latencyMs <= 0 && this.queue.length === 0) return void this.to.write(chunk);
+    const last = this.queue.length ? this.queue[this.queue.length - 1]!.at : 0;
+    this.queue.push({ chunk, at: Math.max(last, Date.now() + Math.max(0, latencyMs)) });
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer || this.queue.length === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const now = Date.now();
+      while (this.queue.length && this.queue[0]!.at <= now) {
+        const { chunk } = this.queue.shift()!;
+        if (!this.to.destroyed) this.to.write(chunk);
+      }
+      this.schedule();
+    }, Math.max(0, this.queue[0]!.at - Date.now()));
   }
 }
 

@@ -7,7 +7,7 @@
 // 536877017). A restart from a stale snapshot is another fault, documented in the README.
 // Invariant: every process started here is stopped by stop(), by pid; nothing else is touched.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -149,10 +149,18 @@ export class SentinelSet {
     for (const p of [...this.nodes, ...this.sentinels]) await p.waitPing();
   }
 
-  async stop(): Promise<void> {
+  /** Kills every process; their logs (the Sentinels' view of each failover) go to `keepLogsIn` first. */
+  async stop(keepLogsIn?: string): Promise<void> {
     for (const p of [...this.sentinels, ...this.nodes]) {
       if (p.frozen) p.signal('SIGCONT');
       await p.kill();
+    }
+    if (keepLogsIn) {
+      mkdirSync(keepLogsIn, { recursive: true });
+      for (const p of [...this.nodes, ...this.sentinels]) {
+        const log = join(this.dir, `${p.name}.log`);
+        if (existsSync(log)) copyFileSync(log, join(keepLogsIn, `${p.name}.log`));
+      }
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
