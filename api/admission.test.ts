@@ -94,4 +94,22 @@ describe('VerifiedTickets', () => {
     expect(c.get('kept')).toBeUndefined();
     expect(c.get('f')).toEqual(entry(7));
   });
+
+  it('a full young generation rotates early (after rotateMs / 6): stale tickets do not keep newcomers out for rotateMs', () => {
+    let now = 0;
+    const c = new VerifiedTickets(2, 600, () => now);
+    c.add('stale-1', entry(1));
+    c.add('stale-2', entry(2));
+    now = 50;
+    c.add('new-1', entry(3)); // full, too soon after the last rotation: not remembered
+    expect(c.get('new-1')).toBeUndefined();
+    now = 100;
+    c.add('new-1', entry(3)); // full and 100 ms (= 600 / 6) since: old [stale-1, stale-2], young [new-1]
+    expect(c.get('new-1')).toEqual(entry(3));
+    c.add('new-2', entry(4));
+    now = 200;
+    c.add('new-3', entry(5)); // full again: rotates, the stale ones are dropped
+    expect([c.get('stale-1'), c.get('stale-2')]).toEqual([undefined, undefined]);
+    expect(c.get('new-3')).toEqual(entry(5));
+  });
 });
