@@ -10,16 +10,11 @@ import { ProduceError } from '../core/kafka/producer.js';
 import type { Logger } from '../core/logging.js';
 import type { FluxRedis } from '../core/redis/client.js';
 import { newOrderId } from '../core/redis/keys.js';
-import {
-  markOutcomeUnknown,
-  readIdempotencyRecord,
-  releaseReservation,
-  reserve,
-  type IdempotencyRecord,
-} from '../core/redis/reserve.js';
+import { markOutcomeUnknown, readIdempotencyRecord, releaseReservation, type IdempotencyRecord } from '../core/redis/reserve.js';
 import { localOnly, type Durability } from '../core/redis/durability.js';
 import type { Rejection } from './answers.js';
 import { ConfirmBatcher } from './confirm-batcher.js';
+import { ReserveBatcher } from './reserve-batcher.js';
 import type { ApiMetrics, OrderOutcome } from './metrics.js';
 
 export interface OrderRequest {
@@ -98,9 +93,13 @@ export class OrderService {
 
   /** Confirms the orders of one produce batch in one Redis call per sale. */
   private readonly confirms: ConfirmBatcher;
+  /** Reserves the orders of one event-loop turn in one Redis call per sale. */
+  private readonly reserves: ReserveBatcher;
 
   constructor(private readonly d: OrderServiceDeps) {
     this.confirms = new ConfirmBatcher(d.redis, () => d.metrics.redisErrors.inc());
+    const s = d.settings;
+    this.reserves = new ReserveBatcher(d.redis, { idempotencyTtlSec: s.idempotencyTtlSec, orderStatusTtlSec: s.orderStatusTtlSec, pendingStaleMs: s.pendingStaleMs });
   }
 
   place(req: OrderRequest): Promise<OrderResult> {
@@ -148,18 +147,14 @@ export class OrderService {
    * orderId (a reissue): that order may be in Kafka already, so nothing of it is ever released.
    */
   private async placeNew(req: OrderRequest, orderId = newOrderId(req.productId), firstAttempt = true): Promise<OrderResult> {
-    const { redis, settings: s } = this.d;
+    const s = this.d.settings;
     let r;
     try {
-      r = await reserve(redis, {
+      r = await this.reserves.reserve(req.productId, {
         orderId,
-        productId: req.productId,
         userId: req.userId,
         idempotencyKey: req.idempotencyKey,
         quantity: req.quantity,
-        idempotencyTtlSec: s.idempotencyTtlSec,
-        orderStatusTtlSec: s.orderStatusTtlSec,
-        pendingStaleMs: s.pendingStaleMs,
         admissionToken: req.admissionToken,
       });
     } catch (err) {

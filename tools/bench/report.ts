@@ -126,7 +126,7 @@ export function renderTable(r: BenchReport): string {
     table(['worker case', 'orders/s', 'persisted', 'measured s', 'startup s', 'worker CPU µs/order', '+Redis/Kafka/PG µs/order'], workerRows),
     '',
     ...(reserveRows.length
-      ? [table(['Redis case (redis-benchmark EVALSHA)', 'calls', 'calls/s', 'p50 ms', 'p99 ms', 'Redis CPU µs/call', 'in the script µs/call (wall, commandstats)', 'calls/s per Redis core'], reserveRows), '']
+      ? [table(['Redis case (redis-benchmark EVALSHA)', 'orders', 'orders/s', 'p50 ms (per call)', 'p99 ms (per call)', 'Redis CPU µs/order', 'in the script µs/order (wall, commandstats)', 'orders/s per Redis core'], reserveRows), '']
       : []),
     ...(r.e2e ? [renderE2e(r.e2e), ''] : []),
     table(['comparison', 'ours', 'baseline', 'ratio', 'target', 'result'], cmpRows),

@@ -356,8 +356,9 @@ async function runEndToEnd(): Promise<void> {
 async function runRedisReserve(): Promise<void> {
   const pid = stackPids().redis;
   if (pid === undefined) notes.push('redis: the stack Redis pid is unknown (FLUXGATE_STACK_STATE unset): no CPU per call');
-  for (const o of [{ clients: 50, pipeline: 1 }, { clients: 50, pipeline: 16 }]) {
-    const r = await measureReserve(withScripts(redis), services.REDIS_URL, pid, product(`reserve-p${o.pipeline}`), { calls: s.redisCalls, ...o });
+  for (const o of [{ clients: 50, pipeline: 1, ordersPerCall: 1 }, { clients: 50, pipeline: 16, ordersPerCall: 1 }, { clients: 50, pipeline: 1, ordersPerCall: 16 }]) {
+    const calls = Math.ceil(s.redisCalls / o.ordersPerCall);
+    const r = await measureReserve(withScripts(redis), services.REDIS_URL, pid, product(`reserve-p${o.pipeline}-b${o.ordersPerCall}`), { calls, ...o });
     if (r.reserved < r.calls * 0.99) notes.push(`redis: ${r.name}: only ${r.reserved} of ${r.calls} calls reserved a unit: the figure is not the reservation path`);
     reserveCases.push(r);
     log(`redis: ${r.name}: ${r.opsPerSecond} calls/s, ${r.redisCpuUsPerCall} µs Redis CPU per call`);
