@@ -111,7 +111,8 @@ export class OrderService {
    * key reused with other parameters, the sale's sold-out flag. Synchronous: the hot refusals are
    * answered in the same turn, without a promise.
    */
-  answerFromMemory(req: OrderRequest, local = localKey(req)): OrderResult | undefined {
+  answerFromMemory(req: OrderRequest): OrderResult | undefined {
+    const local = localKey(req);
     const known = this.recent.get(local) ?? this.older.get(local) ?? this.inFlight.get(local);
     if (known && !sameParameters(known.req, req)) return this.outcome(KEY_REUSED);
     if (known && 'body' in known) return this.outcome({ ok: true, body: known.body, replayed: true });
@@ -127,9 +128,13 @@ export class OrderService {
   }
 
   place(req: OrderRequest): Promise<OrderResult> {
+    const quick = this.answerFromMemory(req);
+    return quick ? Promise.resolve(quick) : this.placeUnknown(req);
+  }
+
+  /** place() for an order answerFromMemory just said it knows nothing of (the route asks it first). */
+  placeUnknown(req: OrderRequest): Promise<OrderResult> {
     const local = localKey(req);
-    const quick = this.answerFromMemory(req, local);
-    if (quick) return Promise.resolve(quick);
     const inFlight = this.inFlight.get(local);
     if (inFlight) return inFlight.placing.then((r) => this.outcome(r.ok ? { ...r, replayed: true } : r));
     const entry = { req, placing: undefined as unknown as Promise<OrderResult> };
