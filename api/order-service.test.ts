@@ -5,6 +5,7 @@ import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import { ProduceError } from '../core/kafka/producer.js';
 import type { FluxRedis } from '../core/redis/client.js';
+import { readReserveCall } from '../core/redis/reserve.js';
 import { createApiMetrics } from './metrics.js';
 import { OrderService, type OrderServiceDeps } from './order-service.js';
 
@@ -21,24 +22,18 @@ function setup(opts: {
     // (stock, meta, epoch, idem, user, rate, order, tokens; orderId, userId, quantity, productId,
     // TTLs, pending-stale ms, token flag).
     fgReserve: async (...args: unknown[]) => {
-      const numKeys = Number(args[0]);
-      const a0 = 1 + numKeys;
-      const c = Number(args[a0 + 4]);
-      const n = (numKeys - 5 - c) / 3;
-      const [stock, meta, epoch, rate, tokens] = args.slice(1, 6);
-      if (c > 0) {
-        calls.confirmCalls.push(args.slice(6, 6 + c).map(String));
-        for (let j = 0; j < c; j++) calls.confirm.push('d');
+      const { saleKeys: [stock, meta, epoch, rate, tokens], call, confirms, orders } = readReserveCall(args);
+      if (confirms.length > 0) {
+        calls.confirmCalls.push(confirms.map((c) => c.key));
+        for (const _ of confirms) calls.confirm.push('d');
       }
       const replies = [];
-      for (let i = 0; i < n; i++) {
+      for (const { keys: [idem, user, order], args: [orderId, userId, quantity, token] } of orders) {
         calls.reserve++;
-        const [idem, user, order] = args.slice(6 + c + 3 * i, 9 + c + 3 * i);
-        const [orderId, userId, quantity, token] = args.slice(a0 + 5 + c + 4 * i, a0 + 9 + c + 4 * i);
-        replies.push(opts.reserve([stock, meta, epoch, idem, user, rate, order, tokens, orderId, userId, quantity, ...args.slice(a0, a0 + 4), token]));
+        replies.push(opts.reserve([stock, meta, epoch, idem, user, rate, order, tokens, orderId, userId, quantity, ...call, token]));
       }
       await new Promise((r) => setImmediate(r));
-      return [c, replies];
+      return [confirms.length, replies];
     },
     fgRelease: async (...args: unknown[]) => {
       calls.release.push(String(args[7]));

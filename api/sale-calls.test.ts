@@ -3,6 +3,7 @@
 // gets its own reply, and a failed call fails each order and reports its confirmations.
 import { describe, expect, it } from 'vitest';
 import type { FluxRedis } from '../core/redis/client.js';
+import { readReserveCall } from '../core/redis/reserve.js';
 import { MAX_RESERVE_BATCH, SaleCalls } from './sale-calls.js';
 
 const settings = { idempotencyTtlSec: 60, orderStatusTtlSec: 60, pendingStaleMs: 1_000 };
@@ -13,14 +14,11 @@ function scripted(fail = false) {
   const errors: Error[] = [];
   const redis = {
     fgReserve: async (...args: unknown[]) => {
-      const numKeys = Number(args[0]);
-      const a0 = 1 + numKeys;
-      const c = Number(args[a0 + 4]);
-      const n = (numKeys - 5 - c) / 3;
-      const orderIds = Array.from({ length: n }, (_, i) => String(args[a0 + 5 + c + 4 * i]));
-      calls.push({ stockKey: String(args[1]), confirmed: args.slice(a0 + 5, a0 + 5 + c).map(String), orderIds });
+      const { saleKeys, confirms, orders } = readReserveCall(args);
+      const orderIds = orders.map((o) => String(o.args[0]));
+      calls.push({ stockKey: saleKeys[0]!, confirmed: confirms.map((c) => c.orderId), orderIds });
       if (fail) throw new Error('connection lost');
-      return [c, orderIds.map((id, i) => ['ok', 100 - i, 1, Number(id.slice(1))])];
+      return [confirms.length, orderIds.map((id, i) => ['ok', 100 - i, 1, Number(id.slice(1))])];
     },
   } as unknown as FluxRedis;
   return { calls, errors, sales: new SaleCalls(redis, settings, (e) => errors.push(e)) };

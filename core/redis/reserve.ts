@@ -186,6 +186,27 @@ export async function reserveMany(
   return { results: replies.map(parseReserveReply), confirmed: Number(confirmed) };
 }
 
+/** The parts of a reserveMany call's arguments (numkeys first): the reverse of its encoding, for scripted Redis in unit tests. */
+export function readReserveCall(args: readonly unknown[]) {
+  const numKeys = Number(args[0]);
+  const a0 = 1 + numKeys;
+  const c = Number(args[a0 + 4]);
+  const n = (numKeys - 5 - c) / 3;
+  return {
+    /** stock, meta, epoch, rate, tokens */
+    saleKeys: args.slice(1, 6).map(String),
+    /** productId, idempotency TTL, order TTL, pending-stale ms */
+    call: args.slice(a0, a0 + 4),
+    confirms: Array.from({ length: c }, (_, j) => ({ key: String(args[6 + j]), orderId: String(args[a0 + 5 + j]) })),
+    orders: Array.from({ length: n }, (_, i) => ({
+      /** idem, user, order */
+      keys: args.slice(6 + c + 3 * i, 9 + c + 3 * i).map(String),
+      /** orderId, userId, quantity, token flag */
+      args: args.slice(a0 + 5 + c + 4 * i, a0 + 9 + c + 4 * i),
+    })),
+  };
+}
+
 /** Marks the reservation durable (Kafka acked). */
 export async function confirmReservation(redis: FluxRedis, productId: string, idempotencyKey: string, orderId: string): Promise<boolean> {
   return (await confirmReservations(redis, productId, [{ idempotencyKey, orderId }])) === 1;
