@@ -100,7 +100,7 @@ export class OrderService {
   constructor(private readonly d: OrderServiceDeps) {
     const s = d.settings;
     const settings = { idempotencyTtlSec: s.idempotencyTtlSec, orderStatusTtlSec: s.orderStatusTtlSec, pendingStaleMs: s.pendingStaleMs };
-    this.sales = new SaleCalls(d.redis, settings, () => d.metrics.redisErrors.inc());
+    this.sales = new SaleCalls(d.redis, settings, { confirmError: () => d.metrics.redisErrors.inc(), call: (n) => d.metrics.reserveCall(n) });
   }
 
   /**

@@ -21,7 +21,7 @@ function scripted(fail = false) {
       return [confirms.length, orderIds.map((id, i) => ['ok', 100 - i, 1, Number(id.slice(1))])];
     },
   } as unknown as FluxRedis;
-  return { calls, errors, sales: new SaleCalls(redis, settings, (e) => errors.push(e)) };
+  return { calls, errors, sales: new SaleCalls(redis, settings, { confirmError: (e) => errors.push(e), call: () => undefined }) };
 }
 
 const turn = () => new Promise((r) => setImmediate(r));

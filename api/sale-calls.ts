@@ -31,7 +31,7 @@ export class SaleCalls {
   constructor(
     private readonly redis: FluxRedis,
     private readonly settings: Settings,
-    private readonly onConfirmError: (err: Error) => void,
+    private readonly on: { confirmError(err: Error): void; call(orders: number): void },
   ) {}
 
   reserve(productId: string, order: ReserveOrder): Promise<ReserveResult> {
@@ -59,13 +59,14 @@ export class SaleCalls {
 
   private call(productId: string, list: Reservation[], confirms: Confirmation[]): void {
     const call: ReserveCall = { productId, ...this.settings };
+    this.on.call(list.length);
     reserveMany(this.redis, call, list.map((q) => q.order), confirms).then(
       ({ results }) => {
         for (let i = 0; i < list.length; i++) list[i]!.resolve(results[i]!);
       },
       (err: Error) => {
         for (const q of list) q.reject(err);
-        if (confirms.length > 0) this.onConfirmError(err);
+        if (confirms.length > 0) this.on.confirmError(err);
       },
     );
   }
