@@ -57,13 +57,31 @@ export function stackPids(stateDir = process.env.FLUXGATE_STACK_STATE): Record<s
   return pids;
 }
 
-/** CPU seconds of the stack's services together (Redis + PostgreSQL tree + Kafka). */
-export function stackCpuSeconds(pids: Record<string, number>): number | undefined {
-  let total = 0;
-  for (const pid of Object.values(pids)) {
+/** CPU seconds of each of the stack's services (Redis, the PostgreSQL tree, Kafka); undefined if one is gone. */
+export function serviceCpuSeconds(pids: Record<string, number>): Record<string, number> | undefined {
+  const out: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(pids)) {
     const s = treeCpuSeconds(pid);
     if (s === undefined) return undefined;
-    total += s;
+    out[name] = s;
   }
-  return Object.keys(pids).length ? total : undefined;
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** CPU seconds of the stack's services together (Redis + PostgreSQL tree + Kafka). */
+export function stackCpuSeconds(pids: Record<string, number>): number | undefined {
+  const each = serviceCpuSeconds(pids);
+  return each && Object.values(each).reduce((a, b) => a + b, 0);
+}
+
+/** Per-service CPU used between two readings of serviceCpuSeconds, added into `into` (seconds). */
+export function addServiceCpu(into: Record<string, number>, before: Record<string, number> | undefined, after: Record<string, number> | undefined): void {
+  if (!before || !after) return;
+  for (const name of Object.keys(after)) into[name] = (into[name] ?? 0) + after[name]! - (before[name] ?? after[name]!);
+}
+
+/** µs per unit of work for each service, from seconds used and units done. */
+export function perUnitUs(seconds: Record<string, number>, units: number): Record<string, number> | undefined {
+  if (!(units > 0) || Object.keys(seconds).length === 0) return undefined;
+  return Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, Math.round((v * 1e6 * 10) / units) / 10]));
 }

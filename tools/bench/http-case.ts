@@ -1,7 +1,7 @@
 // HTTP bench cases measured side by side: each server gets a warm-up run (discarded), then the
 // servers of one comparison take turns for several rounds, so a burst of load from elsewhere on
 // a shared machine hits both sides alike. Each case reports its median round.
-import { cpuSeconds, stackCpuSeconds, stackPids } from './cpu.js';
+import { addServiceCpu, cpuSeconds, perUnitUs, serviceCpuSeconds, stackPids } from './cpu.js';
 import { runWrk, requestsPerSecond, type WrkResult } from './wrk.js';
 
 export interface HttpSettings {
@@ -42,6 +42,8 @@ export interface HttpCaseResult {
   cpuUsPerRequest?: number;
   /** Same, plus the CPU of Redis, Kafka and PostgreSQL (the stack's processes) during the rounds. */
   systemCpuUsPerRequest?: number;
+  /** Each of the stack's processes alone, µs per answered request (redis, kafka, postgres). */
+  serviceCpuUsPerRequest?: Record<string, number>;
   wrk: WrkResult;
   allRounds: WrkResult[];
 }
@@ -75,17 +77,21 @@ export async function measureSideBySide(targets: HttpTarget[], s: HttpSettings, 
   const rounds: WrkResult[][] = targets.map(() => []);
   const cpu = targets.map(() => 0);
   const systemCpu = targets.map(() => 0);
+  const serviceCpu = targets.map((): Record<string, number> => ({}));
   const pids = stackPids();
   for (let i = 0; i < s.rounds; i++) {
     for (const [k, t] of targets.entries()) {
       const before = cpuSeconds(t.pid);
-      const stackBefore = stackCpuSeconds(pids);
+      const stackBefore = serviceCpuSeconds(pids);
       const r = await run(t, s.durationS);
       const after = cpuSeconds(t.pid);
-      const stackAfter = stackCpuSeconds(pids);
+      const stackAfter = serviceCpuSeconds(pids);
       const own = before !== undefined && after !== undefined ? after - before : NaN;
       cpu[k]! += own;
-      systemCpu[k]! += stackBefore !== undefined && stackAfter !== undefined ? own + stackAfter - stackBefore : NaN;
+      const stackUsed: Record<string, number> = {};
+      addServiceCpu(stackUsed, stackBefore, stackAfter);
+      addServiceCpu(serviceCpu[k]!, stackBefore, stackAfter);
+      systemCpu[k]! += stackBefore && stackAfter ? own + Object.values(stackUsed).reduce((a, b) => a + b, 0) : NaN;
       rounds[k]!.push(r);
       log(`${t.name}: round ${i + 1}/${s.rounds}: ${Math.round(requestsPerSecond(r))} req/s, p50 ${r.latencyUs.p50 / 1000} ms, p99 ${r.latencyUs.p99 / 1000} ms, non-2xx ${r.errors.status}`);
     }
@@ -106,6 +112,7 @@ export async function measureSideBySide(targets: HttpTarget[], s: HttpSettings, 
       roundsRequestsPerSecond: all.map((r) => Math.round(requestsPerSecond(r))),
       cpuUsPerRequest: perRequest(cpu[k]!, all),
       systemCpuUsPerRequest: perRequest(systemCpu[k]!, all),
+      serviceCpuUsPerRequest: perUnitUs(serviceCpu[k]!, all.reduce((n, r) => n + r.requests, 0)),
       wrk: median,
       allRounds: all,
     };

@@ -109,11 +109,18 @@ function table(headers: string[], rows: string[][]): string {
   return [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
+/** "redis / kafka / postgres" µs per unit, or "-". */
+function services(us: Record<string, number> | undefined): string {
+  if (!us) return '-';
+  return ['redis', 'kafka', 'postgres'].map((k) => (us[k] === undefined ? '-' : String(us[k]))).join(' / ');
+}
+
 export function renderTable(r: BenchReport): string {
   const httpRows = r.http.map((c) => [
     c.name, fmt(c.requestsPerSecond), c.p50Ms.toFixed(2), c.p99Ms.toFixed(2), c.roundsRequestsPerSecond.map(fmt).join(' / '),
     c.cpuUsPerRequest === undefined ? '-' : String(c.cpuUsPerRequest),
-    c.systemCpuUsPerRequest === undefined ? '-' : String(c.systemCpuUsPerRequest), String(c.probeStatus), fmt(c.non2xx), fmt(c.socketErrors),
+    c.systemCpuUsPerRequest === undefined ? '-' : String(c.systemCpuUsPerRequest), services(c.serviceCpuUsPerRequest),
+    String(c.probeStatus), fmt(c.non2xx), fmt(c.socketErrors),
   ]);
   const workerRows = r.worker.map((c) => [
     c.name, fmt(c.ordersPerSecond), `${fmt(c.persisted)}/${fmt(c.of)}`, c.steadySeconds.toFixed(2), c.startupSeconds.toFixed(2),
@@ -127,7 +134,7 @@ export function renderTable(r: BenchReport): string {
   ]);
   const cmpRows = r.comparisons.map((c) => [c.name, c.ours, c.baseline, c.shown, c.target, verdict(c)]);
   return [
-    table(['HTTP case (median round)', 'req/s', 'p50 ms', 'p99 ms', 'req/s of each round', 'server CPU µs/req', '+Redis/Kafka/PG µs/req', 'answer', 'non-2xx', 'socket errors'], httpRows),
+    table(['HTTP case (median round)', 'req/s', 'p50 ms', 'p99 ms', 'req/s of each round', 'server CPU µs/req', '+Redis/Kafka/PG µs/req', 'Redis / Kafka / PG µs/req', 'answer', 'non-2xx', 'socket errors'], httpRows),
     '',
     table(['worker case', 'orders/s', 'persisted', 'measured s', 'startup s', 'worker CPU µs/order', '+Redis/Kafka/PG µs/order'], workerRows),
     '',
