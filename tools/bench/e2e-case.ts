@@ -5,6 +5,7 @@
 // and the rows PostgreSQL holds, never from the code's own counters.
 import autocannon from 'autocannon';
 import type pg from 'pg';
+import { addServiceCpu, perUnitUs } from './cpu.js';
 
 export interface E2eSettings {
   requests: number;
@@ -48,6 +49,8 @@ export interface E2eResult {
   apiCpuUsPerRequest?: number;
   /** Worker CPU from the first request until all were confirmed (idle polling included) / accepted orders. */
   workerCpuUsPerAcceptedOrder?: number;
+  /** Redis, Kafka and PostgreSQL CPU over the same span as the worker's / requests. */
+  serviceCpuUsPerRequest?: Record<string, number>;
 }
 
 export interface E2eTarget {
@@ -56,8 +59,8 @@ export interface E2eTarget {
   productIds: string[];
   nonce: string;
   db: pg.Pool;
-  /** CPU seconds so far of our API and our worker processes. */
-  cpu: () => { api?: number; worker?: number };
+  /** CPU seconds so far of our API and our worker processes, and of each of the stack's services. */
+  cpu: () => { api?: number; worker?: number; services?: Record<string, number> };
   log: (m: string) => void;
 }
 
@@ -170,7 +173,14 @@ export async function runE2e(t: E2eTarget, s: E2eSettings): Promise<E2eResult> {
     ...check,
     apiCpuUsPerRequest: perReq(cpu0.api, cpuLoad.api),
     workerCpuUsPerAcceptedOrder: perReq(cpu0.worker, cpuEnd.worker, accepted.size),
+    serviceCpuUsPerRequest: servicesPerRequest(cpu0.services, cpuEnd.services, s.requests),
   };
+}
+
+function servicesPerRequest(before: Record<string, number> | undefined, after: Record<string, number> | undefined, requests: number) {
+  const used: Record<string, number> = {};
+  addServiceCpu(used, before, after);
+  return perUnitUs(used, requests);
 }
 
 /** Polls PostgreSQL until it holds as many confirmed orders of these sales as were accepted. */

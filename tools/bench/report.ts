@@ -162,7 +162,7 @@ function renderE2e(e: E2eResult): string {
     ['answers', Object.entries(e.answers).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${fmt(n)}`).join(', ')],
     ['accepted (200)', fmt(e.accepted)],
     ['every accepted order confirmed in PostgreSQL', `${sec(e.confirmedSeconds)} after the first request (${sec(e.confirmedAfterLoadSeconds)} after the last answer)`],
-    ['CPU', `API ${e.apiCpuUsPerRequest ?? '-'} µs per request; worker ${e.workerCpuUsPerAcceptedOrder ?? '-'} µs per accepted order (its whole run, idle polling included)`],
+    ['CPU', `API ${e.apiCpuUsPerRequest ?? '-'} µs per request; worker ${e.workerCpuUsPerAcceptedOrder ?? '-'} µs per accepted order (its whole run, idle polling included); Redis / Kafka / PostgreSQL ${services(e.serviceCpuUsPerRequest)} µs per request (the same span)`],
     ['oversell (PostgreSQL units over stock / 200s over stock)', `${e.oversell} / ${e.oversellAnswers}`],
     ['lost (200s not confirmed in PostgreSQL)', String(e.lost)],
     ['buyers over the per-user limit (PostgreSQL)', String(e.overLimitBuyers)],

@@ -12,7 +12,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { CLI, type RunningProcess } from '../../e2e/support/processes.js';
 import { startSentinelTopology } from '../../e2e/support/redis-topologies.js';
-import { cpuSeconds, stackPids } from './cpu.js';
+import { cpuSeconds, serviceCpuSeconds, stackPids } from './cpu.js';
 import { runE2e, unitsOf, type E2eResult } from './e2e-case.js';
 import { measureSideBySide, type HttpCaseResult } from './http-case.js';
 import { measureReserve, type ReserveCaseResult } from './redis-reserve.js';
@@ -356,7 +356,7 @@ async function runEndToEnd(): Promise<void> {
           productIds: sales.map((x) => x.productId),
           nonce,
           db,
-          cpu: () => ({ api: cpuSeconds(api.child.pid), worker: cpuSeconds(worker.child.pid) }),
+          cpu: () => ({ api: cpuSeconds(api.child.pid), worker: cpuSeconds(worker.child.pid), services: serviceCpuSeconds(stackPids()) }),
           log,
         },
         e,
