@@ -63,24 +63,37 @@ export interface OrderRow {
 const INSERT_ROWS = `INSERT INTO orders (id, product_id, user_id, idempotency_key, quantity, status, reject_reason, duplicate_of, epoch, accepted_at)
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::uuid[], $9::bigint[], $10::timestamptz[])`;
 
-/** The ten column arrays, filled in one pass over the rows. */
-function columns(rows: readonly OrderRow[]): unknown[] {
-  const n = rows.length;
-  const cols: unknown[][] = Array.from({ length: 10 }, () => new Array<unknown>(n));
-  for (let i = 0; i < n; i++) {
+/** One element of a text[] literal: always quoted (so "NULL" stays a string), \ and " escaped. */
+function quoted(v: string): string {
+  return v.includes('"') || v.includes('\\') ? `"${v.replace(/["\\]/g, '\\$&')}"` : `"${v}"`;
+}
+
+function nullable(v: string | null): string {
+  return v === null ? 'NULL' : quoted(v);
+}
+
+/**
+ * The ten column arrays as PostgreSQL array literals, built in one pass over the rows: pg's generic
+ * array encoding (prepareValue, escapeElement per element) was ~7 % of the worker's CPU. Numbers
+ * are integers (the codec's check), so they need no quoting; the other values are quoted.
+ */
+function columns(rows: readonly OrderRow[]): string[] {
+  let id = '', product = '', user = '', key = '', quantity = '', status = '', reason = '', dupOf = '', epoch = '', at = '';
+  for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
-    cols[0]![i] = r.orderId;
-    cols[1]![i] = r.productId;
-    cols[2]![i] = r.userId;
-    cols[3]![i] = r.idempotencyKey;
-    cols[4]![i] = r.quantity;
-    cols[5]![i] = r.status;
-    cols[6]![i] = r.rejectReason;
-    cols[7]![i] = r.duplicateOf;
-    cols[8]![i] = r.epoch;
-    cols[9]![i] = r.acceptedAt;
+    const sep = i === 0 ? '' : ',';
+    id += sep + quoted(r.orderId);
+    product += sep + quoted(r.productId);
+    user += sep + quoted(r.userId);
+    key += sep + quoted(r.idempotencyKey);
+    quantity += sep + String(r.quantity);
+    status += sep + r.status;
+    reason += sep + nullable(r.rejectReason);
+    dupOf += sep + nullable(r.duplicateOf);
+    epoch += sep + String(r.epoch);
+    at += sep + quoted(r.acceptedAt);
   }
-  return cols;
+  return [id, product, user, key, quantity, status, reason, dupOf, epoch, at].map((c) => `{${c}}`);
 }
 
 /** Inserts every row or raises (a unique violation, 23505, when one is already stored). */

@@ -147,4 +147,29 @@ describe('worker persistence', () => {
     expect(metrics).toContain('fluxgate_worker_orders_redelivered_total 50');
     expect(metrics).toMatch(/fluxgate_worker_consumer_lag\{topic="[^"]+",partition="\d+"\} 0/);
   });
+
+  it('stores ids and idempotency keys character for character, whatever an array literal would make of them', async () => {
+    const p = uniqueName('chars');
+    await seedProduct(s.pool, p, 100);
+    const keys = ['NULL', 'null', 'a"b', 'a\\b', '\\"', '{x,y}', ' padded ', 'a,b', "it's", 'ünïcödé ✓', '""', '\\', 'tab\there'];
+    const users = ['NULL', 'u:1', 'u.2', 'u-3_'];
+    const orders = keys.map((k, i) => makeOrder(p, { idempotencyKey: k, userId: users[i % users.length]!, epoch: 2 ** 40 + i }));
+    await produceOrders(s.topic, orders);
+    await waitForOrders(s.pool, [p], orders.length);
+    const { rows } = await s.pool.query<{ id: string; user_id: string; idempotency_key: string; epoch: string; accepted_ms: string; status: string }>(
+      `SELECT id::text, user_id, idempotency_key, epoch::text, (extract(epoch FROM accepted_at) * 1000)::bigint::text AS accepted_ms, status
+         FROM orders WHERE product_id = $1`,
+      [p],
+    );
+    const stored = new Map(rows.map((r) => [r.id, r]));
+    for (const o of orders)
+      expect(stored.get(o.orderId)).toEqual({
+        id: o.orderId,
+        user_id: o.userId,
+        idempotency_key: o.idempotencyKey,
+        epoch: String(o.epoch),
+        accepted_ms: String(Date.parse(o.acceptedAt)),
+        status: 'confirmed',
+      });
+  });
 });
