@@ -5,7 +5,8 @@
 //
 // eachBatch returns as soon as the batch's transaction has started (pipeline.ts): kafkajs then
 // fetches the next batch, which we decode while PostgreSQL works, and which waits for this one to
-// be durable before it starts its own transaction.
+// be durable before it starts its own transaction (not for this one's offset commit, which
+// pipeline.ts runs meanwhile, in batch order).
 import type { EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { PoisonMessage } from '../core/kafka/dlq.js';
@@ -95,8 +96,11 @@ export async function handleBatch(ctx: BatchContext, payload: EachBatchPayload):
   // Moves the FETCH position past this batch; the group's committed offset moves only once it is durable.
   resolveOffset(messages[messages.length - 1]!.offset);
   const done = ctx.pipelines.start(key, messages[0]!.offset, () => persistAndCommit(ctx, payload, split, started));
-  // kafkajs is stopping (rebalance or disconnect): finish this batch before giving the partition up.
-  if (!isRunning()) await done;
+  // kafkajs is stopping (rebalance or disconnect): finish this batch and its commit before giving the partition up.
+  if (!isRunning()) {
+    await done;
+    await ctx.pipelines.committed(key);
+  }
 }
 
 /** Retry options for one stage of a batch: heartbeats while waiting, gives up on shutdown or rebalance. */
@@ -139,22 +143,27 @@ async function persistAndCommit(
   const poison = [...undecodable, ...refused].sort((a, b) => (BigInt(a.message.offset) < BigInt(b.message.offset) ? -1 : 1));
   if (!(await deadLetter(ctx, poison, retry('dlq'), log))) return given();
   const { confirmed, rejected } = recordDecisions(ctx.metrics, log, persisted.decisions, persisted.redelivered);
+  const durableAt = process.hrtime.bigint();
 
-  // Durable everywhere: now, and only now, move the group's offset past the batch.
-  const next = await commitPastBatch(payload, log);
-  recordBatch(ctx.metrics, batch, next, started);
-  const ms = (a: bigint, b: bigint) => Math.round(Number(b - a) / 1e5) / 10;
-  log.debug(
-    {
-      messages: batch.messages.length,
-      confirmed,
-      rejected,
-      redelivered: persisted.redelivered,
-      checked: persisted.checked,
-      dlq: poison.length,
-      ms: { decodeAndWait: ms(started, pgStarted), postgres: ms(pgStarted, pgDone), commit: ms(pgDone, process.hrtime.bigint()) },
-    },
-    'batch committed',
-  );
-  return { durable: true };
+  // Durable everywhere: now, and only now, the group's offset may move past the batch (pipeline.ts
+  // runs this after the partition's previous commits, while the next batch already persists).
+  const commit = async () => {
+    const commitStarted = process.hrtime.bigint();
+    const next = await commitPastBatch(payload, log);
+    recordBatch(ctx.metrics, batch, next, started);
+    const ms = (a: bigint, b: bigint) => Math.round(Number(b - a) / 1e5) / 10;
+    log.debug(
+      {
+        messages: batch.messages.length,
+        confirmed,
+        rejected,
+        redelivered: persisted.redelivered,
+        checked: persisted.checked,
+        dlq: poison.length,
+        ms: { decodeAndWait: ms(started, pgStarted), postgres: ms(pgStarted, pgDone), commitWait: ms(durableAt, commitStarted), commit: ms(commitStarted, process.hrtime.bigint()) },
+      },
+      'batch committed',
+    );
+  };
+  return { durable: true, commit };
 }
