@@ -1,6 +1,7 @@
 // Every SQL statement on the orders table: the API's reads (GET /order/:orderId; PostgreSQL is the
 // truth, an id it does not hold yet is the caller's business) and the worker's batch writes.
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
+import { copyFromStdin } from './copy-in.js';
 
 type Queryable = Pick<Pool, 'query'>;
 
@@ -96,9 +97,24 @@ function columns(rows: readonly OrderRow[]): string[] {
   return [id, product, user, key, quantity, status, reason, dupOf, epoch, at].map((c) => `{${c}}`);
 }
 
-/** Inserts every row or raises (a unique violation, 23505, when one is already stored). */
-export async function insertOrders(db: Queryable, rows: readonly OrderRow[]): Promise<void> {
-  await db.query(INSERT_ROWS, columns(rows));
+const COPY_ROWS = 'COPY orders (id, product_id, user_id, idempotency_key, quantity, status, reject_reason, duplicate_of, epoch, accepted_at) FROM STDIN';
+
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+const NEEDS_COPY_ESCAPE = /[\\\t\n\r]/;
+
+/** One text value of COPY's text format: backslash, tab, newline and CR escaped (\N is NULL). */
+function copyText(v: string | null): string {
+  if (v === null) return '\\N';
+  return NEEDS_COPY_ESCAPE.test(v) ? v.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : v;
+}
+
+/** Inserts every row or raises (a unique violation, 23505, when one is already stored): one COPY. */
+export async function insertOrders(db: Pick<PoolClient, 'query'>, rows: readonly OrderRow[]): Promise<void> {
+  let text = '';
+  for (const r of rows)
+    text += `${copyText(r.orderId)}\t${copyText(r.productId)}\t${copyText(r.userId)}\t${copyText(r.idempotencyKey)}\t${r.quantity}\t${r.status}\t${copyText(r.rejectReason)}\t${copyText(r.duplicateOf)}\t${r.epoch}\t${copyText(r.acceptedAt)}\n`;
+  const copied = await copyFromStdin(db, COPY_ROWS, Buffer.from(text));
+  if (copied !== rows.length) throw new Error(`COPY stored ${copied} of ${rows.length} orders`);
 }
 
 /**

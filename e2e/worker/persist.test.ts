@@ -148,10 +148,10 @@ describe('worker persistence', () => {
     expect(metrics).toMatch(/fluxgate_worker_consumer_lag\{topic="[^"]+",partition="\d+"\} 0/);
   });
 
-  it('stores ids and idempotency keys character for character, whatever an array literal would make of them', async () => {
+  it('stores ids and idempotency keys character for character, whatever an array literal or the COPY text format would make of them', async () => {
     const p = uniqueName('chars');
     await seedProduct(s.pool, p, 100);
-    const keys = ['NULL', 'null', 'a"b', 'a\\b', '\\"', '{x,y}', ' padded ', 'a,b', "it's", 'ünïcödé ✓', '""', '\\', 'tab\there'];
+    const keys = ['NULL', 'null', 'a"b', 'a\\b', '\\"', '{x,y}', ' padded ', 'a,b', "it's", 'ünïcödé ✓', '""', '\\', 'tab\there', '\\N', '\\.', 'line\nbreak', 'cr\rx', '\\t'];
     const users = ['NULL', 'u:1', 'u.2', 'u-3_'];
     const orders = keys.map((k, i) => makeOrder(p, { idempotencyKey: k, userId: users[i % users.length]!, epoch: 2 ** 40 + i }));
     await produceOrders(s.topic, orders);
