@@ -45,12 +45,25 @@ export interface SplitBatch {
   poison: PoisonMessage[];
 }
 
-export function splitBatch(topic: string, partition: number, messages: KafkaMessage[]): SplitBatch {
+/** Orders decoded between two yields to the event loop (about half a millisecond of decoding). */
+const ORDERS_PER_SLICE = 256;
+
+/**
+ * Decodes a batch. It runs while the previous batch's transaction is in PostgreSQL: it yields to the
+ * event loop every ORDERS_PER_SLICE orders, so that transaction's replies are handled as they come
+ * instead of after the whole batch is decoded (they are the partition's critical path).
+ */
+export async function splitBatch(topic: string, partition: number, messages: KafkaMessage[]): Promise<SplitBatch> {
   const orders: OrderMessage[] = [];
   const sources: KafkaMessage[] = [];
   const flags: number[] = [];
   const poison: PoisonMessage[] = [];
+  let sliceEnd = ORDERS_PER_SLICE;
   for (const message of messages) {
+    if (orders.length >= sliceEnd) {
+      sliceEnd = orders.length + ORDERS_PER_SLICE;
+      await new Promise((r) => setImmediate(r));
+    }
     let record;
     try {
       record = decodeOrderRecord(message.value);
@@ -81,7 +94,7 @@ export async function handleBatch(ctx: BatchContext, payload: EachBatchPayload):
   const halted = () => ctx.stopping() || !isRunning() || isStale();
   if (messages.length === 0 || halted()) return;
   const started = process.hrtime.bigint();
-  const split = splitBatch(topic, partition, messages); // overlaps the previous batch's transaction
+  const split = await splitBatch(topic, partition, messages); // overlaps the previous batch's transaction
 
   const key = PartitionPipelines.key(topic, partition);
   const notDurable = await ctx.pipelines.waitPrevious(key);
