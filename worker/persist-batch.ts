@@ -118,6 +118,7 @@ export async function persistBatch(pool: Pool, orders: readonly OrderMessage[]):
 
 /** One result for the slices of a batch persisted separately (bisect.ts), in order. */
 export function mergeResults(parts: readonly PersistResult[]): PersistResult {
+  if (parts.length === 1) return parts[0]!; // the whole batch in one transaction: no copy of its decisions
   return {
     decisions: parts.flatMap((r) => r.decisions),
     redelivered: parts.reduce((n, r) => n + r.redelivered, 0),
