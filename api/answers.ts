@@ -68,6 +68,19 @@ export function unavailable(backend: Backend, err: unknown, context?: string): A
   return Object.assign(new ApiError('unavailable', cause.message), { cause });
 }
 
+/** The JSON of each code's plain answer (no message, field or orderId of its own), built once. */
+const PLAIN_BODIES = new Map<Rejection, string>();
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+function plainBody(code: Rejection): string {
+  let body = PLAIN_BODIES.get(code);
+  if (body === undefined) {
+    body = JSON.stringify({ status: code, message: CONTRACT[code].message } satisfies ErrorBody);
+    PLAIN_BODIES.set(code, body);
+  }
+  return body;
+}
+
 /** Sends the contract answer for `code` (no throw: the hot path's rejections are not exceptional). */
 export function reject(
   reply: FastifyReply,
@@ -77,10 +90,13 @@ export function reject(
   const c: { status: number; message: string; retryAfterSec?: number } = CONTRACT[code];
   const retryAfter = opts.retryAfterSec ?? c.retryAfterSec;
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+  reply.code(c.status);
+  // The hot refusals (sold out, limit reached) are plain: their JSON is sent as built once.
+  if (!opts.message && !opts.field && !opts.orderId) return reply.type(JSON_TYPE).send(plainBody(code));
   const body: ErrorBody = { status: code, message: opts.message ?? c.message };
   if (opts.field) body.field = opts.field;
   if (opts.orderId) body.orderId = opts.orderId;
-  return reply.code(c.status).send(body);
+  return reply.send(body);
 }
 
 /** Fastify's own errors (body parsing, validation, limits) in contract terms. */

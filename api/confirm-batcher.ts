@@ -5,6 +5,7 @@
 // pending (replays wait, then adopt after PENDING_STALE_MS), exactly like a failed single confirm.
 import { confirmReservations } from '../core/redis/reserve.js';
 import type { FluxRedis } from '../core/redis/client.js';
+import { TurnBatches } from './turn-batches.js';
 
 interface Confirm {
   idempotencyKey: string;
@@ -12,29 +13,13 @@ interface Confirm {
 }
 
 export class ConfirmBatcher {
-  /** productId -> orders to confirm on the next flush. */
-  private queued = new Map<string, Confirm[]>();
-  private scheduled = false;
+  private readonly batches: TurnBatches<Confirm>;
 
-  constructor(
-    private readonly redis: FluxRedis,
-    private readonly onError: (err: Error) => void,
-  ) {}
-
-  add(productId: string, idempotencyKey: string, orderId: string): void {
-    const list = this.queued.get(productId);
-    if (list) list.push({ idempotencyKey, orderId });
-    else this.queued.set(productId, [{ idempotencyKey, orderId }]);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flush);
-    }
+  constructor(redis: FluxRedis, onError: (err: Error) => void) {
+    this.batches = new TurnBatches((productId, orders) => void confirmReservations(redis, productId, orders).catch(onError));
   }
 
-  private readonly flush = (): void => {
-    this.scheduled = false;
-    const batch = this.queued;
-    this.queued = new Map();
-    for (const [productId, orders] of batch) confirmReservations(this.redis, productId, orders).catch(this.onError);
-  };
+  add(productId: string, idempotencyKey: string, orderId: string): void {
+    this.batches.add(productId, { idempotencyKey, orderId });
+  }
 }

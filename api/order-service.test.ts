@@ -16,10 +16,22 @@ function setup(opts: {
 }) {
   const calls = { reserve: 0, release: [] as string[], confirm: [] as string[], confirmCalls: [] as string[][], send: [] as string[] };
   const redis = {
+    // A batch (reserve.ts reserveMany): each order is handed to opts.reserve as a single call's
+    // 8 keys and 8 arguments (stock, meta, epoch, idem, user, rate, order, tokens; orderId, userId,
+    // quantity, productId, TTLs, pending-stale ms, token flag).
     fgReserve: async (...args: unknown[]) => {
-      calls.reserve++;
+      const n = (Number(args[0]) - 5) / 3;
+      const [stock, meta, epoch, rate, tokens] = args.slice(1, 6);
+      const call = args.slice(6 + 3 * n, 10 + 3 * n);
+      const replies = [];
+      for (let i = 0; i < n; i++) {
+        calls.reserve++;
+        const [idem, user, order] = args.slice(6 + 3 * i, 9 + 3 * i);
+        const [orderId, userId, quantity, token] = args.slice(10 + 3 * n + 4 * i, 14 + 3 * n + 4 * i);
+        replies.push(opts.reserve([stock, meta, epoch, idem, user, rate, order, tokens, orderId, userId, quantity, call[0], call[1], call[2], call[3], token]));
+      }
       await new Promise((r) => setImmediate(r));
-      return opts.reserve(args);
+      return replies;
     },
     fgRelease: async (...args: unknown[]) => {
       calls.release.push(String(args[7]));

@@ -10,16 +10,11 @@ import { ProduceError } from '../core/kafka/producer.js';
 import type { Logger } from '../core/logging.js';
 import type { FluxRedis } from '../core/redis/client.js';
 import { newOrderId } from '../core/redis/keys.js';
-import {
-  markOutcomeUnknown,
-  readIdempotencyRecord,
-  releaseReservation,
-  reserve,
-  type IdempotencyRecord,
-} from '../core/redis/reserve.js';
+import { markOutcomeUnknown, readIdempotencyRecord, releaseReservation, type IdempotencyRecord } from '../core/redis/reserve.js';
 import { localOnly, type Durability } from '../core/redis/durability.js';
 import type { Rejection } from './answers.js';
 import { ConfirmBatcher } from './confirm-batcher.js';
+import { ReserveBatcher } from './reserve-batcher.js';
 import type { ApiMetrics, OrderOutcome } from './metrics.js';
 
 export interface OrderRequest {
@@ -64,6 +59,10 @@ export interface OrderServiceDeps {
 
 const RECENT_MAX = 50_000;
 const KEY_REUSED: OrderResult = { ok: false, code: 'idempotency_key_reused' };
+const SOLD_OUT: OrderResult = { ok: false, code: 'sold_out' };
+
+/** The key of an order in this process's memory: the product is part of the idempotency key. */
+const localKey = (req: OrderRequest) => `${req.productId}\n${req.idempotencyKey}`;
 
 /** A key's parameters: reusing the key with others is refused (the product is part of the key). */
 function sameParameters(a: OrderRequest, b: OrderRequest): boolean {
@@ -98,25 +97,41 @@ export class OrderService {
 
   /** Confirms the orders of one produce batch in one Redis call per sale. */
   private readonly confirms: ConfirmBatcher;
+  /** Reserves the orders of one event-loop turn in one Redis call per sale. */
+  private readonly reserves: ReserveBatcher;
 
   constructor(private readonly d: OrderServiceDeps) {
     this.confirms = new ConfirmBatcher(d.redis, () => d.metrics.redisErrors.inc());
+    const s = d.settings;
+    this.reserves = new ReserveBatcher(d.redis, { idempotencyTtlSec: s.idempotencyTtlSec, orderStatusTtlSec: s.orderStatusTtlSec, pendingStaleMs: s.pendingStaleMs });
+  }
+
+  /**
+   * The answer this process knows without Redis, or undefined: a replay of an order it placed, a
+   * key reused with other parameters, the sale's sold-out flag. Synchronous: the hot refusals are
+   * answered in the same turn, without a promise.
+   */
+  answerFromMemory(req: OrderRequest, local = localKey(req)): OrderResult | undefined {
+    const known = this.recent.get(local) ?? this.older.get(local) ?? this.inFlight.get(local);
+    if (known && !sameParameters(known.req, req)) return this.outcome(KEY_REUSED);
+    if (known && 'body' in known) return this.outcome({ ok: true, body: known.body, replayed: true });
+    if (known) return undefined; // still being placed here: place() waits for it
+    const until = this.soldOutUntil.get(req.productId);
+    if (until === undefined) return undefined;
+    if (until > Date.now()) {
+      this.d.metrics.order('sold_out_cached');
+      return SOLD_OUT;
+    }
+    this.soldOutUntil.delete(req.productId);
+    return undefined;
   }
 
   place(req: OrderRequest): Promise<OrderResult> {
-    const local = `${req.productId}\n${req.idempotencyKey}`;
-    const known = this.recent.get(local) ?? this.older.get(local) ?? this.inFlight.get(local);
-    if (known && !sameParameters(known.req, req)) return Promise.resolve(this.outcome(KEY_REUSED));
-    if (known && 'body' in known) return Promise.resolve(this.outcome({ ok: true, body: known.body, replayed: true }));
-    if (known) return known.placing.then((r) => this.outcome(r.ok ? { ...r, replayed: true } : r));
-    const until = this.soldOutUntil.get(req.productId);
-    if (until !== undefined) {
-      if (until > Date.now()) {
-        this.d.metrics.order('sold_out_cached');
-        return Promise.resolve({ ok: false, code: 'sold_out' });
-      }
-      this.soldOutUntil.delete(req.productId);
-    }
+    const local = localKey(req);
+    const quick = this.answerFromMemory(req, local);
+    if (quick) return Promise.resolve(quick);
+    const inFlight = this.inFlight.get(local);
+    if (inFlight) return inFlight.placing.then((r) => this.outcome(r.ok ? { ...r, replayed: true } : r));
     const entry = { req, placing: undefined as unknown as Promise<OrderResult> };
     this.inFlight.set(local, entry);
     entry.placing = this.placeTracked(local, req);
@@ -148,18 +163,14 @@ export class OrderService {
    * orderId (a reissue): that order may be in Kafka already, so nothing of it is ever released.
    */
   private async placeNew(req: OrderRequest, orderId = newOrderId(req.productId), firstAttempt = true): Promise<OrderResult> {
-    const { redis, settings: s } = this.d;
+    const s = this.d.settings;
     let r;
     try {
-      r = await reserve(redis, {
+      r = await this.reserves.reserve(req.productId, {
         orderId,
-        productId: req.productId,
         userId: req.userId,
         idempotencyKey: req.idempotencyKey,
         quantity: req.quantity,
-        idempotencyTtlSec: s.idempotencyTtlSec,
-        orderStatusTtlSec: s.orderStatusTtlSec,
-        pendingStaleMs: s.pendingStaleMs,
         admissionToken: req.admissionToken,
       });
     } catch (err) {
@@ -251,7 +262,7 @@ export class OrderService {
     // Not awaited: the answer does not depend on it; a duplicate meanwhile waits on the record.
     this.confirms.add(req.productId, req.idempotencyKey, o.orderId);
     const body: SuccessBody = { status: 'success', orderId: o.orderId, productId: req.productId, remaining: o.remaining };
-    this.remember(`${req.productId}\n${req.idempotencyKey}`, req, body);
+    this.remember(localKey(req), req, body);
     return { ok: true, body, replayed: false };
   }
 

@@ -5,6 +5,7 @@ import { readAcceptedOrder } from '../../core/redis/reserve.js';
 import { ApiError, reject, unavailable } from '../answers.js';
 import type { Signer } from '../admission.js';
 import type { Rejection } from '../answers.js';
+import type { OrderResult } from '../order-service.js';
 import {
   ADMISSION_HEADER,
   IDEMPOTENCY_HEADER,
@@ -73,38 +74,47 @@ export async function orderRoutes(app: FastifyInstance): Promise<void> {
         answered(reply);
       },
     },
-    async (request, reply) => {
-      const sent = await answer(request, reply);
-      answered(reply);
-      return sent;
+    // Not an async handler: answers known in memory (sold-out flag, replays) are sent in this turn,
+    // without a promise; the others when Redis and Kafka have answered.
+    (request, reply) => {
+      const placed = answer(request, reply);
+      if (placed === undefined) answered(reply);
+      else return placed.then(() => answered(reply));
+      return undefined;
     },
   );
 
-  async function answer(
-    request: FastifyRequest<{ Body: OrderBody; Headers: { [IDEMPOTENCY_HEADER]: string; [ADMISSION_HEADER]?: string } }>,
-    reply: FastifyReply,
-  ): Promise<FastifyReply> {
+  type OrderRequest = FastifyRequest<{ Body: OrderBody; Headers: { [IDEMPOTENCY_HEADER]: string; [ADMISSION_HEADER]?: string } }>;
+
+  /** Sends the answer now (undefined) or once the order is placed (the promise). */
+  function answer(request: OrderRequest, reply: FastifyReply): Promise<void> | undefined {
     const { productId, userId, quantity = 1 } = request.body;
     const idempotencyKey = request.headers[IDEMPOTENCY_HEADER];
     const raw = request.headers[ADMISSION_HEADER];
     let admissionToken = false;
     if (raw !== undefined) {
       const bad = checkToken(app.signer, raw, productId, userId);
-      if (bad) return reject(reply, bad.code, { message: bad.message, field: `headers.${ADMISSION_HEADER}` });
+      if (bad) return void reject(reply, bad.code, { message: bad.message, field: `headers.${ADMISSION_HEADER}` });
       admissionToken = true;
     }
-    const r = await service.place({ productId, userId, quantity, idempotencyKey, admissionToken });
+    const order = { productId, userId, quantity, idempotencyKey, admissionToken };
+    const known = service.answerFromMemory(order);
+    if (known) return void send(request, reply, order, known);
+    return service.place(order).then((r) => void send(request, reply, order, r));
+  }
+
+  function send(request: OrderRequest, reply: FastifyReply, order: { productId: string; userId: string; quantity: number; idempotencyKey: string }, r: OrderResult): void {
     if (r.ok) {
       if (r.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.send(r.body);
+      return void reply.send(r.body);
     }
     // Browsers over the rate, or without a token on a queued sale, go to the waiting room.
     if ((r.code === 'rate_limited' || r.code === 'admission_token_required') && wantsHtml(request)) {
       const retryAfterSec = r.retryAfterSec ?? 1;
       reply.header('retry-after', String(retryAfterSec));
-      return reply.redirect(waitingRoomUrl({ productId, userId, quantity, idempotencyKey, retryAfterSec }), 302);
+      return void reply.redirect(waitingRoomUrl({ ...order, retryAfterSec }), 302);
     }
-    return reject(reply, r.code, r);
+    reject(reply, r.code, r);
   }
 
   app.get<{ Params: { orderId: string } }>(

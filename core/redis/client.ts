@@ -7,7 +7,8 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { ConfigError } from '../config/env.js';
 
 const SCRIPTS: Record<string, { file: string; keys: number | undefined }> = {
-  fgReserve: { file: 'reserve.lua', keys: 8 },
+  // numkeys first too: a batch of orders of one sale (reserve.ts reserveMany).
+  fgReserve: { file: 'reserve.lua', keys: undefined },
   fgRelease: { file: 'release.lua', keys: 7 },
   // Variable key count: the caller passes numkeys first (confirm.lua settles a batch of orders).
   fgConfirm: { file: 'confirm.lua', keys: undefined },
@@ -24,7 +25,8 @@ type Arg = string | number;
 
 /** The raw script commands; call them through reserve.ts / sale.ts, which type their answers. */
 export interface ScriptCommands {
-  fgReserve(...keysThenArgs: Arg[]): Promise<unknown[]>;
+  /** numkeys, the keys, then the arguments. */
+  fgReserve(...numKeysKeysThenArgs: Arg[]): Promise<unknown[]>;
   fgRelease(...keysThenArgs: Arg[]): Promise<unknown[]>;
   /** numkeys, the keys, then the arguments. */
   fgConfirm(...numKeysKeysThenArgs: Arg[]): Promise<number>;
@@ -255,14 +257,15 @@ export function createRedis(target: RedisTarget | string, opts: RedisClientOptio
     // Sentinels (or the cluster) again. The failed command is not resent; its caller answers 503.
     reconnectOnError: (err) => err.message.startsWith('READONLY'),
   };
-  // fgConfirm takes its key count as its first argument: auto-pipelining would route it (and every
-  // command pipelined with it) by the slot of that number, not of its keys (a cross-slot pipeline
-  // error on a Cluster). It is sent on its own, routed by its keys; it runs once per produce batch.
+  // fgReserve and fgConfirm take their key count as first argument: auto-pipelining would route
+  // them (and every command pipelined with them) by the slot of that number, not of their keys (a
+  // cross-slot pipeline error on a Cluster). They are sent on their own, routed by their keys; each
+  // call carries a batch already (reserves of one event-loop turn, confirms of one produce batch).
   const common = {
     lazyConnect: true,
     enableOfflineQueue: true,
     enableAutoPipelining: opts.autoPipelining ?? true,
-    autoPipeliningIgnoredCommands: ['fgConfirm'],
+    autoPipeliningIgnoredCommands: ['fgReserve', 'fgConfirm'],
   };
   const retry = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2_000);
 

@@ -2,18 +2,25 @@
 import type { FluxRedis } from './client.js';
 import { orderStatusKey, saleKeys } from './keys.js';
 
-export interface ReserveRequest {
-  orderId: string;
+/** What every order of one reserve call shares: its sale and the settings of its records. */
+export interface ReserveCall {
   productId: string;
-  userId: string;
-  idempotencyKey: string;
-  quantity: number;
   idempotencyTtlSec: number;
   orderStatusTtlSec: number;
   pendingStaleMs: number;
+}
+
+/** One order of a reserve call. */
+export interface ReserveOrder {
+  orderId: string;
+  userId: string;
+  idempotencyKey: string;
+  quantity: number;
   /** The request carries an admission token whose signature, sale and user were checked (queued sales). */
   admissionToken?: boolean;
 }
+
+export type ReserveRequest = ReserveCall & ReserveOrder;
 
 export interface IdempotencyRecord {
   /**
@@ -120,12 +127,42 @@ export function parseReserveReply(reply: unknown[]): ReserveResult {
 }
 
 export async function reserve(redis: FluxRedis, r: ReserveRequest): Promise<ReserveResult> {
-  const k = saleKeys(r.productId);
-  const reply = await redis.fgReserve(
-    k.stock, k.meta, k.epoch, k.idem(r.idempotencyKey), k.user(r.userId), k.rate, orderStatusKey(r.orderId), k.tokens,
-    r.orderId, r.userId, r.quantity, r.productId, r.idempotencyTtlSec, r.orderStatusTtlSec, r.pendingStaleMs, r.admissionToken ? '1' : '',
-  );
-  return parseReserveReply(reply);
+  return (await reserveMany(redis, r, [r]))[0]!;
+}
+
+/**
+ * Decides several orders of one sale in one script call (reserve.lua), each exactly as its own call
+ * would, in the order given: one round trip, one clock reading and one fence check for all of them.
+ * A failed call leaves each order's fate unknown, as a failed single call does.
+ */
+export async function reserveMany(redis: FluxRedis, call: ReserveCall, orders: readonly ReserveOrder[]): Promise<ReserveResult[]> {
+  const k = saleKeys(call.productId);
+  const n = orders.length;
+  const args: (string | number)[] = new Array(1 + 5 + 3 * n + 4 + 4 * n);
+  args[0] = 5 + 3 * n;
+  args[1] = k.stock;
+  args[2] = k.meta;
+  args[3] = k.epoch;
+  args[4] = k.rate;
+  args[5] = k.tokens;
+  const a0 = 6 + 3 * n;
+  args[a0] = call.productId;
+  args[a0 + 1] = call.idempotencyTtlSec;
+  args[a0 + 2] = call.orderStatusTtlSec;
+  args[a0 + 3] = call.pendingStaleMs;
+  for (let i = 0; i < n; i++) {
+    const o = orders[i]!;
+    args[6 + 3 * i] = k.idem(o.idempotencyKey);
+    args[7 + 3 * i] = k.user(o.userId);
+    args[8 + 3 * i] = orderStatusKey(o.orderId);
+    args[a0 + 4 + 4 * i] = o.orderId;
+    args[a0 + 5 + 4 * i] = o.userId;
+    args[a0 + 6 + 4 * i] = o.quantity;
+    args[a0 + 7 + 4 * i] = o.admissionToken ? '1' : '';
+  }
+  const replies = (await redis.fgReserve(...args)) as unknown[][];
+  if (!Array.isArray(replies) || replies.length !== n) throw new Error(`reserve.lua answered ${Array.isArray(replies) ? replies.length : typeof replies} replies for ${n} orders`);
+  return replies.map(parseReserveReply);
 }
 
 /** Marks the reservation durable (Kafka acked). */

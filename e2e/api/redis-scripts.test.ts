@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, type FluxRedis } from '../../core/redis/client.js';
 import { orderStatusKey, saleKeys } from '../../core/redis/keys.js';
-import { confirmReservation, confirmReservations, markOutcomeUnknown, readAcceptedOrder, readIdempotencyRecord, releaseReservation, reserve, type ReserveRequest } from '../../core/redis/reserve.js';
+import { confirmReservation, confirmReservations, markOutcomeUnknown, readAcceptedOrder, readIdempotencyRecord, releaseReservation, reserve, reserveMany, type ReserveRequest } from '../../core/redis/reserve.js';
 import { closeGate, deleteSaleKeys, openGate, readSaleState, seedSale } from '../../core/redis/sale.js';
 import { requireEnv, uniqueName } from '../support/api.js';
 
@@ -36,6 +36,26 @@ async function seeded(stock: number, extra: { perUserLimit?: number } = {}) {
 }
 
 describe('Redis scripts', () => {
+  it('one call for a batch decides each order exactly as one call per order does, in order', async () => {
+    // The same 12 orders, against two sales seeded alike: a repeated key (replay), a key reused by
+    // another user, a user over the per-user limit, a quantity above what is left, and stock that
+    // runs out in the middle. The batch's answers and what Redis holds afterwards must be the single calls'.
+    const [one, many] = [await seeded(5, { perUserLimit: 2 }), await seeded(5, { perUserLimit: 2 })];
+    const shape: Array<[userId: string, key: string, quantity: number]> = [
+      ['ann', 'k1', 1], ['ann', 'k1', 1], ['bob', 'k1', 1], ['ann', 'k2', 1], ['ann', 'k3', 1], ['cat', 'k4', 2],
+      ['dan', 'k5', 2], ['eve', 'k6', 1], ['fay', 'k7', 1], ['gil', 'k8', 1], ['hal', 'k9', 1], ['ivy', 'k10', 1],
+    ];
+    const orders = (productId: string) => shape.map(([userId, idempotencyKey, quantity], i) => request(productId, { orderId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, userId, idempotencyKey, quantity }));
+    const singles = [];
+    for (const o of orders(one)) singles.push(await reserve(redis, o));
+    const batch = await reserveMany(redis, request(many), orders(many));
+    const strip = (r: Awaited<ReturnType<typeof reserve>>) => ('acceptedAtMs' in r ? { ...r, acceptedAtMs: 0 } : 'record' in r ? { kind: r.kind, orderId: r.record.orderId } : r);
+    expect(batch.map(strip)).toEqual(singles.map(strip));
+    expect(batch.map((r) => r.kind)).toEqual(['ok', 'replay', 'key_reused', 'ok', 'limit_reached', 'ok', 'sold_out', 'ok', 'sold_out', 'sold_out', 'sold_out', 'sold_out']);
+    expect(await readSaleState(redis, many)).toMatchObject({ stock: 0 });
+    for (const u of ['ann', 'cat', 'dan', 'eve']) expect(await redis.get(saleKeys(many).user(u))).toBe(await redis.get(saleKeys(one).user(u)));
+  });
+
   it('seed sets stock and config, bumps the epoch, opens the gate', async () => {
     const productId = await seeded(7, { perUserLimit: 3 });
     expect(await readSaleState(redis, productId)).toMatchObject({ seeded: true, stock: 7, state: 'open', epoch: 1, initialStock: 7, perUserLimit: 3, rateLimitPerSecond: null });

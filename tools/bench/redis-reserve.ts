@@ -17,9 +17,13 @@ const TTL_SEC = 120;
 
 export interface ReserveCaseResult {
   name: string;
+  /** Orders decided (calls × ordersPerCall); the per-call figures below are per order. */
   calls: number;
   clients: number;
   pipeline: number;
+  /** Orders per reserve.lua call (the API sends one call per sale per event-loop turn). */
+  ordersPerCall: number;
+  /** Orders decided per second. */
   opsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
@@ -50,18 +54,26 @@ export async function measureReserve(
   redisUrl: string,
   redisPid: number | undefined,
   productId: string,
-  o: { calls: number; clients: number; pipeline: number },
+  o: { calls: number; clients: number; pipeline: number; ordersPerCall?: number },
 ): Promise<ReserveCaseResult> {
-  const stock = o.calls * 2;
+  const perCall = o.ordersPerCall ?? 1;
+  const stock = o.calls * perCall * 2;
   await seedSale(redis, { productId, stock, initialStock: stock });
   const sha = (await redis.script('LOAD', loadScript('reserve.lua'))) as string;
   const k = saleKeys(productId);
-  // The same 8 keys and 8 arguments as core/redis/reserve.ts, with a fresh order per call.
+  // The keys and arguments of core/redis/reserve.ts reserveMany, with fresh orders per call
+  // (redis-benchmark draws each __rand_int__ on its own).
   const orderId = '00000000-0000-4000-8000-__rand_int__';
+  const orderKeys: string[] = [];
+  const orderArgs: string[] = [];
+  for (let i = 0; i < perCall; i++) {
+    orderKeys.push(k.idem('rb-__rand_int__'), k.user('u-__rand_int__'), orderStatusKey(orderId));
+    orderArgs.push(orderId, 'u-__rand_int__', '1', '');
+  }
   const command = [
-    'EVALSHA', sha, '8',
-    k.stock, k.meta, k.epoch, k.idem('rb-__rand_int__'), k.user('u-__rand_int__'), k.rate, orderStatusKey(orderId), k.tokens,
-    orderId, 'u-__rand_int__', '1', productId, String(TTL_SEC), String(TTL_SEC), '30000', '',
+    'EVALSHA', sha, String(5 + 3 * perCall),
+    k.stock, k.meta, k.epoch, k.rate, k.tokens, ...orderKeys,
+    productId, String(TTL_SEC), String(TTL_SEC), '30000', ...orderArgs,
   ];
   const args = [...benchmarkArgs(redisUrl), '-n', String(o.calls), '-c', String(o.clients), '-P', String(o.pipeline), '-r', '1000000000', '--csv', ...command];
   const before = cpuSeconds(redisPid);
@@ -74,18 +86,20 @@ export async function measureReserve(
   // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
   const f = row.split('","').map((x) => x.replace(/"/g, ''));
   const reserved = stock - Number(await redis.get(k.stock));
-  const cpuUs = before !== undefined && after !== undefined ? Math.round(((after - before) * 1e6 * 10) / o.calls) / 10 : undefined;
+  const orders = o.calls * perCall;
+  const cpuUs = before !== undefined && after !== undefined ? Math.round(((after - before) * 1e6 * 10) / orders) / 10 : undefined;
   await deleteSaleKeys(redis, productId);
   return {
-    name: `reserve.lua, ${o.clients} clients, pipeline ${o.pipeline}`,
-    calls: o.calls,
+    name: `reserve.lua, ${o.clients} clients, pipeline ${o.pipeline}, ${perCall} order${perCall > 1 ? 's' : ''} per call`,
+    calls: orders,
     clients: o.clients,
     pipeline: o.pipeline,
-    opsPerSecond: Math.round(Number(f[1])),
+    ordersPerCall: perCall,
+    opsPerSecond: Math.round(Number(f[1]) * perCall),
     p50Ms: Number(f[4]),
     p99Ms: Number(f[6]),
     redisCpuUsPerCall: cpuUs,
-    scriptUsPerCall: Math.round(((statsAfter.usec - statsBefore.usec) / Math.max(1, statsAfter.calls - statsBefore.calls)) * 10) / 10,
+    scriptUsPerCall: Math.round(((statsAfter.usec - statsBefore.usec) / Math.max(1, (statsAfter.calls - statsBefore.calls) * perCall)) * 10) / 10,
     perCoreCallsPerSecond: cpuUs ? Math.round(1e6 / cpuUs) : undefined,
     reserved,
   };
