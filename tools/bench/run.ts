@@ -280,10 +280,11 @@ async function workerStats(port: number): Promise<Record<string, number>> {
   const batches = value('fluxgate_worker_batch_size_count');
   const stats = {
     batches,
-    meanOrdersPerBatch: Math.round(value('fluxgate_worker_batch_size_sum') / batches),
+    meanRecordsPerBatch: Math.round(value('fluxgate_worker_batch_size_sum') / batches),
     meanBatchMs: Math.round((value('fluxgate_worker_batch_duration_seconds_sum') / value('fluxgate_worker_batch_duration_seconds_count')) * 1e4) / 10,
   };
-  notes.push(`our worker: ${stats.batches} batches, ${stats.meanOrdersPerBatch} orders each on average, ${stats.meanBatchMs} ms each`);
+  // fluxgate_worker_batch_size counts Kafka records: a v2 record carries many orders.
+  notes.push(`our worker: ${stats.batches} batches, ${stats.meanRecordsPerBatch} Kafka records each on average (${RECORD_ORDERS} orders per record), ${stats.meanBatchMs} ms each (from fetch to offset commit)`);
   return stats;
 }
 
