@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DLQ_HEADERS } from '../../core/kafka/dlq.js';
 import { getOrderStatus } from '../../core/postgres/orders.js';
+import { beginAndLockProducts } from '../../core/postgres/products.js';
 import type { RunningProcess } from '../support/processes.js';
 import {
   makeOrder,
@@ -171,5 +172,19 @@ describe('worker persistence', () => {
         accepted_ms: String(Date.parse(o.acceptedAt)),
         status: 'confirmed',
       });
+  });
+
+  it('BEGIN and the product lock in one round trip: ids are inlined as literals, whatever they hold', async () => {
+    const ids = [`${uniqueName('q')}'uote`, `${uniqueName('b')}\\slash`, `${uniqueName('d')}$$`];
+    for (const [i, id] of ids.entries()) await seedProduct(s.pool, id, i + 1);
+    const client = await s.pool.connect();
+    try {
+      const locked = await beginAndLockProducts(client, ids);
+      expect(locked).toEqual([...ids].sort().map((id) => ({ id, stock: ids.indexOf(id) + 1, perUserLimit: null })));
+      expect((await client.query<{ open: boolean }>("SELECT now() = statement_timestamp() AS open")).rows[0]!.open).toBe(false); // inside a transaction
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
   });
 });
