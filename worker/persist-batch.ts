@@ -3,14 +3,14 @@
 // The SQL is core/postgres's (orders.ts, products.ts); this file is the transaction's shape.
 //
 // Fast path (almost every batch): nothing of the batch is stored yet, so the transaction never
-// reads `orders` and the insert is a plain one: BEGIN and lock (one round trip), COPY, update,
-// COMMIT. If it hits a unique index (a redelivered orderId after a crash, or an idempotency key
-// another order holds), that attempt is rolled back and the batch is redone in checked mode, which
-// first reads what is stored and inserts with ON CONFLICT DO NOTHING.
+// reads `orders` and the insert is a plain one: BEGIN and lock (one round trip), COPY and stock
+// update (one round trip), COMMIT. If it hits a unique index (a redelivered orderId after a crash,
+// or an idempotency key another order holds), that attempt is rolled back and the batch is redone
+// in checked mode, which first reads what is stored and inserts with ON CONFLICT DO NOTHING.
 import type { Pool, PoolClient } from 'pg';
 import type { OrderMessage } from '../core/kafka/order-message.js';
 import { confirmedUnitsPerUser, insertNewOrders, insertOrders, readStoredKeys, type OrderRow } from '../core/postgres/orders.js';
-import { beginAndLockProducts, takeStock, type LockedProduct } from '../core/postgres/products.js';
+import { beginAndLockProducts, takeStock, takeStockStatement, type LockedProduct } from '../core/postgres/products.js';
 import { allocate, idempotencyKeyOf, userUnitsKeyOf, type Decision, type LockedState } from './allocate.js';
 
 export interface PersistResult {
@@ -91,16 +91,20 @@ async function attempt(client: PoolClient, orders: readonly OrderMessage[], chec
   const { decisions, redelivered, taken } = allocate(orders, { stock: new Map(locked.map((r) => [r.id, r.stock])), ...known, ...limits });
   if (decisions.length === 0) return { decisions, redelivered, checked };
   const rows = decisions.map(toRow);
+  let updated: number;
   if (!checked) {
-    // Every row must be new: a unique violation aborts the attempt (redone in checked mode).
-    await insertOrders(client, rows).catch((err: Error & { code?: string }) => {
+    // Every row must be new: a unique violation aborts the attempt (redone in checked mode). The
+    // stock update rides in the COPY's round trip (skipped if the COPY fails).
+    const stockUpdate = takeStockStatement(taken);
+    const touched = await insertOrders(client, rows, stockUpdate).catch((err: Error & { code?: string }) => {
       throw err.code === UNIQUE_VIOLATION ? new InsertConflictError(decisions.length, 0) : err;
     });
+    updated = touched ?? 0;
   } else {
     const res = await insertNewOrders(client, rows);
     if (res.inserted !== decisions.length) throw new InsertConflictError(decisions.length, res.inserted);
+    updated = await takeStock(client, taken);
   }
-  const updated = await takeStock(client, taken);
   if (updated !== taken.size) throw new Error(`stock update touched ${updated} products, expected ${taken.size}`);
   return { decisions, redelivered, checked };
 }

@@ -153,13 +153,26 @@ export async function beginAndLockProducts(db: Queryable, ids: readonly string[]
   return locked.rows.map((r) => ({ id: r.id, stock: r.stock, perUserLimit: r.per_user_limit }));
 }
 
-/** Takes the confirmed units of a batch (one UPDATE for all its products). Returns how many products it updated. */
+/**
+ * The UPDATE that takes the confirmed units of a batch (one statement for all its products), as
+ * text with its values inlined (escapeLiteral, integers checked), so it can also ride in the round
+ * trip of the batch's COPY (orders.ts insertOrders). Undefined when nothing is taken.
+ */
+export function takeStockStatement(taken: ReadonlyMap<string, number>): string | undefined {
+  if (taken.size === 0) return undefined;
+  const values: string[] = [];
+  for (const [id, units] of taken) {
+    if (!Number.isSafeInteger(units) || units < 0) throw new Error(`takeStock: ${units} units of ${id} is not a count`);
+    values.push(`(${pg.escapeLiteral(id)}, ${units})`);
+  }
+  return `UPDATE products p SET stock = p.stock - t.quantity, updated_at = now()
+       FROM (VALUES ${values.join(', ')}) AS t(product_id, quantity) WHERE p.id = t.product_id`;
+}
+
+/** Takes the confirmed units of a batch (takeStockStatement). Returns how many products it updated. */
 export async function takeStock(db: Queryable, taken: ReadonlyMap<string, number>): Promise<number> {
-  if (taken.size === 0) return 0;
-  const r = await db.query(
-    `UPDATE products p SET stock = p.stock - t.quantity, updated_at = now()
-       FROM unnest($1::text[], $2::int[]) AS t(product_id, quantity) WHERE p.id = t.product_id`,
-    [[...taken.keys()], [...taken.values()]],
-  );
+  const sql = takeStockStatement(taken);
+  if (sql === undefined) return 0;
+  const r = await db.query(sql);
   return r.rowCount ?? 0;
 }
