@@ -15,6 +15,8 @@ export interface ApiMetrics {
   kafkaProduceErrors: Counter;
   releases: Counter<'result'>;
   produceBatch(size: number, ok: boolean, seconds: number): void;
+  /** One reserve.lua call of the order path: the orders it decided (api/sale-calls.ts). */
+  reserveCall(orders: number): void;
   /** One Redis WAIT for replica acknowledgement (core/redis/durability.ts). */
   replicaWait(orders: number, ok: boolean, seconds: number): void;
   queue: QueueMetrics;
@@ -67,6 +69,12 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
     registers: [registry],
   });
   const sizes = batchSize.child();
+  const reserveCallOrders = new TallyHistogram({
+    name: 'fluxgate_redis_reserve_call_orders',
+    help: 'Orders decided per reserve.lua call (the orders of one sale read in one turn of the event loop; 0 = confirmations alone)',
+    buckets: [0, 1, 2, 4, 8, 16, 32, 64],
+    registers: [registry],
+  }).child();
   const produceOk = batchSeconds.child('ok');
   const produceFailed = batchSeconds.child('failed');
   const replicaWaitSeconds = new Histogram({
@@ -105,6 +113,7 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
       sizes.observe(size);
       (ok ? produceOk : produceFailed).observe(seconds);
     },
+    reserveCall: (n) => reserveCallOrders.observe(n),
     replicaWait(orders, ok, seconds) {
       replicaWaitSeconds.labels(ok ? 'ok' : 'failed').observe(seconds);
       replicaWaitOrders.labels(ok ? 'ok' : 'failed').inc(orders);

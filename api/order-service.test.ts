@@ -5,6 +5,7 @@ import { Registry } from 'prom-client';
 import { pino } from 'pino';
 import { ProduceError } from '../core/kafka/producer.js';
 import type { FluxRedis } from '../core/redis/client.js';
+import { readReserveCall } from '../core/redis/reserve.js';
 import { createApiMetrics } from './metrics.js';
 import { OrderService, type OrderServiceDeps } from './order-service.js';
 
@@ -16,22 +17,23 @@ function setup(opts: {
 }) {
   const calls = { reserve: 0, release: [] as string[], confirm: [] as string[], confirmCalls: [] as string[][], send: [] as string[] };
   const redis = {
-    // A batch (reserve.ts reserveMany): each order is handed to opts.reserve as a single call's
-    // 8 keys and 8 arguments (stock, meta, epoch, idem, user, rate, order, tokens; orderId, userId,
-    // quantity, productId, TTLs, pending-stale ms, token flag).
+    // A call of reserve.lua (reserve.ts reserveMany): its confirmations are recorded as confirm.lua
+    // 'd' calls; each order is handed to opts.reserve as a single call's 8 keys and 8 arguments
+    // (stock, meta, epoch, idem, user, rate, order, tokens; orderId, userId, quantity, productId,
+    // TTLs, pending-stale ms, token flag).
     fgReserve: async (...args: unknown[]) => {
-      const n = (Number(args[0]) - 5) / 3;
-      const [stock, meta, epoch, rate, tokens] = args.slice(1, 6);
-      const call = args.slice(6 + 3 * n, 10 + 3 * n);
+      const { saleKeys: [stock, meta, epoch, rate, tokens], call, confirms, orders } = readReserveCall(args);
+      if (confirms.length > 0) {
+        calls.confirmCalls.push(confirms.map((c) => c.key));
+        for (const _ of confirms) calls.confirm.push('d');
+      }
       const replies = [];
-      for (let i = 0; i < n; i++) {
+      for (const { keys: [idem, user, order], args: [orderId, userId, quantity, token] } of orders) {
         calls.reserve++;
-        const [idem, user, order] = args.slice(6 + 3 * i, 9 + 3 * i);
-        const [orderId, userId, quantity, token] = args.slice(10 + 3 * n + 4 * i, 14 + 3 * n + 4 * i);
-        replies.push(opts.reserve([stock, meta, epoch, idem, user, rate, order, tokens, orderId, userId, quantity, call[0], call[1], call[2], call[3], token]));
+        replies.push(opts.reserve([stock, meta, epoch, idem, user, rate, order, tokens, orderId, userId, quantity, ...call, token]));
       }
       await new Promise((r) => setImmediate(r));
-      return replies;
+      return [confirms.length, replies];
     },
     fgRelease: async (...args: unknown[]) => {
       calls.release.push(String(args[7]));
@@ -161,7 +163,7 @@ describe('OrderService', () => {
     expect(failing.calls.release).toEqual([]);
   });
 
-  it('confirms the orders of one produce batch in one Redis call per sale', async () => {
+  it('confirms the orders of one produce batch with one Redis call per sale', async () => {
     const { service, calls } = setup({ reserve: () => ['ok', 9, 1, Date.now()] });
     const placed = await Promise.all([
       ...Array.from({ length: 5 }, (_, i) => service.place(req({ idempotencyKey: `a${i}` }))),

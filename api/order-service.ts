@@ -13,8 +13,7 @@ import { newOrderId } from '../core/redis/keys.js';
 import { markOutcomeUnknown, readIdempotencyRecord, releaseReservation, type IdempotencyRecord } from '../core/redis/reserve.js';
 import { localOnly, type Durability } from '../core/redis/durability.js';
 import type { Rejection } from './answers.js';
-import { ConfirmBatcher } from './confirm-batcher.js';
-import { ReserveBatcher } from './reserve-batcher.js';
+import { SaleCalls } from './sale-calls.js';
 import type { ApiMetrics, OrderOutcome } from './metrics.js';
 
 export interface OrderRequest {
@@ -95,15 +94,13 @@ export class OrderService {
   private recent = new Map<string, { req: OrderRequest; body: SuccessBody }>();
   private older = new Map<string, { req: OrderRequest; body: SuccessBody }>();
 
-  /** Confirms the orders of one produce batch in one Redis call per sale. */
-  private readonly confirms: ConfirmBatcher;
-  /** Reserves the orders of one event-loop turn in one Redis call per sale. */
-  private readonly reserves: ReserveBatcher;
+  /** Reserves the orders of one event-loop turn, and confirms those Kafka acknowledged, in one Redis call per sale. */
+  private readonly sales: SaleCalls;
 
   constructor(private readonly d: OrderServiceDeps) {
-    this.confirms = new ConfirmBatcher(d.redis, () => d.metrics.redisErrors.inc());
     const s = d.settings;
-    this.reserves = new ReserveBatcher(d.redis, { idempotencyTtlSec: s.idempotencyTtlSec, orderStatusTtlSec: s.orderStatusTtlSec, pendingStaleMs: s.pendingStaleMs });
+    const settings = { idempotencyTtlSec: s.idempotencyTtlSec, orderStatusTtlSec: s.orderStatusTtlSec, pendingStaleMs: s.pendingStaleMs };
+    this.sales = new SaleCalls(d.redis, settings, { confirmError: () => d.metrics.redisErrors.inc(), call: (n) => d.metrics.reserveCall(n) });
   }
 
   /**
@@ -111,7 +108,8 @@ export class OrderService {
    * key reused with other parameters, the sale's sold-out flag. Synchronous: the hot refusals are
    * answered in the same turn, without a promise.
    */
-  answerFromMemory(req: OrderRequest, local = localKey(req)): OrderResult | undefined {
+  answerFromMemory(req: OrderRequest): OrderResult | undefined {
+    const local = localKey(req);
     const known = this.recent.get(local) ?? this.older.get(local) ?? this.inFlight.get(local);
     if (known && !sameParameters(known.req, req)) return this.outcome(KEY_REUSED);
     if (known && 'body' in known) return this.outcome({ ok: true, body: known.body, replayed: true });
@@ -127,9 +125,13 @@ export class OrderService {
   }
 
   place(req: OrderRequest): Promise<OrderResult> {
+    const quick = this.answerFromMemory(req);
+    return quick ? Promise.resolve(quick) : this.placeUnknown(req);
+  }
+
+  /** place() for an order answerFromMemory just said it knows nothing of (the route asks it first). */
+  placeUnknown(req: OrderRequest): Promise<OrderResult> {
     const local = localKey(req);
-    const quick = this.answerFromMemory(req, local);
-    if (quick) return Promise.resolve(quick);
     const inFlight = this.inFlight.get(local);
     if (inFlight) return inFlight.placing.then((r) => this.outcome(r.ok ? { ...r, replayed: true } : r));
     const entry = { req, placing: undefined as unknown as Promise<OrderResult> };
@@ -166,7 +168,7 @@ export class OrderService {
     const s = this.d.settings;
     let r;
     try {
-      r = await this.reserves.reserve(req.productId, {
+      r = await this.sales.reserve(req.productId, {
         orderId,
         userId: req.userId,
         idempotencyKey: req.idempotencyKey,
@@ -260,7 +262,7 @@ export class OrderService {
       return limbo(o.orderId, `Kafka: ${message}`);
     }
     // Not awaited: the answer does not depend on it; a duplicate meanwhile waits on the record.
-    this.confirms.add(req.productId, req.idempotencyKey, o.orderId);
+    this.sales.confirm(req.productId, req.idempotencyKey, o.orderId);
     const body: SuccessBody = { status: 'success', orderId: o.orderId, productId: req.productId, remaining: o.remaining };
     this.remember(localKey(req), req, body);
     return { ok: true, body, replayed: false };

@@ -127,42 +127,84 @@ export function parseReserveReply(reply: unknown[]): ReserveResult {
 }
 
 export async function reserve(redis: FluxRedis, r: ReserveRequest): Promise<ReserveResult> {
-  return (await reserveMany(redis, r, [r]))[0]!;
+  return (await reserveMany(redis, r, [r])).results[0]!;
+}
+
+/** An order of the sale Kafka acknowledged: its record goes to d (durable) if it still holds that orderId. */
+export interface Confirmation {
+  idempotencyKey: string;
+  orderId: string;
 }
 
 /**
  * Decides several orders of one sale in one script call (reserve.lua), each exactly as its own call
  * would, in the order given: one round trip, one clock reading and one fence check for all of them.
- * A failed call leaves each order's fate unknown, as a failed single call does.
+ * The same call first confirms `confirms` (Kafka acknowledged them). A failed call leaves each
+ * order's fate unknown, as a failed single call does, and the confirmations undone (still pending).
  */
-export async function reserveMany(redis: FluxRedis, call: ReserveCall, orders: readonly ReserveOrder[]): Promise<ReserveResult[]> {
+export async function reserveMany(
+  redis: FluxRedis,
+  call: ReserveCall,
+  orders: readonly ReserveOrder[],
+  confirms: readonly Confirmation[] = [],
+): Promise<{ results: ReserveResult[]; confirmed: number }> {
   const k = saleKeys(call.productId);
   const n = orders.length;
-  const args: (string | number)[] = new Array(1 + 5 + 3 * n + 4 + 4 * n);
-  args[0] = 5 + 3 * n;
+  const c = confirms.length;
+  const numKeys = 5 + c + 3 * n;
+  const args: (string | number)[] = new Array(1 + numKeys + 5 + c + 4 * n);
+  args[0] = numKeys;
   args[1] = k.stock;
   args[2] = k.meta;
   args[3] = k.epoch;
   args[4] = k.rate;
   args[5] = k.tokens;
-  const a0 = 6 + 3 * n;
+  const a0 = 1 + numKeys;
   args[a0] = call.productId;
   args[a0 + 1] = call.idempotencyTtlSec;
   args[a0 + 2] = call.orderStatusTtlSec;
   args[a0 + 3] = call.pendingStaleMs;
+  args[a0 + 4] = c;
+  for (let j = 0; j < c; j++) {
+    args[6 + j] = k.idem(confirms[j]!.idempotencyKey);
+    args[a0 + 5 + j] = confirms[j]!.orderId;
+  }
   for (let i = 0; i < n; i++) {
     const o = orders[i]!;
-    args[6 + 3 * i] = k.idem(o.idempotencyKey);
-    args[7 + 3 * i] = k.user(o.userId);
-    args[8 + 3 * i] = orderStatusKey(o.orderId);
-    args[a0 + 4 + 4 * i] = o.orderId;
-    args[a0 + 5 + 4 * i] = o.userId;
-    args[a0 + 6 + 4 * i] = o.quantity;
-    args[a0 + 7 + 4 * i] = o.admissionToken ? '1' : '';
+    const ki = 6 + c + 3 * i;
+    const ai = a0 + 5 + c + 4 * i;
+    args[ki] = k.idem(o.idempotencyKey);
+    args[ki + 1] = k.user(o.userId);
+    args[ki + 2] = orderStatusKey(o.orderId);
+    args[ai] = o.orderId;
+    args[ai + 1] = o.userId;
+    args[ai + 2] = o.quantity;
+    args[ai + 3] = o.admissionToken ? '1' : '';
   }
-  const replies = (await redis.fgReserve(...args)) as unknown[][];
+  const [confirmed, replies] = (await redis.fgReserve(...args)) as [number, unknown[][]];
   if (!Array.isArray(replies) || replies.length !== n) throw new Error(`reserve.lua answered ${Array.isArray(replies) ? replies.length : typeof replies} replies for ${n} orders`);
-  return replies.map(parseReserveReply);
+  return { results: replies.map(parseReserveReply), confirmed: Number(confirmed) };
+}
+
+/** The parts of a reserveMany call's arguments (numkeys first): the reverse of its encoding, for scripted Redis in unit tests. */
+export function readReserveCall(args: readonly unknown[]) {
+  const numKeys = Number(args[0]);
+  const a0 = 1 + numKeys;
+  const c = Number(args[a0 + 4]);
+  const n = (numKeys - 5 - c) / 3;
+  return {
+    /** stock, meta, epoch, rate, tokens */
+    saleKeys: args.slice(1, 6).map(String),
+    /** productId, idempotency TTL, order TTL, pending-stale ms */
+    call: args.slice(a0, a0 + 4),
+    confirms: Array.from({ length: c }, (_, j) => ({ key: String(args[6 + j]), orderId: String(args[a0 + 5 + j]) })),
+    orders: Array.from({ length: n }, (_, i) => ({
+      /** idem, user, order */
+      keys: args.slice(6 + c + 3 * i, 9 + c + 3 * i).map(String),
+      /** orderId, userId, quantity, token flag */
+      args: args.slice(a0 + 5 + c + 4 * i, a0 + 9 + c + 4 * i),
+    })),
+  };
 }
 
 /** Marks the reservation durable (Kafka acked). */

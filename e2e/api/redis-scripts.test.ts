@@ -48,12 +48,36 @@ describe('Redis scripts', () => {
     const orders = (productId: string) => shape.map(([userId, idempotencyKey, quantity], i) => request(productId, { orderId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, userId, idempotencyKey, quantity }));
     const singles = [];
     for (const o of orders(one)) singles.push(await reserve(redis, o));
-    const batch = await reserveMany(redis, request(many), orders(many));
+    const { results: batch } = await reserveMany(redis, request(many), orders(many));
     const strip = (r: Awaited<ReturnType<typeof reserve>>) => ('acceptedAtMs' in r ? { ...r, acceptedAtMs: 0 } : 'record' in r ? { kind: r.kind, orderId: r.record.orderId } : r);
     expect(batch.map(strip)).toEqual(singles.map(strip));
     expect(batch.map((r) => r.kind)).toEqual(['ok', 'replay', 'key_reused', 'ok', 'limit_reached', 'ok', 'sold_out', 'ok', 'sold_out', 'sold_out', 'sold_out', 'sold_out']);
     expect(await readSaleState(redis, many)).toMatchObject({ stock: 0 });
     for (const u of ['ann', 'cat', 'dan', 'eve']) expect(await redis.get(saleKeys(many).user(u))).toBe(await redis.get(saleKeys(one).user(u)));
+  });
+
+  it('a reserve call first confirms the orders given to it: p and u become d, TTL kept; others left alone', async () => {
+    const productId = await seeded(10);
+    const [p1, p2, u1, other, gone] = Array.from({ length: 5 }, () => request(productId));
+    for (const r of [p1!, p2!, u1!, other!]) expect((await reserve(redis, r)).kind).toBe('ok');
+    await markOutcomeUnknown(redis, productId, u1!.idempotencyKey, u1!.orderId);
+    const ttlBefore = await redis.ttl(saleKeys(productId).idem(p1!.idempotencyKey));
+    const replayOfP2 = { ...p2!, orderId: randomUUID() };
+    const { confirmed, results } = await reserveMany(redis, request(productId), [replayOfP2], [
+      { idempotencyKey: p1!.idempotencyKey, orderId: p1!.orderId },
+      { idempotencyKey: p2!.idempotencyKey, orderId: p2!.orderId },
+      { idempotencyKey: u1!.idempotencyKey, orderId: u1!.orderId },
+      { idempotencyKey: other!.idempotencyKey, orderId: randomUUID() }, // another order holds the key
+      { idempotencyKey: gone!.idempotencyKey, orderId: gone!.orderId }, // no record
+    ]);
+    expect(confirmed).toBe(3);
+    // The confirmation ran first: the replay in the same call answers the durable order at once.
+    expect(results).toEqual([{ kind: 'replay', record: expect.objectContaining({ state: 'done', orderId: p2!.orderId }) }]);
+    for (const r of [p1!, u1!]) expect(await readIdempotencyRecord(redis, productId, r.idempotencyKey)).toMatchObject({ state: 'done', orderId: r.orderId });
+    expect(await readIdempotencyRecord(redis, productId, other!.idempotencyKey)).toMatchObject({ state: 'pending', orderId: other!.orderId });
+    expect(await redis.exists(saleKeys(productId).idem(gone!.idempotencyKey))).toBe(0);
+    expect(await redis.ttl(saleKeys(productId).idem(p1!.idempotencyKey))).toBeGreaterThan(ttlBefore - 5);
+    expect((await reserveMany(redis, request(productId), [], [{ idempotencyKey: p1!.idempotencyKey, orderId: p1!.orderId }])).confirmed, 'already done').toBe(0);
   });
 
   it('seed sets stock and config, bumps the epoch, opens the gate', async () => {

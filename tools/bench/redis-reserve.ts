@@ -61,7 +61,7 @@ export async function measureReserve(
   await seedSale(redis, { productId, stock, initialStock: stock });
   const sha = (await redis.script('LOAD', loadScript('reserve.lua'))) as string;
   const k = saleKeys(productId);
-  // The keys and arguments of core/redis/reserve.ts reserveMany, with fresh orders per call
+  // The keys and arguments of core/redis/reserve.ts reserveMany (no confirmation), with fresh orders per call
   // (redis-benchmark draws each __rand_int__ on its own).
   const orderId = '00000000-0000-4000-8000-__rand_int__';
   const orderKeys: string[] = [];
@@ -73,7 +73,7 @@ export async function measureReserve(
   const command = [
     'EVALSHA', sha, String(5 + 3 * perCall),
     k.stock, k.meta, k.epoch, k.rate, k.tokens, ...orderKeys,
-    productId, String(TTL_SEC), String(TTL_SEC), '30000', ...orderArgs,
+    productId, String(TTL_SEC), String(TTL_SEC), '30000', '0', ...orderArgs,
   ];
   const args = [...benchmarkArgs(redisUrl), '-n', String(o.calls), '-c', String(o.clients), '-P', String(o.pipeline), '-r', '1000000000', '--csv', ...command];
   const before = cpuSeconds(redisPid);

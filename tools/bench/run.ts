@@ -184,12 +184,16 @@ async function scrape(port: number): Promise<(name: string) => number> {
 async function produceStats(port: number): Promise<Record<string, number>> {
   const value = await scrape(port);
   const batches = value('fluxgate_kafka_produce_batch_size_count');
+  const reserveCalls = value('fluxgate_redis_reserve_call_orders_count');
   const stats = {
     produceRequests: batches,
     meanOrdersPerProduceRequest: Math.round((value('fluxgate_kafka_produce_batch_size_sum') / batches) * 10) / 10,
     meanProduceMs: Math.round((value('fluxgate_kafka_produce_duration_seconds_sum') / value('fluxgate_kafka_produce_duration_seconds_count')) * 1e4) / 10,
+    reserveCalls,
+    meanOrdersPerReserveCall: Math.round((value('fluxgate_redis_reserve_call_orders_sum') / reserveCalls) * 10) / 10,
   };
   notes.push(`our API, accept: ${stats.produceRequests} Kafka produce requests, ${stats.meanOrdersPerProduceRequest} orders each on average, ${stats.meanProduceMs} ms each (acks=all)`);
+  notes.push(`our API, accept: ${stats.reserveCalls} reserve.lua calls, ${stats.meanOrdersPerReserveCall} orders each on average`);
   return stats;
 }
 

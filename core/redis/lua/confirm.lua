@@ -1,7 +1,8 @@
 --[[
   confirm: settle the produce of one or more orders of one sale in their idempotency records,
   keeping each record's TTL. One call per Kafka produce batch and sale (the keys share the sale's
-  slot), not one per order.
+  slot), not one per order. The API's confirmations ('d') ride on its next reserve.lua call for the
+  sale instead (the same rule, in that script); this is the standalone form ('u' above all).
   ARGV[1] = 'd': durable in Kafka (from p or u), so replays answer at once instead of waiting.
   ARGV[1] = 'u': the produce failed but may have written the order (from p only): the record then
   never goes back to the stock (release.lua only releases p), and the key stays tied to this orderId.

@@ -7,9 +7,15 @@
   Invariant: an idempotency key names one order (one orderId) for one user and quantity, whatever
   happens to its produce; this script never gives a key a second orderId.
 
-  Call: KEYS = stock, meta, epoch, rate, tokens (the sale's), then idem, user, order for each order;
-  ARGV = productId, idempotency record TTL, order record TTL, pending-stale ms (the call's), then
-  orderId, userId, quantity, token flag for each order. Returns one reply (below) per order, in order.
+  The call also confirms orders of the sale that Kafka acknowledged since the last call (c of them):
+  their records go from p or u to d (durable: replays answer at once), TTL kept, as confirm.lua does
+  with 'd'; a record that is gone, another order's or already d is left alone. One round trip for
+  both instead of one more call per produce batch.
+
+  Call: KEYS = stock, meta, epoch, rate, tokens (the sale's), then the c idem keys to confirm, then
+  idem, user, order for each order; ARGV = productId, idempotency record TTL, order record TTL,
+  pending-stale ms, c, then the c orderIds to confirm, then orderId, userId, quantity, token flag
+  for each order. Returns {confirmed, {one reply (below) per order, in order}}.
   Below, for one order, KEYS and ARGV are as reserveOne sees them:
 
   KEYS[1] stock   fg:{p}:stock          integer units left (missing = not seeded)
@@ -153,11 +159,24 @@ local function reserveOne(KEYS, ARGV)
   return {'ok', remaining, tonumber(epoch), nowMs}
 end
 
+local c = tonumber(ARGV[5])
+local confirmed = 0
+for j = 1, c do
+  local record = redis.call('GET', KEYS[5 + j])
+  if record then
+    local state, orderId = string.match(record, '^(%a)|([^|]+)|')
+    if orderId == ARGV[5 + j] and state ~= 'd' then
+      redis.call('SET', KEYS[5 + j], 'd' .. string.sub(record, 2), 'KEEPTTL')
+      confirmed = confirmed + 1
+    end
+  end
+end
+
 local replies = {}
-for i = 1, (#KEYS - 5) / 3 do
-  local k, a = 5 + (i - 1) * 3, 4 + (i - 1) * 4
+for i = 1, (#KEYS - 5 - c) / 3 do
+  local k, a = 5 + c + (i - 1) * 3, 5 + c + (i - 1) * 4
   replies[i] = reserveOne(
     {KEYS[1], KEYS[2], KEYS[3], KEYS[k + 1], KEYS[k + 2], KEYS[4], KEYS[k + 3], KEYS[5]},
     {ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[a + 4]})
 end
-return replies
+return {confirmed, replies}
