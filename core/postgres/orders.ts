@@ -69,6 +69,13 @@ function quoted(v: string): string {
   return v.includes('"') || v.includes('\\') ? `"${v.replace(/["\\]/g, '\\$&')}"` : `"${v}"`;
 }
 
+/** A text[] literal of `values` (quoted elements), built in one pass instead of pg's per-element encoding. */
+function textArray(values: readonly string[]): string {
+  let out = '';
+  for (let i = 0; i < values.length; i++) out += (i === 0 ? '' : ',') + quoted(values[i]!);
+  return `{${out}}`;
+}
+
 function nullable(v: string | null): string {
   return v === null ? 'NULL' : quoted(v);
 }
@@ -183,12 +190,15 @@ export async function confirmedUnitsPerUser(
   pairs: ReadonlyArray<{ productId: string; userId: string }>,
 ): Promise<Array<{ productId: string; userId: string; units: number }>> {
   if (pairs.length === 0) return [];
+  // LATERAL: one index lookup per pair (orders_product_user_confirmed_idx, index-only). A plain
+  // join let the planner hash the whole orders table, every sale's orders, once per batch.
   const { rows } = await db.query<{ product_id: string; user_id: string; units: number }>(
-    `SELECT o.product_id, o.user_id, sum(o.quantity)::int AS units
-       FROM unnest($1::text[], $2::text[]) AS k(product_id, user_id)
-       JOIN orders o ON o.product_id = k.product_id AND o.user_id = k.user_id AND o.status = 'confirmed'
-      GROUP BY o.product_id, o.user_id`,
-    [pairs.map((p) => p.productId), pairs.map((p) => p.userId)],
+    `SELECT k.product_id, k.user_id, u.units
+       FROM unnest($1::text[], $2::text[]) AS k(product_id, user_id),
+            LATERAL (SELECT sum(o.quantity)::int AS units FROM orders o
+                      WHERE o.product_id = k.product_id AND o.user_id = k.user_id AND o.status = 'confirmed') AS u
+      WHERE u.units IS NOT NULL`,
+    [textArray(pairs.map((p) => p.productId)), textArray(pairs.map((p) => p.userId))],
   );
   return rows.map((r) => ({ productId: r.product_id, userId: r.user_id, units: r.units }));
 }
