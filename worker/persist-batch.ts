@@ -1,16 +1,16 @@
 // One PostgreSQL transaction per Kafka batch: lock the batch's products, decide every order
-// (allocate.ts), insert them all with one multi-row INSERT, then take the stock with one UPDATE.
+// (allocate.ts), insert them all with one COPY, then take the stock with one UPDATE.
 // The SQL is core/postgres's (orders.ts, products.ts); this file is the transaction's shape.
 //
 // Fast path (almost every batch): nothing of the batch is stored yet, so the transaction never
-// reads `orders` and the INSERT is a plain one: BEGIN, lock, insert, update, COMMIT. If it hits a
-// unique index (a redelivered orderId after a crash, or an idempotency key another order holds),
-// that attempt is rolled back and the batch is redone in checked mode, which first reads what is
-// stored and inserts with ON CONFLICT DO NOTHING.
+// reads `orders` and the insert is a plain one: BEGIN and lock (one round trip), COPY and stock
+// update (one round trip), COMMIT. If it hits a unique index (a redelivered orderId after a crash,
+// or an idempotency key another order holds), that attempt is rolled back and the batch is redone
+// in checked mode, which first reads what is stored and inserts with ON CONFLICT DO NOTHING.
 import type { Pool, PoolClient } from 'pg';
 import type { OrderMessage } from '../core/kafka/order-message.js';
 import { confirmedUnitsPerUser, insertNewOrders, insertOrders, readStoredKeys, type OrderRow } from '../core/postgres/orders.js';
-import { lockProducts, takeStock, type LockedProduct } from '../core/postgres/products.js';
+import { beginAndLockProducts, takeStock, takeStockStatement, type LockedProduct } from '../core/postgres/products.js';
 import { allocate, idempotencyKeyOf, userUnitsKeyOf, type Decision, type LockedState } from './allocate.js';
 
 export interface PersistResult {
@@ -30,6 +30,7 @@ export class InsertConflictError extends Error {
 
 const UNIQUE_VIOLATION = '23505';
 
+/** Runs `work`, whose first statement must BEGIN the transaction (beginAndLockProducts), then COMMIT; ROLLBACK on any error. */
 async function inTransaction<T>(pool: Pool, work: (c: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
@@ -39,7 +40,6 @@ async function inTransaction<T>(pool: Pool, work: (c: PoolClient) => Promise<T>)
   const onError = (err: Error) => void (broken ??= err);
   client.on('error', onError);
   try {
-    await client.query('BEGIN');
     const out = await work(client);
     await client.query('COMMIT');
     return out;
@@ -82,7 +82,7 @@ async function readUserLimits(client: PoolClient, orders: readonly OrderMessage[
 }
 
 async function attempt(client: PoolClient, orders: readonly OrderMessage[], checked: boolean): Promise<PersistResult> {
-  const locked = await lockProducts(client, [...new Set(orders.map((o) => o.productId))]);
+  const locked = await beginAndLockProducts(client, [...new Set(orders.map((o) => o.productId))]);
   // Read after the lock: a writer that committed before we got it is visible to this statement.
   const known: Omit<LockedState, 'stock'> = checked
     ? await readStoredKeys(client, orders, idempotencyKeyOf)
@@ -91,16 +91,20 @@ async function attempt(client: PoolClient, orders: readonly OrderMessage[], chec
   const { decisions, redelivered, taken } = allocate(orders, { stock: new Map(locked.map((r) => [r.id, r.stock])), ...known, ...limits });
   if (decisions.length === 0) return { decisions, redelivered, checked };
   const rows = decisions.map(toRow);
+  let updated: number;
   if (!checked) {
-    // Every row must be new: a unique violation aborts the attempt (redone in checked mode).
-    await insertOrders(client, rows).catch((err: Error & { code?: string }) => {
+    // Every row must be new: a unique violation aborts the attempt (redone in checked mode). The
+    // stock update rides in the COPY's round trip (skipped if the COPY fails).
+    const stockUpdate = takeStockStatement(taken);
+    const touched = await insertOrders(client, rows, stockUpdate).catch((err: Error & { code?: string }) => {
       throw err.code === UNIQUE_VIOLATION ? new InsertConflictError(decisions.length, 0) : err;
     });
+    updated = touched ?? 0;
   } else {
     const res = await insertNewOrders(client, rows);
     if (res.inserted !== decisions.length) throw new InsertConflictError(decisions.length, res.inserted);
+    updated = await takeStock(client, taken);
   }
-  const updated = await takeStock(client, taken);
   if (updated !== taken.size) throw new Error(`stock update touched ${updated} products, expected ${taken.size}`);
   return { decisions, redelivered, checked };
 }
@@ -118,6 +122,7 @@ export async function persistBatch(pool: Pool, orders: readonly OrderMessage[]):
 
 /** One result for the slices of a batch persisted separately (bisect.ts), in order. */
 export function mergeResults(parts: readonly PersistResult[]): PersistResult {
+  if (parts.length === 1) return parts[0]!; // the whole batch in one transaction: no copy of its decisions
   return {
     decisions: parts.flatMap((r) => r.decisions),
     redelivered: parts.reduce((n, r) => n + r.redelivered, 0),

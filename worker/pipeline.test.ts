@@ -80,4 +80,36 @@ describe('PartitionPipelines', () => {
     await d;
     expect(drained).toBe(true);
   });
+
+  it('a durable batch frees its partition before its offset commit ends; commits run in batch order; drain waits for them', async () => {
+    const p = new PartitionPipelines();
+    const order: string[] = [];
+    const firstCommit = deferred<void>();
+    p.start('t|0', '1', async () => ({ durable: true, commit: async () => {
+      order.push('commit 1 start');
+      await firstCommit.promise;
+      order.push('commit 1 end');
+    } }));
+    expect(await p.waitPrevious('t|0')).toBeUndefined(); // batch 2 may persist while commit 1 runs
+    p.start('t|0', '2', async () => ({ durable: true, commit: async () => void order.push('commit 2') }));
+    await p.waitPrevious('t|0');
+    let drained = false;
+    const d = p.drain().then(() => (drained = true));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(order).toEqual(['commit 1 start']);
+    expect(drained).toBe(false);
+    firstCommit.resolve();
+    await d;
+    expect(order).toEqual(['commit 1 start', 'commit 1 end', 'commit 2']);
+  });
+
+  it('a failed commit does not stop the next ones', async () => {
+    const p = new PartitionPipelines();
+    const done: string[] = [];
+    p.start('t|0', '1', async () => ({ durable: true, commit: async () => Promise.reject(new Error('coordinator moved')) }));
+    p.start('t|0', '2', async () => ({ durable: true, commit: async () => void done.push('2') }));
+    await p.drain();
+    await p.committed('t|0');
+    expect(done).toEqual(['2']);
+  });
 });

@@ -4,16 +4,24 @@
 // Invariant that keeps "never commit past an unpersisted message": batch N+1 of a partition starts
 // persisting only after batch N is durable. If N is not (shutdown, rebalance, error), N+1 is dropped
 // and the partition is rewound to N's first offset.
+//
+// A durable batch's offset commit (a Kafka round trip) runs off that chain: N+1's transaction starts
+// as soon as N is durable, and N's commit runs meanwhile. The commits of a partition still run one
+// after the other, in batch order, so the group's offset never moves backwards.
 
 export interface JobOutcome {
-  /** The batch is in PostgreSQL (and its poison in the DLQ); its offset commit may still have failed, harmlessly. */
+  /** The batch is in PostgreSQL (and its poison in the DLQ). */
   durable: boolean;
+  /** For a durable batch: its offset commit, run after the partition's previous commits (a failed one loses nothing). */
+  commit?: () => Promise<void>;
 }
 
 export class PartitionPipelines {
   private readonly inFlight = new Map<string, Promise<JobOutcome>>();
   /** First offset of a batch that did not become durable, per partition, until someone rewinds. */
   private readonly failed = new Map<string, string>();
+  /** The last offset commit of each partition (the chain its next commit waits for). */
+  private readonly commits = new Map<string, Promise<void>>();
 
   static key(topic: string, partition: number): string {
     return `${topic}|${partition}`;
@@ -35,14 +43,30 @@ export class PartitionPipelines {
 
   start(key: string, firstOffset: string, job: () => Promise<JobOutcome>): Promise<JobOutcome> {
     const done = job()
-      .catch(() => ({ durable: false }))
+      .catch((): JobOutcome => ({ durable: false }))
       .then((outcome) => {
         if (!outcome.durable) this.failed.set(key, firstOffset);
+        else if (outcome.commit) this.chainCommit(key, outcome.commit);
         if (this.inFlight.get(key) === done) this.inFlight.delete(key);
         return outcome;
       });
     this.inFlight.set(key, done);
     return done;
+  }
+
+  private chainCommit(key: string, commit: () => Promise<void>): void {
+    const next: Promise<void> = (this.commits.get(key) ?? Promise.resolve())
+      .then(commit)
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.commits.get(key) === next) this.commits.delete(key);
+      });
+    this.commits.set(key, next);
+  }
+
+  /** Waits for the partition's offset commits started so far (before giving the partition up). */
+  async committed(key: string): Promise<void> {
+    await this.commits.get(key);
   }
 
   /** After a rebalance the group restarts every partition from its committed offset: old failures are moot. */
@@ -54,8 +78,9 @@ export class PartitionPipelines {
     return this.inFlight.size;
   }
 
-  /** Waits until every batch in flight has finished (shutdown). */
+  /** Waits until every batch in flight has finished, and every offset commit (shutdown). */
   async drain(): Promise<void> {
     await Promise.all(this.inFlight.values());
+    await Promise.all(this.commits.values());
   }
 }

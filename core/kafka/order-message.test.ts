@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeOrder, decodeOrderRecord, encodeOrder, encodeOrders, type OrderMessage } from './order-message.js';
+import { decodeOrder, decodeOrderRecord, encodeOrder, encodeOrders, isCanonicalTime, type OrderMessage } from './order-message.js';
 
 const good: OrderMessage = {
   v: 1,
@@ -58,5 +58,27 @@ describe('v2 records: the orders of one sale in one record', () => {
   });
   it('decodeOrder (one order) refuses v2', () => {
     expect(() => decodeOrder(encodeOrders([good]))).toThrow(/unknown field orders/);
+  });
+});
+
+describe('isCanonicalTime: exactly what toISOString() writes', () => {
+  // The Date round trip the character check replaced: the reference it must agree with.
+  const reference = (t: string) => {
+    const ms = Date.parse(t);
+    return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(t) && !Number.isNaN(ms) && new Date(ms).toISOString() === t;
+  };
+  it('agrees with the Date round trip on valid times and every field pushed out of range', () => {
+    const samples: string[] = [];
+    const pad = (n: number, w: number) => String(n).padStart(w, '0');
+    for (const year of [0, 1, 4, 100, 400, 1900, 1970, 2000, 2024, 2026, 2100, 9999])
+      for (let month = 0; month <= 13; month++)
+        for (const day of [0, 1, 28, 29, 30, 31, 32])
+          for (const [h, m, sec] of [[0, 0, 0], [23, 59, 59], [24, 0, 0], [12, 60, 0], [12, 0, 60], [99, 99, 99]])
+            samples.push(`${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)}T${pad(h!, 2)}:${pad(m!, 2)}:${pad(sec!, 2)}.${pad(day * 31, 3)}Z`);
+    const valid = new Date(Date.UTC(2026, 10, 29, 19, 0, 0, 123)).toISOString();
+    samples.push(valid, `${valid} `, valid.replace('Z', '+'), valid.replace('T', 't'), valid.replace('.', ','), valid.slice(0, 23),
+      valid.replace('2026', '2O26'), valid.replace('19', '1/'), valid.replace('19', '1:'), `+0${valid}`, '', '2026-11-29T19:00:00Z');
+    for (const t of samples) expect([t, isCanonicalTime(t)]).toEqual([t, reference(t)]);
+    expect(samples.filter(isCanonicalTime).length).toBeGreaterThan(1000);
   });
 });

@@ -2,7 +2,7 @@
 // the operator's reconcile (settings, restock, lowering) and the worker's lock-and-take-stock.
 // Stock changes by the operator are single statements keyed on the allocation they start from, so
 // a retry or a second operator replica can never apply one twice.
-import type { Pool } from 'pg';
+import pg, { type Pool, type QueryResult } from 'pg';
 
 export interface Product {
   id: string;
@@ -137,22 +137,42 @@ export interface LockedProduct {
   perUserLimit: number | null;
 }
 
-/** Locks the products of a batch in id order (no deadlock between concurrent batches). */
-export async function lockProducts(db: Queryable, ids: readonly string[]): Promise<LockedProduct[]> {
-  const { rows } = await db.query<{ id: string; stock: number; per_user_limit: number | null }>(
-    'SELECT id, stock, per_user_limit FROM products WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
-    [ids],
-  );
-  return rows.map((r) => ({ id: r.id, stock: r.stock, perUserLimit: r.per_user_limit }));
+/**
+ * BEGIN, then lock the products of a batch FOR UPDATE in id order (no deadlock between concurrent
+ * batches), in ONE round trip: a simple-protocol query of two statements (the ids inlined with pg's
+ * escapeLiteral, since that protocol takes no parameters), one reply less on the partition's chain.
+ * If the lock fails, the transaction is open and aborted (the caller rolls back).
+ */
+export async function beginAndLockProducts(db: Queryable, ids: readonly string[]): Promise<LockedProduct[]> {
+  if (ids.length === 0) throw new Error('beginAndLockProducts: no product');
+  const results = (await db.query(
+    `BEGIN; SELECT id, stock, per_user_limit FROM products WHERE id IN (${ids.map((id) => pg.escapeLiteral(id)).join(', ')}) ORDER BY id FOR UPDATE`,
+  )) as unknown as Array<QueryResult<{ id: string; stock: number; per_user_limit: number | null }>>;
+  const locked = results[1];
+  if (!Array.isArray(results) || !locked) throw new Error('beginAndLockProducts: expected the results of BEGIN and of the lock');
+  return locked.rows.map((r) => ({ id: r.id, stock: r.stock, perUserLimit: r.per_user_limit }));
 }
 
-/** Takes the confirmed units of a batch (one UPDATE for all its products). Returns how many products it updated. */
+/**
+ * The UPDATE that takes the confirmed units of a batch (one statement for all its products), as
+ * text with its values inlined (escapeLiteral, integers checked), so it can also ride in the round
+ * trip of the batch's COPY (orders.ts insertOrders). Undefined when nothing is taken.
+ */
+export function takeStockStatement(taken: ReadonlyMap<string, number>): string | undefined {
+  if (taken.size === 0) return undefined;
+  const values: string[] = [];
+  for (const [id, units] of taken) {
+    if (!Number.isSafeInteger(units) || units < 0) throw new Error(`takeStock: ${units} units of ${id} is not a count`);
+    values.push(`(${pg.escapeLiteral(id)}, ${units})`);
+  }
+  return `UPDATE products p SET stock = p.stock - t.quantity, updated_at = now()
+       FROM (VALUES ${values.join(', ')}) AS t(product_id, quantity) WHERE p.id = t.product_id`;
+}
+
+/** Takes the confirmed units of a batch (takeStockStatement). Returns how many products it updated. */
 export async function takeStock(db: Queryable, taken: ReadonlyMap<string, number>): Promise<number> {
-  if (taken.size === 0) return 0;
-  const r = await db.query(
-    `UPDATE products p SET stock = p.stock - t.quantity, updated_at = now()
-       FROM unnest($1::text[], $2::int[]) AS t(product_id, quantity) WHERE p.id = t.product_id`,
-    [[...taken.keys()], [...taken.values()]],
-  );
+  const sql = takeStockStatement(taken);
+  if (sql === undefined) return 0;
+  const r = await db.query(sql);
   return r.rowCount ?? 0;
 }

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DLQ_HEADERS } from '../../core/kafka/dlq.js';
 import { getOrderStatus } from '../../core/postgres/orders.js';
+import { beginAndLockProducts } from '../../core/postgres/products.js';
 import type { RunningProcess } from '../support/processes.js';
 import {
   makeOrder,
@@ -146,5 +147,44 @@ describe('worker persistence', () => {
     expect(metrics).toContain('fluxgate_worker_dlq_total 3');
     expect(metrics).toContain('fluxgate_worker_orders_redelivered_total 50');
     expect(metrics).toMatch(/fluxgate_worker_consumer_lag\{topic="[^"]+",partition="\d+"\} 0/);
+  });
+
+  it('stores ids and idempotency keys character for character, whatever an array literal or the COPY text format would make of them', async () => {
+    const p = uniqueName('chars');
+    await seedProduct(s.pool, p, 100);
+    const keys = ['NULL', 'null', 'a"b', 'a\\b', '\\"', '{x,y}', ' padded ', 'a,b', "it's", 'ünïcödé ✓', '""', '\\', 'tab\there', '\\N', '\\.', 'line\nbreak', 'cr\rx', '\\t'];
+    const users = ['NULL', 'u:1', 'u.2', 'u-3_'];
+    const orders = keys.map((k, i) => makeOrder(p, { idempotencyKey: k, userId: users[i % users.length]!, epoch: 2 ** 40 + i }));
+    await produceOrders(s.topic, orders);
+    await waitForOrders(s.pool, [p], orders.length);
+    const { rows } = await s.pool.query<{ id: string; user_id: string; idempotency_key: string; epoch: string; accepted_ms: string; status: string }>(
+      `SELECT id::text, user_id, idempotency_key, epoch::text, (extract(epoch FROM accepted_at) * 1000)::bigint::text AS accepted_ms, status
+         FROM orders WHERE product_id = $1`,
+      [p],
+    );
+    const stored = new Map(rows.map((r) => [r.id, r]));
+    for (const o of orders)
+      expect(stored.get(o.orderId)).toEqual({
+        id: o.orderId,
+        user_id: o.userId,
+        idempotency_key: o.idempotencyKey,
+        epoch: String(o.epoch),
+        accepted_ms: String(Date.parse(o.acceptedAt)),
+        status: 'confirmed',
+      });
+  });
+
+  it('BEGIN and the product lock in one round trip: ids are inlined as literals, whatever they hold', async () => {
+    const ids = [`${uniqueName('q')}'uote`, `${uniqueName('b')}\\slash`, `${uniqueName('d')}$$`];
+    for (const [i, id] of ids.entries()) await seedProduct(s.pool, id, i + 1);
+    const client = await s.pool.connect();
+    try {
+      const locked = await beginAndLockProducts(client, ids);
+      expect(locked).toEqual([...ids].sort().map((id) => ({ id, stock: ids.indexOf(id) + 1, perUserLimit: null })));
+      expect((await client.query<{ open: boolean }>("SELECT now() = statement_timestamp() AS open")).rows[0]!.open).toBe(false); // inside a transaction
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
   });
 });

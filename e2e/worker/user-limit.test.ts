@@ -2,7 +2,7 @@
 // Redis's counters are lost on a FLUSHALL, a restart or a failover, and then the orders reaching
 // the worker are the only place left to hold the limit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getOrderStatus } from '../../core/postgres/orders.js';
+import { confirmedUnitsPerUser, getOrderStatus } from '../../core/postgres/orders.js';
 import type { RunningProcess } from '../support/processes.js';
 import { makeOrder, produceOrders, setUp, startWorker, summarize, uniqueName, waitForOrders, waitForZeroLag, type TestSetup } from './support.js';
 
@@ -49,5 +49,40 @@ describe('per-user limit in PostgreSQL', () => {
     ]);
     expect(await summarize(s.pool, p)).toMatchObject({ stock: 94, confirmed: 4, rejected: { over_user_limit: 3 } });
     expect(await getOrderStatus(s.pool, later[0]!.orderId)).toMatchObject({ status: 'rejected', reason: 'over_user_limit' });
+  });
+
+  it('reads what the users of a batch hold by index, never by scanning every sale\'s orders', async () => {
+    // A table holding other sales' orders (as production does), then one batch's 4,000 users.
+    const p = uniqueName('limited-read');
+    const other = uniqueName('other-sale');
+    await s.pool.query('INSERT INTO products (id, stock, initial_stock, per_user_limit) VALUES ($1, 100000, 100000, 5)', [p]);
+    await s.pool.query(
+      `INSERT INTO orders (id, product_id, user_id, idempotency_key, quantity, status, accepted_at)
+       SELECT gen_random_uuid(), $1, 'v-' || g, 'k-' || g, 1, 'confirmed', now() FROM generate_series(1, 30000) g`,
+      [other],
+    );
+    await s.pool.query(
+      `INSERT INTO orders (id, product_id, user_id, idempotency_key, quantity, status, accepted_at)
+       VALUES (gen_random_uuid(), $1, 'u-7', 'held-1', 2, 'confirmed', now()), (gen_random_uuid(), $1, 'u-7', 'held-2', 1, 'confirmed', now()),
+              (gen_random_uuid(), $1, 'u-9', 'held-3', 4, 'confirmed', now())`,
+      [p],
+    );
+    await s.pool.query('ANALYZE orders');
+    const pairs = Array.from({ length: 4000 }, (_, i) => ({ productId: p, userId: `u-${i}` }));
+    const client = await s.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const held = await confirmedUnitsPerUser(client, pairs);
+      const { rows } = await client.query<{ seq_scan: string }>("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'orders'");
+      expect(held.sort((a, b) => a.userId.localeCompare(b.userId))).toEqual([
+        { productId: p, userId: 'u-7', units: 3 },
+        { productId: p, userId: 'u-9', units: 4 },
+      ]);
+      expect(Number(rows[0]?.seq_scan ?? 0)).toBe(0);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+      await s.pool.query('DELETE FROM orders WHERE product_id = ANY($1)', [[p, other]]);
+    }
   });
 });
