@@ -184,6 +184,13 @@ export async function readStoredKeys(
   return { storedOrderIds, keyHolders };
 }
 
+/** $1 product ids, $2 user ids (pairs): confirmed units of each pair that holds any. */
+export const CONFIRMED_UNITS_SQL = `SELECT k.product_id, k.user_id, u.units
+       FROM unnest($1::text[], $2::text[]) AS k(product_id, user_id),
+            LATERAL (SELECT sum(o.quantity)::int AS units FROM orders o
+                      WHERE o.product_id = k.product_id AND o.user_id = k.user_id AND o.status = 'confirmed') AS u
+      WHERE u.units IS NOT NULL`;
+
 /** Confirmed units per (product, user) for the given pairs; pairs holding none are absent. */
 export async function confirmedUnitsPerUser(
   db: Queryable,
@@ -193,11 +200,7 @@ export async function confirmedUnitsPerUser(
   // LATERAL: one index lookup per pair (orders_product_user_confirmed_idx, index-only). A plain
   // join let the planner hash the whole orders table, every sale's orders, once per batch.
   const { rows } = await db.query<{ product_id: string; user_id: string; units: number }>(
-    `SELECT k.product_id, k.user_id, u.units
-       FROM unnest($1::text[], $2::text[]) AS k(product_id, user_id),
-            LATERAL (SELECT sum(o.quantity)::int AS units FROM orders o
-                      WHERE o.product_id = k.product_id AND o.user_id = k.user_id AND o.status = 'confirmed') AS u
-      WHERE u.units IS NOT NULL`,
+    CONFIRMED_UNITS_SQL,
     [textArray(pairs.map((p) => p.productId)), textArray(pairs.map((p) => p.userId))],
   );
   return rows.map((r) => ({ productId: r.product_id, userId: r.user_id, units: r.units }));
