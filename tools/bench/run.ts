@@ -253,7 +253,7 @@ async function runReplicaAck(): Promise<void> {
         name: `our API, accept, Sentinel, REDIS_REPLICA_ACKS=${acks}`,
         productId: p,
         start: async () => startOurApi(await createTopic(`replica-${acks}`), [{ productId: p, quantity: BIG_STOCK }], { ...redisEnv, REDIS_REPLICA_ACKS: String(acks) }),
-        after: async (api) => void (diagnostics[`replicaAcks${acks}`] = await replicaWaitStats(api.port!)),
+        after: async (api) => void (diagnostics[`replicaAcks${acks}`] = await replicaWaitStats(api.metricsPort!)),
       };
     };
     const [withAck, without] = await measureServers([server(1), server(0)]);
