@@ -135,6 +135,12 @@ async function allowUplinkInRedis(state: StackState): Promise<void> {
 }
 
 function prepareDirs(d: NodeDirs, net: NodeNet): void {
+  // containerd's state dir is runtime state (/run/containerd on a host: empty after a reboot). One
+  // left by a node that was killed, not stopped (tasks of dead shims), made the next containerd
+  // stop during "recovering state" (seen: a fresh-clone CI run after an interrupted one). The node
+  // is not running here, so start it as after a reboot.
+  unmountUnder(d.containerdState);
+  rmSync(d.containerdState, { recursive: true, force: true });
   for (const dir of [d.containerdRoot, d.containerdState, d.cniConfDir, d.cniIpamDir, d.kubeletRoot, d.podLogs]) mkdirSync(dir, { recursive: true });
   // The kubelet wants its cgroupRoot to exist in every v1 hierarchy; cpuset children start empty.
   for (const h of cgroupHierarchies()) {
@@ -358,11 +364,38 @@ function removeCgroups(net: NodeNet): string[] {
     if (!existsSync(dir)) return;
     const children = execFileSync('find', [dir, '-mindepth', '1', '-maxdepth', '1', '-type', 'd'], { encoding: 'utf8' }).split('\n').filter(Boolean);
     for (const c of children) rmTree(c);
-    execFileSync('rmdir', [dir]);
+    // A container whose shim was killed with the node (not stopped) still runs in its cgroup, and a
+    // cgroup with processes cannot be removed: end them first, then retry while they exit.
+    for (let i = 0; ; i++) {
+      killCgroupProcs(dir);
+      try {
+        execFileSync('rmdir', [dir], { stdio: 'pipe' });
+        break;
+      } catch (err) {
+        if (i >= 50) throw err;
+        execFileSync('sleep', ['0.1']);
+      }
+    }
     removed++;
   };
   for (const h of cgroupHierarchies()) rmTree(join(h, cgroupRootFor(net)));
   return removed > 0 ? [`${removed} cgroups removed`] : [];
+}
+
+function killCgroupProcs(dir: string): void {
+  let pids: number[] = [];
+  try {
+    pids = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return;
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone already */
+    }
+  }
 }
 
 /** Everything of the node that still exists on the machine (empty after nodeDown). */
