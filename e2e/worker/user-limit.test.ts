@@ -72,13 +72,18 @@ describe('per-user limit in PostgreSQL', () => {
     const client = await s.pool.connect();
     try {
       await client.query('BEGIN');
+      // A delta inside one transaction: PostgreSQL 15 flushes a backend's table counters at most
+      // once a second, so pg_stat_xact_user_tables can still hold scans of this connection's
+      // earlier transactions (the other test's reads by product_id); nothing flushes mid-transaction.
+      const seqScans = async () => Number((await client.query<{ seq_scan: string }>(
+        "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'orders'")).rows[0]?.seq_scan ?? 0);
+      const before = await seqScans();
       const held = await confirmedUnitsPerUser(client, pairs);
-      const { rows } = await client.query<{ seq_scan: string }>("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'orders'");
+      const scans = (await seqScans()) - before;
       expect(held.sort((a, b) => a.userId.localeCompare(b.userId))).toEqual([
         { productId: p, userId: 'u-7', units: 3 },
         { productId: p, userId: 'u-9', units: 4 },
       ]);
-      const scans = Number(rows[0]?.seq_scan ?? 0);
       // On a failure, say how the planner read orders (and what it believed of the table).
       const why = scans === 0 ? '' : JSON.stringify({
         plan: (await client.query(`EXPLAIN ${CONFIRMED_UNITS_SQL}`, [pairs.map((x) => x.productId), pairs.map((x) => x.userId)])).rows.map((r) => r['QUERY PLAN']),
