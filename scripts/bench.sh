@@ -5,6 +5,7 @@
 # Knobs (env): BENCH_DURATION_S=4 (per round) BENCH_ROUNDS=3 BENCH_WARMUP_S=2 BENCH_CONNECTIONS=64 BENCH_PIN=off|1:0 (server CPUs:wrk CPUs)
 #              BENCH_WORKER_ORDERS=100000 BENCH_PER_MESSAGE_MAX_S=10 BENCH_ONLY=ceiling,soldout,accept,replica,worker,redis,e2e,queue
 #              BENCH_REDIS_CALLS=200000 BENCH_E2E_REQUESTS=1000000 BENCH_E2E_BUYERS=200000 BENCH_E2E_UNITS=100000 BENCH_E2E_SALES=4 (README)
+#              FLUXGATE_KAFKA_JIT=c2 (the JIT of a broker this script starts; c1 = the tests' C1-only broker)
 #              BENCH_CPU_PROF=<dir> (V8 CPU profile of our API and worker per case; tools/bench/profile-top.ts summarizes one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +45,9 @@ stop_stack() {
 }
 trap stop_stack EXIT
 
-npm run -s stack:up -- --no-k8s >&2
+# A broker started here runs C2 as a production broker does (the tests' stack runs C1 only, for a
+# fast start); a stack already running keeps its broker, and the report says which JIT it has.
+FLUXGATE_KAFKA_JIT="${FLUXGATE_KAFKA_JIT:-c2}" npm run -s stack:up -- --no-k8s >&2
 eval "$(npm run -s stack:env)"
 export KAFKAJS_NO_PARTITIONER_WARNING=1
 # "queue" is tools/bench/queue.ts's case (below); run.ts knows the others.

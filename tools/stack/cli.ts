@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { importAppImage } from './node/image.js';
 import { stackPaths } from './paths.js';
+import { kafkaJitFlags } from './services/kafka.js';
 import { down, stackEnv, status, StackUpError, toShellExports, up, type ComponentName } from './stack.js';
 
 const USAGE = `usage: tsx tools/stack/cli.ts <command> [flags]
@@ -15,7 +16,8 @@ const USAGE = `usage: tsx tools/stack/cli.ts <command> [flags]
   down [--purge] [--only=a,b]        stop the stack's processes (--only: these of redis, postgres, kafka,
                                      controlplane, node; --purge also deletes its data and state)
 Environment: FLUXGATE_STACK_NO_K8S=1 (same as --no-k8s), FLUXGATE_STACK_NODE=1 (same as --node), FLUXGATE_STACK_ID (default: hash of the repo path), FLUXGATE_CACHE_DIR (default ~/.cache/flux-gate),
-             FLUXGATE_KAFKA_VERSION (default 4.1.2, used when the stack is first created)`;
+             FLUXGATE_KAFKA_VERSION (default 4.1.2, used when the stack is first created),
+             FLUXGATE_KAFKA_JIT=c1|c2 (the broker's JIT when it starts: c1 = C1 only, fast start, the default; c2 = full tiered, npm run bench)`;
 
 const log = (line: string) => process.stderr.write(`[stack] ${line}\n`);
 
@@ -36,6 +38,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'up': {
       const t0 = Date.now();
+      kafkaJitFlags(); // a bad FLUXGATE_KAFKA_JIT fails here, before anything starts
       log(`stack "${paths.stackId}" (state ${paths.stateDir})`);
       const startedFile = value('--started-file');
       if (startedFile) writeFileSync(startedFile, '');
