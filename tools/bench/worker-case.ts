@@ -5,10 +5,10 @@
 // Progress is probed in PostgreSQL by primary key (the first order, then the last: one partition is
 // persisted in order), and counted with count(*) only when the window opens and closes, so the
 // probe's own PostgreSQL CPU does not weigh on the per-order figures.
-import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { encodeOrders, orderKey, type OrderMessage } from '../../core/kafka/order-message.js';
+import { newOrderId } from '../../core/redis/keys.js';
 import type { RunningProcess } from '../../e2e/support/processes.js';
 import { cpuSeconds, stackCpuSeconds, stackPids, treeCpuSeconds } from './cpu.js';
 
@@ -56,8 +56,10 @@ export async function prefillTopic(kafka: Kafka, topic: string, productId: strin
       for (let r = start; r < Math.min(n, start + CHUNK); r += RECORD_ORDERS) {
         const orders: OrderMessage[] = [];
         for (let i = r; i < Math.min(n, start + CHUNK, r + RECORD_ORDERS); i++) {
-          const acceptedAt = new Date(t0 + Math.floor(i / ORDERS_PER_MS)).toISOString();
-          orders.push({ v: 1, orderId: randomUUID(), productId, userId: `u-${nonce}-${i}`, idempotencyKey: `k-${nonce}-${i}`, quantity: 1, acceptedAt, epoch: 0 });
+          const acceptedMs = t0 + Math.floor(i / ORDERS_PER_MS);
+          // The API's ids (newOrderId: the sale's tag, then its clock), as the worker gets them.
+          const orderId = newOrderId(productId, acceptedMs);
+          orders.push({ v: 1, orderId, productId, userId: `u-${nonce}-${i}`, idempotencyKey: `k-${nonce}-${i}`, quantity: 1, acceptedAt: new Date(acceptedMs).toISOString(), epoch: 0 });
         }
         ids.firstOrderId ||= orders[0]!.orderId;
         ids.lastOrderId = orders[orders.length - 1]!.orderId;
