@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cacheDirFor, stackIdFor, stackPaths } from './paths.js';
-import { renderServerProperties, stackKafkaUsers } from './services/kafka.js';
+import { kafkaJitFlags, renderServerProperties, stackKafkaUsers } from './services/kafka.js';
 import { PORT_RANGE, pickNodeNet, pickPorts, type StackState } from './state.js';
 import { toShellExports } from './stack.js';
 
@@ -92,5 +92,14 @@ describe('toShellExports', () => {
     expect(toShellExports({ vars: { A: "it's", B: 'x y' }, pathPrepend: '/bin dir' })).toBe(
       `export A='it'\\''s'\nexport B='x y'\nexport PATH='/bin dir':"$PATH"\n`,
     );
+  });
+});
+
+describe('Kafka JIT (FLUXGATE_KAFKA_JIT)', () => {
+  it('runs C1 only unless asked for C2, and says what it takes otherwise', () => {
+    expect(kafkaJitFlags({})).toEqual(['-XX:TieredStopAtLevel=1']);
+    expect(kafkaJitFlags({ FLUXGATE_KAFKA_JIT: 'c1' })).toEqual(['-XX:TieredStopAtLevel=1']);
+    expect(kafkaJitFlags({ FLUXGATE_KAFKA_JIT: 'c2' })).toEqual([]);
+    expect(() => kafkaJitFlags({ FLUXGATE_KAFKA_JIT: 'C2' })).toThrow('FLUXGATE_KAFKA_JIT must be "c1" (C1 only: fast start, the default) or "c2" (full tiered compilation, for benchmarks), got "C2"');
   });
 });
