@@ -1,7 +1,7 @@
 // Process plumbing for the local stack: detached spawning with a log file, pid checks that resist
 // pid reuse, graceful-then-forced stops, TCP probes and file locks. Everything by pid, never by name.
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -50,6 +50,15 @@ export function spawnDetached(
     child.on('error', () => {
       /* reported through the readiness check and the log */
     });
+    // While the process that started it lives, how it ended goes into its log: an exit code or a
+    // signal is what tells a crash from a kill when a start fails and the log just stops.
+    child.on('exit', (code, sig) => {
+      try {
+        appendFileSync(logFile, `=== ${new Date().toISOString()} exited: ${sig ? `signal ${sig}` : `code ${code}`}\n`);
+      } catch {
+        /* the state dir is gone (down --purge) */
+      }
+    });
     return child.pid;
   } finally {
     closeSync(fd);
@@ -82,10 +91,22 @@ export function cmdline(pid: number): string {
 }
 
 /** Alive and its command line contains every marker (guards against a recycled pid). */
-export function isOurProcess(pid: number, markers: string[]): boolean {
+export function isOurProcess(pid: number, markers: string[], readCmdline: (pid: number) => string = cmdline): boolean {
   if (!isAlive(pid)) return false;
-  const cmd = cmdline(pid);
+  let cmd = readCmdline(pid);
+  // A live process in the middle of an exec (nsenter becoming containerd) reads as an empty
+  // cmdline until the new program's arguments are set up, which can take a disk read when the
+  // binary is not cached: a fresh clone's first node start saw it as dead, twice, and left it
+  // running (in a netns it then deleted). Ask again for up to a second before deciding.
+  for (let i = 0; cmd === '' && i < 20 && isAlive(pid); i++) {
+    sleepSync(50);
+    cmd = readCmdline(pid);
+  }
   return markers.every((m) => cmd.includes(m));
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {

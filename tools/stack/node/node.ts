@@ -79,29 +79,44 @@ export async function nodeUp(o: NodeUpOptions): Promise<NodeRecord> {
   const t0 = Date.now();
   const net = nodeNetFor(state.stackId, state.nodeNet);
   const d = nodeDirs(state.stateDir);
-  const rec: NodeRecord = { nodeName: net.nodeName, nodeIp: net.nodeIp, hostIp: net.hostIp, binDir, stateDir: state.stateDir, containerdSock: d.containerdSock, pids: {} };
-  try {
-    // PostgreSQL takes TLS on its one port; Redis and Kafka have separate TLS (+ SASL) listeners.
-    netUp(net, [state.ports.redis, state.ports.redisTls, state.ports.postgres, state.ports.kafkaNode, state.ports.kafkaNodeSaslSsl, state.ports.apiserver]);
-    await allowUplinkInPostgres(state, net);
-    await allowUplinkInRedis(state);
-    prepareDirs(d, net);
-    const nodeKubeconfig = writeNodeKubeconfig(o.kubeconfig, d, net, state.ports.apiserver);
-    writeConfigs(d, net, pause.ref, nodeKubeconfig);
-    await startContainerd(rec, d, net, log);
-    await run('ctr', ['--address', d.containerdSock, '-n', 'k8s.io', 'images', 'import', pause.archive], join(d.root, 'ctr.log'));
-    // A Node object left by the previous run still says Ready: remove it, so Ready below is fresh.
-    await kubectl(o, ['delete', 'node', net.nodeName, '--ignore-not-found', '--wait=true']);
-    startNodeProcesses(rec, d, net, nodeKubeconfig, o.kubeconfig);
-    await applyApiserverEndpoints(o, net, state.ports.apiserver);
-    await waitNodeReady(o, rec, d);
-  } catch (err) {
-    log(`node: start failed, taking down what was started: ${(err as Error).message.split('\n')[0]}`);
-    await nodeDown(state, log).catch((e: Error) => log(`node: cleanup after the failed start: ${e.message}`));
-    throw err;
+  // A component that dies while the node starts gets one more clean start; the first failure stays
+  // in the output, and how the process ended (exit code or signal) in its log.
+  for (let attempt = 1; ; attempt++) {
+    const rec: NodeRecord = { nodeName: net.nodeName, nodeIp: net.nodeIp, hostIp: net.hostIp, binDir, stateDir: state.stateDir, containerdSock: d.containerdSock, pids: {} };
+    try {
+      await startNode(o, rec, d, net, pause);
+      log(`node: ${net.nodeName} Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (node IP ${net.nodeIp}, pods ${net.podCidr}, netns ${net.netns}, logs ${d.root}/*.log)`);
+      return rec;
+    } catch (err) {
+      const retry = attempt === 1 && err instanceof ComponentExited;
+      log(`node: start failed, taking down what was started${retry ? ' (then starting once more)' : ''}: ${(err as Error).message.split('\n')[0]}`);
+      await nodeDown(state, log).catch((e: Error) => log(`node: cleanup after the failed start: ${e.message}`));
+      if (!retry) throw err;
+    }
   }
-  log(`node: ${net.nodeName} Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (node IP ${net.nodeIp}, pods ${net.podCidr}, netns ${net.netns}, logs ${d.root}/*.log)`);
-  return rec;
+}
+
+/** A node component's process ended while the node was starting. */
+class ComponentExited extends Error {
+  override name = 'ComponentExited';
+}
+
+async function startNode(o: NodeUpOptions, rec: NodeRecord, d: NodeDirs, net: NodeNet, pause: { ref: string; archive: string }): Promise<void> {
+  const { state, log } = o;
+  // PostgreSQL takes TLS on its one port; Redis and Kafka have separate TLS (+ SASL) listeners.
+  netUp(net, [state.ports.redis, state.ports.redisTls, state.ports.postgres, state.ports.kafkaNode, state.ports.kafkaNodeSaslSsl, state.ports.apiserver]);
+  await allowUplinkInPostgres(state, net);
+  await allowUplinkInRedis(state);
+  prepareDirs(d, net);
+  const nodeKubeconfig = writeNodeKubeconfig(o.kubeconfig, d, net, state.ports.apiserver);
+  writeConfigs(d, net, pause.ref, nodeKubeconfig);
+  await startContainerd(rec, d, net, log);
+  await run('ctr', ['--address', d.containerdSock, '-n', 'k8s.io', 'images', 'import', pause.archive], join(d.root, 'ctr.log'));
+  // A Node object left by the previous run still says Ready: remove it, so Ready below is fresh.
+  await kubectl(o, ['delete', 'node', net.nodeName, '--ignore-not-found', '--wait=true']);
+  startNodeProcesses(rec, d, net, nodeKubeconfig, o.kubeconfig);
+  await applyApiserverEndpoints(o, net, state.ports.apiserver);
+  await waitNodeReady(o, rec, d);
 }
 
 function saveRecord(rec: NodeRecord): void {
@@ -272,7 +287,7 @@ async function waitFor(what: string, rec: NodeRecord, d: NodeDirs, ready: () => 
   while (Date.now() < deadline) {
     for (const c of COMPONENTS) {
       if (rec.pids[c] !== undefined && !alive(rec, c)) {
-        throw new Error(`node: ${c} (pid ${rec.pids[c]}) exited; last lines of ${d.root}/${c}.log:\n${tailFile(join(d.root, `${c}.log`), 30)}`);
+        throw new ComponentExited(`node: ${c} (pid ${rec.pids[c]}) exited; last lines of ${d.root}/${c}.log:\n${tailFile(join(d.root, `${c}.log`), 30)}`);
       }
     }
     if (await ready().catch(() => false)) return;
