@@ -12,6 +12,7 @@ import { controlPlaneStatus } from '../../tools/stack/controlplane.js';
 import { kubeconfigForToken, runTool, tokenFor } from '../../tools/stack/kube.js';
 import { startComponent, type RunningProcess } from '../support/processes.js';
 import { kafka, order, requireEnv, uniqueName } from '../support/api.js';
+import { E2E_NAMESPACE_LABEL } from '../support/test-namespaces.js';
 import { waitFor } from '../support/wait.js';
 
 export { uniqueName, requireEnv };
@@ -58,6 +59,7 @@ export async function applyCrd(): Promise<void> {
 export async function createNamespace(prefix: string): Promise<string> {
   const ns = `${prefix}-${randomBytes(3).toString('hex')}`;
   await kubectl(['create', 'namespace', ns]);
+  await kubectl(['label', 'namespace', ns, `${E2E_NAMESPACE_LABEL}=operator`]);
   return ns;
 }
 

@@ -1,0 +1,18 @@
+// Namespaces the e2e suite creates in the local control plane carry E2E_NAMESPACE_LABEL, and the
+// suite's global teardown deletes them: the operator tests' Deployments have pods that wait for a
+// node, and left behind, the cluster suite's node would start them all (seen: 9 pods retrying
+// their sandboxes through that whole suite).
+import { dirname } from 'node:path';
+import { controlPlaneStatus } from '../../tools/stack/controlplane.js';
+import { runTool } from '../../tools/stack/kube.js';
+
+export const E2E_NAMESPACE_LABEL = 'fluxgate.io/e2e';
+
+/** Deletes every labelled namespace in the background; returns how many. None without a running control plane. */
+export async function deleteTestNamespaces(kubeconfig = process.env.KUBECONFIG): Promise<number> {
+  if (!kubeconfig) return 0;
+  const cp = await controlPlaneStatus(dirname(kubeconfig));
+  if (!cp.running || !cp.binDir) return 0;
+  const out = await runTool(cp.binDir, 'kubectl', ['delete', 'namespace', '-l', E2E_NAMESPACE_LABEL, '--wait=false', '--ignore-not-found'], { kubeconfig });
+  return out.split('\n').filter(Boolean).length;
+}
