@@ -12,7 +12,7 @@ import { componentAcls } from '../../../core/kafka/acls.js';
 import type { KafkaComponent } from '../../../core/kafka/client.js';
 import { ensureStackPki, pkiDir } from '../certs.js';
 import { ensureKafkaLibs, javaBinary, kafkaLibsDir, run, type Log } from '../install.js';
-import { spawnDetached, tcpOpen } from '../proc.js';
+import { cmdline, spawnDetached, tcpOpen } from '../proc.js';
 import { uplinkHostIp } from '../node/net.js';
 import type { StackState } from '../state.js';
 import type { ServiceDriver } from './types.js';
@@ -218,18 +218,18 @@ export const kafkaDriver: ServiceDriver = {
  * broker runs; npm run bench asks for it (measured: 25 against 34–38 µs of broker CPU per
  * accepted order once warm), and pays the C2 compilations during its warm-up.
  */
+const C1_ONLY = '-XX:TieredStopAtLevel=1';
+
 export function kafkaJitFlags(env: NodeJS.ProcessEnv = process.env): string[] {
   const jit = env.FLUXGATE_KAFKA_JIT ?? 'c1';
-  if (jit === 'c1') return ['-XX:TieredStopAtLevel=1'];
+  if (jit === 'c1') return [C1_ONLY];
   if (jit === 'c2') return [];
   throw new Error(`FLUXGATE_KAFKA_JIT must be "c1" (C1 only: fast start, the default) or "c2" (full tiered compilation, for benchmarks), got ${JSON.stringify(jit)}`);
 }
 
 /** The JIT a running broker was started with (from its command line), for the bench's report. */
 export function kafkaJitOf(pid: number): 'c1' | 'c2' | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('-XX:TieredStopAtLevel=1') ? 'c1' : 'c2';
-  } catch {
-    return undefined;
-  }
+  const cmd = cmdline(pid);
+  if (cmd === '') return undefined;
+  return cmd.split(' ').includes(C1_ONLY) ? 'c1' : 'c2';
 }
