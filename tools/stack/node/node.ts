@@ -79,44 +79,29 @@ export async function nodeUp(o: NodeUpOptions): Promise<NodeRecord> {
   const t0 = Date.now();
   const net = nodeNetFor(state.stackId, state.nodeNet);
   const d = nodeDirs(state.stateDir);
-  // A component that dies while the node starts gets one more clean start; the first failure stays
-  // in the output, and how the process ended (exit code or signal) in its log.
-  for (let attempt = 1; ; attempt++) {
-    const rec: NodeRecord = { nodeName: net.nodeName, nodeIp: net.nodeIp, hostIp: net.hostIp, binDir, stateDir: state.stateDir, containerdSock: d.containerdSock, pids: {} };
-    try {
-      await startNode(o, rec, d, net, pause);
-      log(`node: ${net.nodeName} Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (node IP ${net.nodeIp}, pods ${net.podCidr}, netns ${net.netns}, logs ${d.root}/*.log)`);
-      return rec;
-    } catch (err) {
-      const retry = attempt === 1 && err instanceof ComponentExited;
-      log(`node: start failed, taking down what was started${retry ? ' (then starting once more)' : ''}: ${(err as Error).message.split('\n')[0]}`);
-      await nodeDown(state, log).catch((e: Error) => log(`node: cleanup after the failed start: ${e.message}`));
-      if (!retry) throw err;
-    }
+  const rec: NodeRecord = { nodeName: net.nodeName, nodeIp: net.nodeIp, hostIp: net.hostIp, binDir, stateDir: state.stateDir, containerdSock: d.containerdSock, pids: {} };
+  try {
+    // PostgreSQL takes TLS on its one port; Redis and Kafka have separate TLS (+ SASL) listeners.
+    netUp(net, [state.ports.redis, state.ports.redisTls, state.ports.postgres, state.ports.kafkaNode, state.ports.kafkaNodeSaslSsl, state.ports.apiserver]);
+    await allowUplinkInPostgres(state, net);
+    await allowUplinkInRedis(state);
+    prepareDirs(d, net);
+    const nodeKubeconfig = writeNodeKubeconfig(o.kubeconfig, d, net, state.ports.apiserver);
+    writeConfigs(d, net, pause.ref, nodeKubeconfig);
+    await startContainerd(rec, d, net, log);
+    await run('ctr', ['--address', d.containerdSock, '-n', 'k8s.io', 'images', 'import', pause.archive], join(d.root, 'ctr.log'));
+    // A Node object left by the previous run still says Ready: remove it, so Ready below is fresh.
+    await kubectl(o, ['delete', 'node', net.nodeName, '--ignore-not-found', '--wait=true']);
+    startNodeProcesses(rec, d, net, nodeKubeconfig, o.kubeconfig);
+    await applyApiserverEndpoints(o, net, state.ports.apiserver);
+    await waitNodeReady(o, rec, d);
+  } catch (err) {
+    log(`node: start failed, taking down what was started: ${(err as Error).message.split('\n')[0]}`);
+    await nodeDown(state, log).catch((e: Error) => log(`node: cleanup after the failed start: ${e.message}`));
+    throw err;
   }
-}
-
-/** A node component's process ended while the node was starting. */
-class ComponentExited extends Error {
-  override name = 'ComponentExited';
-}
-
-async function startNode(o: NodeUpOptions, rec: NodeRecord, d: NodeDirs, net: NodeNet, pause: { ref: string; archive: string }): Promise<void> {
-  const { state, log } = o;
-  // PostgreSQL takes TLS on its one port; Redis and Kafka have separate TLS (+ SASL) listeners.
-  netUp(net, [state.ports.redis, state.ports.redisTls, state.ports.postgres, state.ports.kafkaNode, state.ports.kafkaNodeSaslSsl, state.ports.apiserver]);
-  await allowUplinkInPostgres(state, net);
-  await allowUplinkInRedis(state);
-  prepareDirs(d, net);
-  const nodeKubeconfig = writeNodeKubeconfig(o.kubeconfig, d, net, state.ports.apiserver);
-  writeConfigs(d, net, pause.ref, nodeKubeconfig);
-  await startContainerd(rec, d, net, log);
-  await run('ctr', ['--address', d.containerdSock, '-n', 'k8s.io', 'images', 'import', pause.archive], join(d.root, 'ctr.log'));
-  // A Node object left by the previous run still says Ready: remove it, so Ready below is fresh.
-  await kubectl(o, ['delete', 'node', net.nodeName, '--ignore-not-found', '--wait=true']);
-  startNodeProcesses(rec, d, net, nodeKubeconfig, o.kubeconfig);
-  await applyApiserverEndpoints(o, net, state.ports.apiserver);
-  await waitNodeReady(o, rec, d);
+  log(`node: ${net.nodeName} Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (node IP ${net.nodeIp}, pods ${net.podCidr}, netns ${net.netns}, logs ${d.root}/*.log)`);
+  return rec;
 }
 
 function saveRecord(rec: NodeRecord): void {
@@ -150,10 +135,10 @@ async function allowUplinkInRedis(state: StackState): Promise<void> {
 }
 
 function prepareDirs(d: NodeDirs, net: NodeNet): void {
-  // containerd's state dir is runtime state (/run/containerd on a host: empty after a reboot). One
-  // left by a node that was killed, not stopped (tasks of dead shims), made the next containerd
-  // stop during "recovering state" (seen: a fresh-clone CI run after an interrupted one). The node
-  // is not running here, so start it as after a reboot.
+  // containerd's state dir is runtime state (/run/containerd on a host: empty after a reboot), and
+  // one left by a node that was killed, not stopped, holds the tasks of dead shims. The node is not
+  // running here, so start it as after a reboot. (The fresh-clone failure first blamed on this was
+  // a live containerd taken for dead mid-exec: proc.ts isOurProcess.)
   unmountUnder(d.containerdState);
   rmSync(d.containerdState, { recursive: true, force: true });
   for (const dir of [d.containerdRoot, d.containerdState, d.cniConfDir, d.cniIpamDir, d.kubeletRoot, d.podLogs]) mkdirSync(dir, { recursive: true });
@@ -287,7 +272,7 @@ async function waitFor(what: string, rec: NodeRecord, d: NodeDirs, ready: () => 
   while (Date.now() < deadline) {
     for (const c of COMPONENTS) {
       if (rec.pids[c] !== undefined && !alive(rec, c)) {
-        throw new ComponentExited(`node: ${c} (pid ${rec.pids[c]}) exited; last lines of ${d.root}/${c}.log:\n${tailFile(join(d.root, `${c}.log`), 30)}`);
+        throw new Error(`node: ${c} (pid ${rec.pids[c]}) exited; last lines of ${d.root}/${c}.log:\n${tailFile(join(d.root, `${c}.log`), 30)}`);
       }
     }
     if (await ready().catch(() => false)) return;
