@@ -4,7 +4,7 @@ import type { TestProject } from 'vitest/node';
 import { ensureFreshBuild } from '../../tools/stack/build.js';
 import { REPO_ROOT, stackPaths } from '../../tools/stack/paths.js';
 import { chooseProvider, needsDockerProbe, probeDocker, SERVICE_VARS, type ProviderKind } from '../../tools/stack/provider.js';
-import { deleteTestNamespaces as deleteNamespacesLabelled, E2E_NAMESPACE_LABEL } from './test-namespaces.js';
+import { deleteTestNamespaces } from './test-namespaces.js';
 
 export interface ProvidedStack {
   provider: ProviderKind;
@@ -59,16 +59,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   Object.assign(env, vars);
   project.provide('stack', { provider: choice.kind, vars });
   return async () => {
-    await deleteTestNamespaces();
+    await deleteTestNamespaces(log);
     await teardown();
   };
-}
-
-async function deleteTestNamespaces(): Promise<void> {
-  try {
-    const n = await deleteNamespacesLabelled();
-    if (n > 0) log(`deleting the ${n} namespaces the e2e tests created (label ${E2E_NAMESPACE_LABEL})`);
-  } catch (err) {
-    log(`could not delete the e2e tests' namespaces: ${(err as Error).message.split('\n')[0]}`);
-  }
 }
