@@ -2,6 +2,7 @@
 // (EVALSHA, falling back to EVAL once after a Redis restart flushed the script cache), for a single
 // Redis, a Sentinel-managed master, or a Redis Cluster (every script touches one slot: keys.ts).
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { createSecureContext } from 'node:tls';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { ConfigError } from '../config/env.js';
@@ -226,9 +227,19 @@ export async function connectRedis(redis: RedisClient): Promise<void> {
 export interface RedisClientOptions {
   /** Fail a command that gets no answer in this time (the hot path must not hang on a dead link). */
   commandTimeoutMs?: number;
+  /**
+   * The connection's role. Redis shows it as `<role>@<host name>` in CLIENT LIST (in a pod the
+   * host name is the pod's name), so whoever reads CLIENT LIST at 3 a.m. sees which pod holds
+   * which connection, and a stale one from a pod that is gone is told apart.
+   */
   connectionName?: string;
   /** Default true. Off for a connection that runs WATCH/MULTI (the operator's transactions). */
   autoPipelining?: boolean;
+}
+
+/** `<role>@<host name>`: CLIENT SETNAME takes no spaces, and neither a role nor a host name has any. */
+export function clientName(role: string, host = hostname()): string {
+  return `${role}@${host}`;
 }
 
 function hostPort(s: string): { host: string; port: number } {
@@ -247,7 +258,7 @@ export function createRedis(target: RedisTarget | string, opts: RedisClientOptio
   const perConnection: RedisOptions = {
     maxRetriesPerRequest: 1,
     commandTimeout: opts.commandTimeoutMs,
-    connectionName: opts.connectionName,
+    connectionName: opts.connectionName && clientName(opts.connectionName),
     // No CLIENT SETINFO: one command less for the ACL (core/redis/acl.ts), unknown before Redis 7.2.
     disableClientInfo: true,
     username: t.username,

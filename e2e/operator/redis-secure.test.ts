@@ -48,7 +48,7 @@ describe('Redis over TLS with an ACL user per process', () => {
     const conns = String(await b.redis.call('CLIENT', 'LIST')).split('\n');
     const tlsPort = requireEnv('FLUXGATE_REDIS_TLS_PORT');
     for (const [conn, user] of [['flux-gate-api', 'fluxgate-api'], ['flux-gate-operator', 'fluxgate-operator'], ['flux-gate-operator-tx', 'fluxgate-operator']]) {
-      const line = conns.find((l) => l.includes(` name=${conn} `) && l.includes(` user=${user} `));
+      const line = conns.find((l) => l.includes(` name=${conn}@`) && l.includes(` user=${user} `));
       expect(line, `${conn} as ${user}`).toContain(` laddr=127.0.0.1:${tlsPort} `);
     }
 

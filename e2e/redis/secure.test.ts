@@ -26,7 +26,7 @@ async function aclDenials(admin: FluxRedis, name: string): Promise<Array<Record<
   const entries = (await admin.call('ACL', 'LOG', '1000')) as unknown[][];
   return entries
     .map((e) => Object.fromEntries(Array.from({ length: e.length / 2 }, (_, i) => [String(e[2 * i]), String(e[2 * i + 1])])))
-    .filter((e) => e['client-info']?.includes(` name=${name} `));
+    .filter((e) => e['client-info']?.includes(` name=${name}@`));
 }
 
 beforeAll(async () => {
@@ -74,10 +74,10 @@ describe('Redis over TLS with an ACL user', () => {
     expect((await storedOrders(h.pool, productId)).filter((o) => o.status === 'confirmed')).toHaveLength(STOCK);
 
     // The API's connections on the TLS port are the ACL user's (other suites' APIs, running at the
-    // same time on the plain port, share the connection name: pick ours by the port).
+    // same time on the plain port, share the role and host of the connection name: pick ours by the port).
     const clients = String(await h.redis.call('CLIENT', 'LIST')).split('\n');
     const tlsPort = ` laddr=127.0.0.1:${requireEnv('FLUXGATE_REDIS_TLS_PORT')} `;
-    const apiConns = clients.filter((l) => l.includes(' name=flux-gate-api ') && l.includes(tlsPort));
+    const apiConns = clients.filter((l) => l.includes(' name=flux-gate-api@') && l.includes(tlsPort));
     expect(apiConns.length, 'the API is connected on the TLS port').toBeGreaterThan(0);
     for (const c of apiConns) expect(c).toMatch(/ user=fluxgate-api /);
     expect(await aclDenials(h.redis, 'flux-gate-api'), 'NOPERM entries for the API: its ACL lacks a command or key').toEqual([]);

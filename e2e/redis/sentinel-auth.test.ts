@@ -86,7 +86,7 @@ describe('Sentinel with its own auth', () => {
       const c = node.client();
       try {
         const log = (await c.call('ACL', 'LOG')) as unknown[][];
-        expect(log.map((e) => e.join(' ')).filter((e) => e.includes('name=flux-gate-api')), `ACL LOG of :${node.port}`).toEqual([]);
+        expect(log.map((e) => e.join(' ')).filter((e) => e.includes('name=flux-gate-api@')), `ACL LOG of :${node.port}`).toEqual([]);
       } finally {
         c.disconnect();
       }
@@ -95,7 +95,7 @@ describe('Sentinel with its own auth', () => {
       const c = (await topo.master()).client();
       try { return await c.call('CLIENT', 'LIST'); } finally { c.disconnect(); }
     })());
-    expect(clients.split('\n').find((l) => l.includes(' name=flux-gate-api '))).toMatch(/ user=fluxgate-api /);
+    expect(clients.split('\n').find((l) => l.includes(' name=flux-gate-api@'))).toMatch(/ user=fluxgate-api /);
   }, 180_000);
 
   it('the Sentinel refuses anonymous clients and lets its Flux-Gate user do only what ioredis needs', async () => {
