@@ -85,3 +85,64 @@ export function allocate(orders: readonly OrderMessage[], state: LockedState): A
   }
   return { decisions, redelivered, taken };
 }
+
+/**
+ * What a batch asks, known before any lock: the worker builds it while the previous batch is in
+ * PostgreSQL (prepare-batch.ts), so that deciding the common batch, where every order is
+ * confirmed, costs the partition's serial chain a check per product (confirmsAll) instead of
+ * allocate()'s work per order.
+ */
+export class BatchShape {
+  /** No orderId, and no (productId, idempotencyKey), comes twice in the batch. */
+  distinct = true;
+  /** Units asked per product. */
+  readonly units = new Map<string, number>();
+  private readonly ids = new Set<string>();
+  private readonly keys = new Set<string>();
+
+  add(order: OrderMessage): void {
+    const key = idempotencyKeyOf(order.productId, order.idempotencyKey);
+    if (this.ids.has(order.orderId) || this.keys.has(key)) this.distinct = false;
+    this.ids.add(order.orderId);
+    this.keys.add(key);
+    this.units.set(order.productId, (this.units.get(order.productId) ?? 0) + order.quantity);
+  }
+
+  static of(orders: readonly OrderMessage[]): BatchShape {
+    const shape = new BatchShape();
+    for (const o of orders) shape.add(o);
+    return shape;
+  }
+}
+
+/**
+ * True when the shape of `orders` proves that allocate() confirms every one of them: nothing of
+ * the batch is stored or holds a key, its ids and keys are distinct, every product is known with
+ * stock for the whole batch, and no user ends past a per-user limit. Then every decision is
+ * 'confirmed' and the stock taken is shape.units. (False can still mean all confirmed: allocate()
+ * then decides.)
+ */
+export function confirmsAll(orders: readonly OrderMessage[], shape: BatchShape, state: LockedState): boolean {
+  if (!shape.distinct || state.storedOrderIds.size > 0 || state.keyHolders.size > 0) return false;
+  let limited = false;
+  for (const [productId, units] of shape.units) {
+    const stock = state.stock.get(productId);
+    if (stock === undefined || stock < units) return false;
+    limited ||= state.perUserLimit?.has(productId) === true;
+  }
+  return !limited || withinUserLimits(orders, state);
+}
+
+/** Every user of a product with a per-user limit ends within it, counting all their orders of the batch. */
+function withinUserLimits(orders: readonly OrderMessage[], state: LockedState): boolean {
+  const units = new Map(state.userUnits);
+  for (const o of orders) {
+    const limit = state.perUserLimit?.get(o.productId);
+    if (limit === undefined) continue;
+    const key = userUnitsKeyOf(o.productId, o.userId);
+    const held = (units.get(key) ?? 0) + o.quantity;
+    if (held > limit) return false;
+    units.set(key, held);
+  }
+  return true;
+}

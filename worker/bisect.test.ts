@@ -27,6 +27,14 @@ describe('isDeterministic', () => {
 });
 
 describe('persistBisecting', () => {
+  it('passes the whole batch as itself, not a copy (persist-batch.ts matches it to its prepared form)', async () => {
+    const items = [1, 2, 3];
+    const seen: Array<readonly number[]> = [];
+    await persistBisecting(items, async (slice) => void seen.push(slice), retrying());
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBe(items);
+  });
+
   it('isolates every bad item, stores the rest in order', async () => {
     const stored: number[] = [];
     const items = Array.from({ length: 20 }, (_, i) => i);

@@ -48,7 +48,8 @@ export async function persistBisecting<T, R>(
       }
     });
   async function run(lo: number, hi: number): Promise<boolean> {
-    const out = await attempt(items.slice(lo, hi));
+    // The whole batch is passed as itself, not a copy (persist-batch.ts knows its prepared form).
+    const out = await attempt(lo === 0 && hi === items.length ? items : items.slice(lo, hi));
     if (out === ABORTED) return false;
     if (!(out instanceof Deterministic)) {
       results.push(out);

@@ -4,9 +4,9 @@
 // somewhere (PostgreSQL or the DLQ).
 //
 // eachBatch returns as soon as the batch's transaction has started (pipeline.ts): kafkajs then
-// fetches the next batch, which we decode while PostgreSQL works, and which waits for this one to
-// be durable before it starts its own transaction (not for this one's offset commit, which
-// pipeline.ts runs meanwhile, in batch order).
+// fetches the next batch, which we decode and prepare (prepare-batch.ts) while PostgreSQL works,
+// and which waits for this one to be durable before it starts its own transaction (not for this
+// one's offset commit, which pipeline.ts runs meanwhile, in batch order).
 import type { EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { PoisonMessage } from '../core/kafka/dlq.js';
@@ -17,6 +17,7 @@ import { deadLetter } from './dead-letter.js';
 import { recordBatch, recordDecisions, type WorkerMetrics } from './metrics.js';
 import { persistBisecting } from './bisect.js';
 import { mergeResults, persistBatch } from './persist-batch.js';
+import { prepareBatch, type PreparedBatch } from './prepare-batch.js';
 import { PartitionPipelines, type JobOutcome } from './pipeline.js';
 import { ABORTED, retryUntilDone, withHeartbeat, type Backoff, type RetryOptions } from './retry.js';
 
@@ -94,7 +95,9 @@ export async function handleBatch(ctx: BatchContext, payload: EachBatchPayload):
   const halted = () => ctx.stopping() || !isRunning() || isStale();
   if (messages.length === 0 || halted()) return;
   const started = process.hrtime.bigint();
-  const split = await splitBatch(topic, partition, messages); // overlaps the previous batch's transaction
+  // Both overlap the previous batch's transaction.
+  const split = await splitBatch(topic, partition, messages);
+  const prepared = await prepareBatch(split.orders);
 
   const key = PartitionPipelines.key(topic, partition);
   const notDurable = await ctx.pipelines.waitPrevious(key);
@@ -108,7 +111,7 @@ export async function handleBatch(ctx: BatchContext, payload: EachBatchPayload):
   if (halted()) return;
   // Moves the FETCH position past this batch; the group's committed offset moves only once it is durable.
   resolveOffset(messages[messages.length - 1]!.offset);
-  const done = ctx.pipelines.start(key, messages[0]!.offset, () => persistAndCommit(ctx, payload, split, started));
+  const done = ctx.pipelines.start(key, messages[0]!.offset, () => persistAndCommit(ctx, payload, split, prepared, started));
   // kafkajs is stopping (rebalance or disconnect): finish this batch and its commit before giving the partition up.
   if (!isRunning()) {
     await done;
@@ -134,6 +137,7 @@ async function persistAndCommit(
   ctx: BatchContext,
   payload: EachBatchPayload,
   split: SplitBatch,
+  prepared: PreparedBatch,
   started: bigint,
 ): Promise<JobOutcome> {
   const { batch } = payload;
@@ -147,7 +151,7 @@ async function persistAndCommit(
 
   const pgStarted = process.hrtime.bigint();
   const stored = await withHeartbeat(payload.heartbeat, () =>
-    persistBisecting(orders, (slice) => persistBatch(ctx.pool, slice), (op) => retryUntilDone(op, retry('postgres'))),
+    persistBisecting(orders, (slice) => persistBatch(ctx.pool, slice, prepared), (op) => retryUntilDone(op, retry('postgres'))),
   );
   const pgDone = process.hrtime.bigint();
   if (stored === ABORTED) return given();

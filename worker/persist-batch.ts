@@ -4,14 +4,17 @@
 //
 // Fast path (almost every batch): nothing of the batch is stored yet, so the transaction never
 // reads `orders` and the insert is a plain one: BEGIN and lock (one round trip), COPY and stock
-// update (one round trip), COMMIT. If it hits a unique index (a redelivered orderId after a crash,
+// update (one round trip), COMMIT. When every order is confirmed (confirmsAll), the decisions and
+// the COPY data are the ones prepared before the lock (prepare-batch.ts): nothing per order is
+// left to do while the products are locked. If it hits a unique index (a redelivered orderId after a crash,
 // or an idempotency key another order holds), that attempt is rolled back and the batch is redone
 // in checked mode, which first reads what is stored and inserts with ON CONFLICT DO NOTHING.
 import type { Pool, PoolClient } from 'pg';
 import type { OrderMessage } from '../core/kafka/order-message.js';
-import { confirmedUnitsPerUser, insertNewOrders, insertOrders, readStoredKeys, type OrderRow } from '../core/postgres/orders.js';
+import { confirmedUnitsPerUser, insertNewOrders, insertOrders, ordersCopyData, readStoredKeys } from '../core/postgres/orders.js';
 import { beginAndLockProducts, takeStock, takeStockStatement, type LockedProduct } from '../core/postgres/products.js';
-import { allocate, idempotencyKeyOf, userUnitsKeyOf, type Decision, type LockedState } from './allocate.js';
+import { allocate, confirmsAll, idempotencyKeyOf, userUnitsKeyOf, type Allocation, type Decision, type LockedState } from './allocate.js';
+import { toRow, type PreparedBatch } from './prepare-batch.js';
 
 export interface PersistResult {
   decisions: Decision[];
@@ -55,23 +58,6 @@ async function inTransaction<T>(pool: Pool, work: (c: PoolClient) => Promise<T>)
   }
 }
 
-// An object literal of fixed shape, not a spread of the order: one hidden class for every row.
-function toRow(d: Decision): OrderRow {
-  const o = d.order;
-  return {
-    orderId: o.orderId,
-    productId: o.productId,
-    userId: o.userId,
-    idempotencyKey: o.idempotencyKey,
-    quantity: o.quantity,
-    status: d.status,
-    rejectReason: d.status === 'rejected' ? d.reason : null,
-    duplicateOf: d.status === 'rejected' && d.reason === 'duplicate' ? d.duplicateOf : null,
-    epoch: o.epoch,
-    acceptedAt: o.acceptedAt,
-  };
-}
-
 /** The per-user limits of the batch's products and what their users already hold (read under the product lock). */
 async function readUserLimits(client: PoolClient, orders: readonly OrderMessage[], locked: readonly LockedProduct[]) {
   const perUserLimit = new Map(locked.flatMap((p) => (p.perUserLimit === null ? [] : [[p.id, p.perUserLimit] as const])));
@@ -81,27 +67,32 @@ async function readUserLimits(client: PoolClient, orders: readonly OrderMessage[
   return { perUserLimit, userUnits: new Map(held.map((h) => [userUnitsKeyOf(h.productId, h.userId), h.units])) };
 }
 
-async function attempt(client: PoolClient, orders: readonly OrderMessage[], checked: boolean): Promise<PersistResult> {
+async function attempt(client: PoolClient, orders: readonly OrderMessage[], checked: boolean, prepared?: PreparedBatch): Promise<PersistResult> {
   const locked = await beginAndLockProducts(client, [...new Set(orders.map((o) => o.productId))]);
   // Read after the lock: a writer that committed before we got it is visible to this statement.
   const known: Omit<LockedState, 'stock'> = checked
     ? await readStoredKeys(client, orders, idempotencyKeyOf)
     : { storedOrderIds: new Set(), keyHolders: new Map() };
   const limits = await readUserLimits(client, orders, locked);
-  const { decisions, redelivered, taken } = allocate(orders, { stock: new Map(locked.map((r) => [r.id, r.stock])), ...known, ...limits });
+  const state: LockedState = { stock: new Map(locked.map((r) => [r.id, r.stock])), ...known, ...limits };
+  // The common batch, every order confirmed, was decided and encoded before the lock (prepare-batch.ts).
+  const ready = prepared?.orders === orders && confirmsAll(orders, prepared.shape, state) ? prepared : undefined;
+  const { decisions, redelivered, taken }: Allocation = ready
+    ? { decisions: ready.confirmed, redelivered: 0, taken: ready.shape.units }
+    : allocate(orders, state);
   if (decisions.length === 0) return { decisions, redelivered, checked };
-  const rows = decisions.map(toRow);
   let updated: number;
   if (!checked) {
     // Every row must be new: a unique violation aborts the attempt (redone in checked mode). The
     // stock update rides in the COPY's round trip (skipped if the COPY fails).
     const stockUpdate = takeStockStatement(taken);
-    const touched = await insertOrders(client, rows, stockUpdate).catch((err: Error & { code?: string }) => {
+    const copy = ready ? ready.copy : ordersCopyData(decisions.map(toRow));
+    const touched = await insertOrders(client, copy, stockUpdate).catch((err: Error & { code?: string }) => {
       throw err.code === UNIQUE_VIOLATION ? new InsertConflictError(decisions.length, 0) : err;
     });
     updated = touched ?? 0;
   } else {
-    const res = await insertNewOrders(client, rows);
+    const res = await insertNewOrders(client, decisions.map(toRow));
     if (res.inserted !== decisions.length) throw new InsertConflictError(decisions.length, res.inserted);
     updated = await takeStock(client, taken);
   }
@@ -109,10 +100,11 @@ async function attempt(client: PoolClient, orders: readonly OrderMessage[], chec
   return { decisions, redelivered, checked };
 }
 
-export async function persistBatch(pool: Pool, orders: readonly OrderMessage[]): Promise<PersistResult> {
+/** `prepared` (prepare-batch.ts) is used when it was made for exactly `orders` (not for a slice of them). */
+export async function persistBatch(pool: Pool, orders: readonly OrderMessage[], prepared?: PreparedBatch): Promise<PersistResult> {
   if (orders.length === 0) return { decisions: [], redelivered: 0, checked: false };
   try {
-    return await inTransaction(pool, (c) => attempt(c, orders, false));
+    return await inTransaction(pool, (c) => attempt(c, orders, false, prepared));
   } catch (err) {
     if (!(err instanceof InsertConflictError)) throw err;
   }

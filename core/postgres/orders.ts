@@ -115,17 +115,31 @@ function copyText(v: string | null): string {
   return NEEDS_COPY_ESCAPE.test(v) ? v.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : v;
 }
 
+/** One row of COPY's text format, newline included. */
+export function copyLine(r: OrderRow): string {
+  return `${copyText(r.orderId)}\t${copyText(r.productId)}\t${copyText(r.userId)}\t${copyText(r.idempotencyKey)}\t${r.quantity}\t${r.status}\t${copyText(r.rejectReason)}\t${copyText(r.duplicateOf)}\t${r.epoch}\t${copyText(r.acceptedAt)}\n`;
+}
+
+/** The COPY data of some rows: copyLine of each, in order, and how many there are. */
+export interface OrdersCopyData {
+  rows: number;
+  data: Buffer;
+}
+
+export function ordersCopyData(rows: readonly OrderRow[]): OrdersCopyData {
+  let text = '';
+  for (const r of rows) text += copyLine(r);
+  return { rows: rows.length, data: Buffer.from(text) };
+}
+
 /**
  * Inserts every row or raises (a unique violation, 23505, when one is already stored): one COPY.
  * `then`, another statement of the transaction (the stock update), runs right after it in the same
  * round trip; its row count is returned (undefined without one).
  */
-export async function insertOrders(db: Pick<PoolClient, 'query'>, rows: readonly OrderRow[], then?: string): Promise<number | undefined> {
-  let text = '';
-  for (const r of rows)
-    text += `${copyText(r.orderId)}\t${copyText(r.productId)}\t${copyText(r.userId)}\t${copyText(r.idempotencyKey)}\t${r.quantity}\t${r.status}\t${copyText(r.rejectReason)}\t${copyText(r.duplicateOf)}\t${r.epoch}\t${copyText(r.acceptedAt)}\n`;
-  const [copied, thenRows] = await copyFromStdin(db, then === undefined ? COPY_ROWS : `${COPY_ROWS}; ${then}`, Buffer.from(text));
-  if (copied !== rows.length) throw new Error(`COPY stored ${copied} of ${rows.length} orders`);
+export async function insertOrders(db: Pick<PoolClient, 'query'>, copy: OrdersCopyData, then?: string): Promise<number | undefined> {
+  const [copied, thenRows] = await copyFromStdin(db, then === undefined ? COPY_ROWS : `${COPY_ROWS}; ${then}`, copy.data);
+  if (copied !== copy.rows) throw new Error(`COPY stored ${copied} of ${copy.rows} orders`);
   if (then !== undefined && thenRows === undefined) throw new Error('no reply for the statement after the COPY');
   return thenRows;
 }
