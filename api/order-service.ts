@@ -124,6 +124,11 @@ export class OrderService {
     return undefined;
   }
 
+  /**
+   * The answer to an order, from memory or from Redis and Kafka. The route makes the same two steps
+   * itself (answerFromMemory, then placeUnknown), so that a known answer is sent in the same turn
+   * without a promise; this is their composition, for callers that always await.
+   */
   place(req: OrderRequest): Promise<OrderResult> {
     const quick = this.answerFromMemory(req);
     return quick ? Promise.resolve(quick) : this.placeUnknown(req);

@@ -5,6 +5,7 @@ import { ensureFreshBuild } from '../../tools/stack/build.js';
 import { REPO_ROOT, stackPaths } from '../../tools/stack/paths.js';
 import { chooseProvider, needsDockerProbe, probeDocker, SERVICE_VARS, type ProviderKind } from '../../tools/stack/provider.js';
 import { deleteTestNamespaces } from './test-namespaces.js';
+import { deleteTestTopics } from './test-topics.js';
 
 export interface ProvidedStack {
   provider: ProviderKind;
@@ -60,6 +61,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('stack', { provider: choice.kind, vars });
   return async () => {
     await deleteTestNamespaces(log);
+    await deleteTestTopics(log);
     await teardown();
   };
 }
