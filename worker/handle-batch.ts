@@ -17,7 +17,7 @@ import { deadLetter } from './dead-letter.js';
 import { recordBatch, recordDecisions, type WorkerMetrics } from './metrics.js';
 import { persistBisecting } from './bisect.js';
 import { mergeResults, persistBatch } from './persist-batch.js';
-import { prepareBatch, type PreparedBatch } from './prepare-batch.js';
+import { ORDERS_PER_SLICE, prepareBatch, yieldToEventLoop, type PreparedBatch } from './prepare-batch.js';
 import { PartitionPipelines, type JobOutcome } from './pipeline.js';
 import { ABORTED, retryUntilDone, withHeartbeat, type Backoff, type RetryOptions } from './retry.js';
 
@@ -46,9 +46,6 @@ export interface SplitBatch {
   poison: PoisonMessage[];
 }
 
-/** Orders decoded between two yields to the event loop (about half a millisecond of decoding). */
-const ORDERS_PER_SLICE = 256;
-
 /**
  * Decodes a batch. It runs while the previous batch's transaction is in PostgreSQL: it yields to the
  * event loop every ORDERS_PER_SLICE orders, so that transaction's replies are handled as they come
@@ -63,7 +60,7 @@ export async function splitBatch(topic: string, partition: number, messages: Kaf
   for (const message of messages) {
     if (orders.length >= sliceEnd) {
       sliceEnd = orders.length + ORDERS_PER_SLICE;
-      await new Promise((r) => setImmediate(r));
+      await yieldToEventLoop();
     }
     let record;
     try {
