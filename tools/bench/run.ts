@@ -124,6 +124,25 @@ async function measureServers(servers: Server[]): Promise<HttpCaseResult[]> {
  */
 const BASELINE_CLI = process.env.BENCH_BASELINE_CLI;
 if (BASELINE_CLI && !existsSync(BASELINE_CLI)) throw new Error(`BENCH_BASELINE_CLI: no file ${BASELINE_CLI} (build that checkout first)`);
+/**
+ * BENCH_BASELINE_ENV='{"KAFKA_PRODUCERS":"1"}': environment of the baseline's API only, so one build
+ * can run against itself with another setting (BENCH_BASELINE_CLI=dist/cli.js) or a V8 flag (NODE_OPTIONS).
+ */
+const BASELINE_ENV = baselineEnv(process.env.BENCH_BASELINE_ENV);
+
+function baselineEnv(raw: string | undefined): Record<string, string> {
+  if (!raw) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    throw new Error(`BENCH_BASELINE_ENV must be a JSON object of strings, e.g. '{"KAFKA_PRODUCERS":"1"}': ${(err as Error).message}`);
+  }
+  const ok = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && Object.values(parsed).every((v) => typeof v === 'string');
+  if (!ok) throw new Error(`BENCH_BASELINE_ENV must be a JSON object of strings, e.g. '{"KAFKA_PRODUCERS":"1"}'; got ${raw}`);
+  if (!BASELINE_CLI) throw new Error('BENCH_BASELINE_ENV needs BENCH_BASELINE_CLI (the build it applies to; dist/cli.js for this one)');
+  return parsed as Record<string, string>;
+}
 
 async function startOurApi(topic: string, init: Array<{ productId: string; quantity: number }>, extraEnv: Record<string, string> = {}, cli = CLI): Promise<RunningProcess> {
   // The bench measures the batched record format (v2); BENCH_ORDER_MESSAGE_VERSION=1 measures the default.
@@ -165,7 +184,7 @@ async function runSoldOut(): Promise<void> {
   const baseline: Server[] = [];
   if (BASELINE_CLI) {
     const bp = product('soldout-baseline');
-    baseline.push({ name: 'baseline build, sold out', productId: bp, start: () => startOurApi(topic, [{ productId: bp, quantity: 0 }], {}, BASELINE_CLI) });
+    baseline.push({ name: 'baseline build, sold out', productId: bp, start: () => startOurApi(topic, [{ productId: bp, quantity: 0 }], BASELINE_ENV, BASELINE_CLI) });
   }
   const [ours, base, old] = await measureServers([oursServer, bare, ...baseline]);
   if (old) addCpu(cpuRatio('sold-out path: this build vs baseline build (API CPU)', ours!.cpuUsPerRequest, old.cpuUsPerRequest, old.name, 'request', 0, false));
@@ -222,7 +241,7 @@ async function runAccept(): Promise<void> {
   const baseline: Server[] = [];
   if (BASELINE_CLI) {
     const bp = product('accept-baseline');
-    baseline.push({ name: 'baseline build, accept', productId: bp, start: () => startOurApi(topic, [{ productId: bp, quantity: BIG_STOCK }], {}, BASELINE_CLI) });
+    baseline.push({ name: 'baseline build, accept', productId: bp, start: () => startOurApi(topic, [{ productId: bp, quantity: BIG_STOCK }], BASELINE_ENV, BASELINE_CLI) });
   }
   // Bare Fastify again, side by side with this case (its share of bare Fastify is a target too).
   const bare: Server = { name: 'bare Fastify hello-world (accept group)', productId: 'none', start: () => startBenchScript('./bare-fastify.ts', {}) };

@@ -58,6 +58,22 @@ local function replicationInfo()
   return replInfo
 end
 
+-- The sale's meta fields, epoch and stock, read once per call (at the first order that needs them):
+-- no order of the call writes a meta field read here (only qSoldOut) nor the epoch, and the stock
+-- only by the DECRBY below, whose answer is kept. One read instead of one per order, as each
+-- order's own call would have found the same values.
+local sale = nil
+local function saleState(KEYS)
+  if not sale then
+    sale = {
+      meta = redis.call('HMGET', KEYS[2], 'state', 'startsAt', 'endsAt', 'rateLimit', 'perUserLimit', 'admMode', 'seedTerm'),
+      epoch = redis.call('GET', KEYS[3]) or '0',
+      stock = redis.call('GET', KEYS[1]),
+    }
+  end
+  return sale
+end
+
 local function reserveOne(KEYS, ARGV)
   local record = redis.call('GET', KEYS[4])
   if record then
@@ -65,7 +81,7 @@ local function reserveOne(KEYS, ARGV)
       string.match(record, '^(%a)|([^|]+)|(%-?%d+)|(%d+)|(%d+)|%d|(%d+)(.*)$')
     local userId = string.match(rest, '^|(.*)$')
     if (userId and userId ~= ARGV[2]) or tonumber(qty) ~= tonumber(ARGV[3]) then return {'key_reused'} end
-    local sameEpoch = epoch == (redis.call('GET', KEYS[3]) or '0')
+    local sameEpoch = epoch == saleState(KEYS).epoch
     if orderId == ARGV[1] then
       -- This very attempt ran already (ioredis re-sends a call left unanswered by a dropped
       -- connection): answer what it reserved. From an older epoch, fall through and reserve again.
@@ -80,9 +96,10 @@ local function reserveOne(KEYS, ARGV)
   end
 
   local reissue = record ~= false and record ~= nil -- reserving again under an orderId that consumed its token already
-  local meta = redis.call('HMGET', KEYS[2], 'state', 'startsAt', 'endsAt', 'rateLimit', 'perUserLimit', 'admMode', 'seedTerm')
+  local s = saleState(KEYS)
+  local meta = s.meta
   if meta[1] and meta[1] ~= 'open' then return {meta[1]} end
-  local stock = redis.call('GET', KEYS[1])
+  local stock = s.stock
   if not stock or not meta[1] then return {'not_seeded'} end
 
   local startsAt = tonumber(meta[2]) or 0
@@ -146,12 +163,13 @@ local function reserveOne(KEYS, ARGV)
   end
 
   local remaining = redis.call('DECRBY', KEYS[1], qty)
+  s.stock = remaining
   -- Used: marked (its expiry negated, so a release can give it back, and the sweep never counts it
   -- as an unused slot) with the first reservation; later ones are counted by the per-user counter.
   if token then redis.call('ZADD', KEYS[8], 'XX', -token, ARGV[2]) end
   -- Everyone still waiting is told at once: polls read this flag.
   if remaining <= 0 then redis.call('HSET', KEYS[2], 'qSoldOut', '1') end
-  local epoch = redis.call('GET', KEYS[3]) or '0'
+  local epoch = s.epoch
   redis.call('SET', KEYS[4],
     'p|' .. ARGV[1] .. '|' .. remaining .. '|' .. qty .. '|' .. epoch .. '|' .. userCounted .. '|' .. nowMs .. '|' .. ARGV[2],
     'EX', ARGV[5])
