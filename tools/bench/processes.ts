@@ -1,14 +1,23 @@
 // Bench-only process helpers: start a TypeScript bench server (naive API, bare Fastify, ...)
 // the way startComponent starts the built CLI, and pin processes to CPUs with taskset.
 import { execFileSync } from 'node:child_process';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI, startComponent, startNodeProcess, type RunningProcess } from '../../e2e/support/processes.js';
 
 const TSX_LOADER = 'tsx';
 
-/** Runs `node --import tsx <file>` from tools/bench and waits for its {"msg":"ready"} line. */
+/**
+ * Runs `node --import tsx <file>` from tools/bench and waits for its {"msg":"ready"} line. With
+ * BENCH_CPU_PROF=<dir> it writes a CPU profile there too, so ours and its baseline (bare Fastify,
+ * the naive API) can be compared frame by frame.
+ */
 export function startBenchScript(file: string, env: Record<string, string | undefined>): Promise<RunningProcess> {
-  return startNode(file, ['--import', TSX_LOADER, fileURLToPath(new URL(file, import.meta.url))], env);
+  // A folder of its own, with node's default file names: tsx's loader runs on a second thread,
+  // whose profile would overwrite the main thread's under one --cpu-prof-name (the main thread's is the larger file).
+  const dir = process.env.BENCH_CPU_PROF;
+  const prof = dir ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, `${basename(file, '.ts')}-${Date.now()}`)}`] : [];
+  return startNode(file, [...prof, '--import', TSX_LOADER, fileURLToPath(new URL(file, import.meta.url))], env);
 }
 
 /** Runs node with the given arguments (e.g. --cpu-prof before the script) and waits for its ready line. */
@@ -26,9 +35,9 @@ export function startNode(
  * writes a V8 CPU profile there on exit (summarize with `npx tsx tools/bench/profile-top.ts <file>`).
  */
 export function startOurs(command: 'api' | 'worker', env: Record<string, string>, cli = CLI): Promise<RunningProcess> {
-  const profDir = process.env.BENCH_CPU_PROF;
-  if (!profDir && cli === CLI) return startComponent(command, env);
-  const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${command}-${Date.now()}.cpuprofile`] : [];
+  const dir = process.env.BENCH_CPU_PROF;
+  if (!dir && cli === CLI) return startComponent(command, env);
+  const prof = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${command}-${Date.now()}.cpuprofile`] : [];
   return startNode(command, [...prof, cli, command], { LOG_LEVEL: 'info', ...env });
 }
 
