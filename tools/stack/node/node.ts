@@ -141,6 +141,11 @@ function prepareDirs(d: NodeDirs, net: NodeNet): void {
   // a live containerd taken for dead mid-exec: proc.ts isOurProcess.)
   unmountUnder(d.containerdState);
   rmSync(d.containerdState, { recursive: true, force: true });
+  // Every pod's network namespace died with the node, so every lease host-local IPAM still keeps
+  // is stale (a killed node never sent CNI DEL for its pods). Kept, they only shrink the /24: after
+  // a few killed runs of one stack the kubelet failed every sandbox with "no IP addresses available
+  // in range set" and the cluster suite timed out (a fresh clone at a reused path, 2026-11-30).
+  rmSync(d.cniIpamDir, { recursive: true, force: true });
   for (const dir of [d.containerdRoot, d.containerdState, d.cniConfDir, d.cniIpamDir, d.kubeletRoot, d.podLogs]) mkdirSync(dir, { recursive: true });
   // The kubelet wants its cgroupRoot to exist in every v1 hierarchy; cpuset children start empty.
   for (const h of cgroupHierarchies()) {
