@@ -415,7 +415,7 @@ async function runRedisReserve(): Promise<void> {
 async function warmUpBroker(): Promise<void> {
   const pid = stackPids().kafka;
   const jit = pid === undefined ? undefined : kafkaJitOf(pid);
-  notes.push(`Kafka broker JIT: ${jit ?? 'unknown (not this stack\'s broker)'}${jit === 'c1' ? ' (C1 only: the broker was started, or restarted since by a test such as e2e/api/kafka-outage.test.ts, without FLUXGATE_KAFKA_JIT=c2; broker CPU figures are higher than a production broker\'s, and the naive API, one produce request per order, pays most of that)' : ''}`);
+  notes.push(`Kafka broker JIT: ${jit ?? 'unknown (not this stack\'s broker)'}${jit === 'c1' ? ' (C1 only: the broker was started without FLUXGATE_KAFKA_JIT=c2 (restarts keep the JIT it had, until stack:down); broker CPU figures are higher than a production broker\'s, and the naive API, one produce request per order, pays most of that)' : ''}`);
   if (jit !== 'c2' || !['accept', 'replica', 'worker', 'e2e'].some((c) => s.cases.has(c))) return;
   const t0 = Date.now();
   const topic = await createTopic('kafka-warmup');

@@ -17,7 +17,8 @@ const USAGE = `usage: tsx tools/stack/cli.ts <command> [flags]
                                      controlplane, node; --purge also deletes its data and state)
 Environment: FLUXGATE_STACK_NO_K8S=1 (same as --no-k8s), FLUXGATE_STACK_NODE=1 (same as --node), FLUXGATE_STACK_ID (default: hash of the repo path), FLUXGATE_CACHE_DIR (default ~/.cache/flux-gate),
              FLUXGATE_KAFKA_VERSION (default 4.1.2, used when the stack is first created),
-             FLUXGATE_KAFKA_JIT=c1|c2 (the broker's JIT when it starts: c1 = C1 only, fast start, the default; c2 = full tiered, npm run bench)`;
+             FLUXGATE_KAFKA_JIT=c1|c2 (the broker's JIT when it starts: c1 = C1 only, fast start, the default; c2 = full tiered, npm run bench;
+             unset, a restart keeps the JIT the broker had, until down)`;
 
 const log = (line: string) => process.stderr.write(`[stack] ${line}\n`);
 

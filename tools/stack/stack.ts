@@ -8,7 +8,7 @@ import { nodeDown, nodeStatus, nodeUp, type NodeRecord } from './node/node.js';
 import { withLock } from './proc.js';
 import { stackPaths, type StackPaths } from './paths.js';
 import { DRIVERS, SERVICE_NAMES, ensureService, serviceStatus, stopService, type ServiceName, type ServiceStatus } from './services/index.js';
-import { stackKafkaUsers } from './services/kafka.js';
+import { forgetBrokerJit, stackKafkaUsers } from './services/kafka.js';
 import { postgresBaseDirFor, postgresTlsEnv } from './services/postgres.js';
 import { STACK_REDIS_USERS } from './services/redis.js';
 import { ensureStackPki } from './certs.js';
@@ -180,6 +180,7 @@ export async function down(stateDir: string, opts: DownOptions = {}): Promise<vo
     else errors.push(`${names[i]}: ${(r.reason as Error).message}`);
   });
   if (errors.length > 0) throw new Error(`stack:down left something behind:\n${errors.join('\n')}`);
+  if (names.includes('kafka')) forgetBrokerJit(state);
   if (opts.purge) {
     rmSync(state.postgres.baseDir, { recursive: true, force: true });
     rmSync(state.stateDir, { recursive: true, force: true });

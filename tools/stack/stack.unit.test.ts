@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { cacheDirFor, stackIdFor, stackPaths } from './paths.js';
-import { kafkaJitFlags, renderServerProperties, stackKafkaUsers } from './services/kafka.js';
+import { brokerJit, forgetBrokerJit, kafkaJitFlags, renderServerProperties, stackKafkaUsers } from './services/kafka.js';
 import { PORT_RANGE, pickNodeNet, pickPorts, type StackState } from './state.js';
 import { toShellExports } from './stack.js';
 
@@ -101,5 +104,20 @@ describe('Kafka JIT (FLUXGATE_KAFKA_JIT)', () => {
     expect(kafkaJitFlags({ FLUXGATE_KAFKA_JIT: 'c1' })).toEqual(['-XX:TieredStopAtLevel=1']);
     expect(kafkaJitFlags({ FLUXGATE_KAFKA_JIT: 'c2' })).toEqual([]);
     expect(() => kafkaJitFlags({ FLUXGATE_KAFKA_JIT: 'C2' })).toThrow('FLUXGATE_KAFKA_JIT must be "c1" (C1 only: fast start, the default) or "c2" (full tiered compilation, for benchmarks), got "C2"');
+  });
+
+  it('a restart without FLUXGATE_KAFKA_JIT keeps the JIT the broker had; down forgets it', () => {
+    const state = { stateDir: mkdtempSync(join(tmpdir(), 'fg-jit-')) };
+    try {
+      expect(brokerJit(state, {})).toEqual({});
+      writeFileSync(join(state.stateDir, 'kafka.jit'), 'c2\n'); // what a C2 start records
+      expect(kafkaJitFlags(brokerJit(state, {}))).toEqual([]);
+      expect(kafkaJitFlags(brokerJit(state, { FLUXGATE_KAFKA_JIT: 'c1' }))).toEqual(['-XX:TieredStopAtLevel=1']);
+      expect(() => kafkaJitFlags(brokerJit(state, { FLUXGATE_KAFKA_JIT: 'fast' }))).toThrow('FLUXGATE_KAFKA_JIT must be');
+      forgetBrokerJit(state);
+      expect(kafkaJitFlags(brokerJit(state, {}))).toEqual(['-XX:TieredStopAtLevel=1']);
+    } finally {
+      rmSync(state.stateDir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,7 +4,7 @@
 // SASL_SSL listener (SCRAM-SHA-256/512 and PLAIN users, one per component) and an MTLS listener
 // (client certificate required), both with the stack's certificate and ACLs (core/kafka/acls.ts).
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
@@ -163,11 +163,13 @@ export const kafkaDriver: ServiceDriver = {
     );
   },
   spawn({ state }, logFile) {
+    const jit = kafkaJitFlags(brokerJit(state));
+    keepBrokerJit(state, jit);
     return spawnDetached(
       java(),
       [
         '-Xms128m', '-Xmx768m', '-XX:+UseSerialGC',
-        ...kafkaJitFlags(),
+        ...jit,
         '-Djava.awt.headless=true',
         `-Dlog4j2.configurationFile=${LOG4J2}`,
         `-Dkafka.logs.dir=${kafkaDir(state)}`,
@@ -225,6 +227,30 @@ export function kafkaJitFlags(env: NodeJS.ProcessEnv = process.env): string[] {
   if (jit === 'c1') return [C1_ONLY];
   if (jit === 'c2') return [];
   throw new Error(`FLUXGATE_KAFKA_JIT must be "c1" (C1 only: fast start, the default) or "c2" (full tiered compilation, for benchmarks), got ${JSON.stringify(jit)}`);
+}
+
+/** Where the stack keeps the JIT its broker was last started with, until `stack:down`. */
+const jitFile = (state: Pick<StackState, 'stateDir'>) => join(state.stateDir, 'kafka.jit');
+
+/**
+ * The JIT of a broker about to start: FLUXGATE_KAFKA_JIT when set, else the one it was last
+ * started with in this stack (so a test that restarts the broker, e2e/api/kafka-outage.test.ts,
+ * does not turn a bench's C2 broker into a C1 one under the bench's feet), else C1.
+ */
+export function brokerJit(state: Pick<StackState, 'stateDir'>, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  if (env.FLUXGATE_KAFKA_JIT !== undefined) return { FLUXGATE_KAFKA_JIT: env.FLUXGATE_KAFKA_JIT };
+  const kept = existsSync(jitFile(state)) ? readFileSync(jitFile(state), 'utf8').trim() : '';
+  return kept === 'c2' ? { FLUXGATE_KAFKA_JIT: 'c2' } : {};
+}
+
+/** Records the JIT a broker is started with (see brokerJit). */
+function keepBrokerJit(state: Pick<StackState, 'stateDir'>, flags: string[]): void {
+  writeFileSync(jitFile(state), flags.includes(C1_ONLY) ? 'c1\n' : 'c2\n');
+}
+
+/** `stack:down`: the next start picks its JIT afresh. */
+export function forgetBrokerJit(state: Pick<StackState, 'stateDir'>): void {
+  rmSync(jitFile(state), { force: true });
 }
 
 /** The JIT a running broker was started with (from its command line), for the bench's report. */
