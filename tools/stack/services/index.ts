@@ -102,7 +102,15 @@ export async function stopService(
     }
   }
   if (existsSync(pidFile(state, name))) rmSync(pidFile(state, name));
+  // A killed JVM's listener can outlive its pid by a moment: a start right after (a test's
+  // restart) would take the open port for a stranger's ("already in use").
+  if (result !== 'not running') await waitPortClosed(driver.port(state), 10_000);
   return result;
+}
+
+async function waitPortClosed(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await tcpOpen(port)) && Date.now() < deadline) await sleep(100);
 }
 
 export interface ServiceStatus {
