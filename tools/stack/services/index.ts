@@ -2,7 +2,7 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Log } from '../install.js';
-import { isAlive, killGroup, readPid, sleep, stopPid, tailFile, tcpOpen, waitForExit, isOurProcess } from '../proc.js';
+import { isAlive, killGroup, readPid, sleep, stopPid, tailFile, tcpOpen, waitFor, waitForExit, isOurProcess } from '../proc.js';
 import type { StackState } from '../state.js';
 import { kafkaDriver } from './kafka.js';
 import { postgresDriver } from './postgres.js';
@@ -104,13 +104,9 @@ export async function stopService(
   if (existsSync(pidFile(state, name))) rmSync(pidFile(state, name));
   // A killed JVM's listener can outlive its pid by a moment: a start right after (a test's
   // restart) would take the open port for a stranger's ("already in use").
-  if (result !== 'not running') await waitPortClosed(driver.port(state), 10_000);
+  // Still open after 10 s: left to the next start, which names the port's owner.
+  if (result !== 'not running') await waitFor(`${name}'s port to close`, async () => !(await tcpOpen(driver.port(state))), 10_000, 100).catch(() => undefined);
   return result;
-}
-
-async function waitPortClosed(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ((await tcpOpen(port)) && Date.now() < deadline) await sleep(100);
 }
 
 export interface ServiceStatus {
