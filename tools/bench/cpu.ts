@@ -29,6 +29,31 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
   return pid === undefined ? undefined : stat(pid)?.own;
 }
 
+/**
+ * CPU seconds used so far by those threads of a process whose name matches (Linux
+ * /proc/<pid>/task/<tid>/stat), e.g. a JVM's "C2 CompilerThre…" threads; undefined when it is gone.
+ */
+export function threadCpuSeconds(pid: number, name: RegExp): number | undefined {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  let total = 0;
+  for (const tid of tids) {
+    try {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      if (!name.test(text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')))) continue;
+      const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12])) / CLOCK_TICKS_PER_SECOND;
+    } catch {
+      /* the thread ended meanwhile */
+    }
+  }
+  return total;
+}
+
 /** CPU seconds of a process, its live children and its reaped children (PostgreSQL backends). */
 export function treeCpuSeconds(pid: number): number | undefined {
   const root = stat(pid);
