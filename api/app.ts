@@ -10,7 +10,7 @@ import { createRegistry } from '../core/metrics/registry.js';
 import { registerPoolGauges } from '../core/postgres/pool.js';
 import { productExists } from '../core/postgres/products.js';
 import type { FluxRedis } from '../core/redis/client.js';
-import { localOnly, ReplicaAcks, type Durability } from '../core/redis/durability.js';
+import { ReplicaAcks, type Durability } from '../core/redis/durability.js';
 import { registerRedisUpGauge } from '../core/redis/metrics.js';
 import { parseSigningKeys, Signer } from './admission.js';
 import { errorHandler, reject } from './answers.js';
@@ -160,10 +160,10 @@ export async function buildApp(config: ApiConfig, deps: AppDeps = {}): Promise<F
   return app;
 }
 
-/** Replica acknowledgement of reservations (REDIS_REPLICA_ACKS), or none. */
-function durabilityOf(config: ApiConfig, redis: FluxRedis, metrics: ApiMetrics, logger: Logger): Durability {
+/** Replica acknowledgement of reservations (REDIS_REPLICA_ACKS), or undefined for none. */
+function durabilityOf(config: ApiConfig, redis: FluxRedis, metrics: ApiMetrics, logger: Logger): Durability | undefined {
   const replicas = replicaAcks(config);
   logger.info({ replicas, timeoutMs: config.REDIS_REPLICA_ACK_TIMEOUT_MS }, replicas > 0 ? 'reservations wait for Redis replica acknowledgement' : 'reservations do not wait for Redis replicas');
-  if (replicas === 0) return localOnly;
+  if (replicas === 0) return undefined;
   return new ReplicaAcks(redis, { replicas, timeoutMs: config.REDIS_REPLICA_ACK_TIMEOUT_MS, onWait: (n, ok, s) => metrics.replicaWait(n, ok, s) });
 }

@@ -11,7 +11,7 @@ import type { Logger } from '../core/logging.js';
 import type { FluxRedis } from '../core/redis/client.js';
 import { newOrderId } from '../core/redis/keys.js';
 import { markOutcomeUnknown, readIdempotencyRecord, releaseReservation, type IdempotencyRecord } from '../core/redis/reserve.js';
-import { localOnly, type Durability } from '../core/redis/durability.js';
+import type { Durability } from '../core/redis/durability.js';
 import type { Rejection } from './answers.js';
 import { SaleCalls } from './sale-calls.js';
 import type { ApiMetrics, OrderOutcome } from './metrics.js';
@@ -104,16 +104,27 @@ export class OrderService {
   }
 
   /**
-   * The answer this process knows without Redis, or undefined: a replay of an order it placed, a
-   * key reused with other parameters, the sale's sold-out flag. Synchronous: the hot refusals are
-   * answered in the same turn, without a promise.
+   * The answer to an order: at once when this process knows it without Redis (a replay of an order
+   * it placed, a key reused with other parameters, the sale's sold-out flag), so the route sends the
+   * hot refusals in the same turn without a promise; else a promise of it (Redis, then Kafka).
+   * The order's key in memory is built once here and handed down (hashing a fresh string per lookup
+   * showed in the profile).
    */
-  answerFromMemory(req: OrderRequest): OrderResult | undefined {
+  answer(req: OrderRequest): OrderResult | Promise<OrderResult> {
     const local = localKey(req);
+    return this.fromMemory(req, local) ?? this.placeUnknown(req, local);
+  }
+
+  /** answer(), always as a promise, for callers that await. */
+  place(req: OrderRequest): Promise<OrderResult> {
+    return Promise.resolve(this.answer(req));
+  }
+
+  private fromMemory(req: OrderRequest, local: string): OrderResult | Promise<OrderResult> | undefined {
     const known = this.recent.get(local) ?? this.older.get(local) ?? this.inFlight.get(local);
     if (known && !sameParameters(known.req, req)) return this.outcome(KEY_REUSED);
     if (known && 'body' in known) return this.outcome({ ok: true, body: known.body, replayed: true });
-    if (known) return undefined; // still being placed here: place() waits for it
+    if (known) return known.placing.then((r) => this.outcome(r.ok ? { ...r, replayed: true } : r)); // still being placed here
     const until = this.soldOutUntil.get(req.productId);
     if (until === undefined) return undefined;
     if (until > Date.now()) {
@@ -124,21 +135,8 @@ export class OrderService {
     return undefined;
   }
 
-  /**
-   * The answer to an order, from memory or from Redis and Kafka. The route makes the same two steps
-   * itself (answerFromMemory, then placeUnknown), so that a known answer is sent in the same turn
-   * without a promise; this is their composition, for callers that always await.
-   */
-  place(req: OrderRequest): Promise<OrderResult> {
-    const quick = this.answerFromMemory(req);
-    return quick ? Promise.resolve(quick) : this.placeUnknown(req);
-  }
-
-  /** place() for an order answerFromMemory just said it knows nothing of (the route asks it first). */
-  placeUnknown(req: OrderRequest): Promise<OrderResult> {
-    const local = localKey(req);
-    const inFlight = this.inFlight.get(local);
-    if (inFlight) return inFlight.placing.then((r) => this.outcome(r.ok ? { ...r, replayed: true } : r));
+  /** For an order fromMemory knows nothing of: placed, and tracked in inFlight until settled. */
+  private placeUnknown(req: OrderRequest, local: string): Promise<OrderResult> {
     const entry = { req, placing: undefined as unknown as Promise<OrderResult> };
     this.inFlight.set(local, entry);
     entry.placing = this.placeTracked(local, req);
@@ -148,7 +146,7 @@ export class OrderService {
   /** placeNew, counted, and forgotten from inFlight when settled (one promise per order, no .then/.finally chain). */
   private async placeTracked(local: string, req: OrderRequest): Promise<OrderResult> {
     try {
-      return this.outcome(await this.placeNew(req));
+      return this.outcome(await this.placeNew(req, local));
     } finally {
       this.inFlight.delete(local);
     }
@@ -169,7 +167,7 @@ export class OrderService {
    * Reserves and produces. `firstAttempt` is false when reserving again under the key's first
    * orderId (a reissue): that order may be in Kafka already, so nothing of it is ever released.
    */
-  private async placeNew(req: OrderRequest, orderId = newOrderId(req.productId), firstAttempt = true): Promise<OrderResult> {
+  private async placeNew(req: OrderRequest, local: string, orderId = newOrderId(req.productId), firstAttempt = true): Promise<OrderResult> {
     const s = this.d.settings;
     let r;
     try {
@@ -188,11 +186,11 @@ export class OrderService {
     }
     switch (r.kind) {
       case 'ok':
-        return this.produce(req, { orderId, remaining: r.remaining, epoch: r.epoch, acceptedAtMs: r.acceptedAtMs }, firstAttempt);
+        return this.produce(req, local, { orderId, remaining: r.remaining, epoch: r.epoch, acceptedAtMs: r.acceptedAtMs }, firstAttempt);
       case 'adopt':
-        return this.produce(req, r.record, false);
+        return this.produce(req, local, r.record, false);
       case 'reissue':
-        if (firstAttempt) return this.placeNew(req, r.record.orderId, false);
+        if (firstAttempt) return this.placeNew(req, local, r.record.orderId, false);
         return limbo(r.record.orderId, 'the sale was reseeded while it was placed');
       case 'key_reused':
         return KEY_REUSED;
@@ -233,6 +231,7 @@ export class OrderService {
    */
   private async produce(
     req: OrderRequest,
+    local: string,
     o: { orderId: string; remaining: number; epoch: number; acceptedAtMs: number },
     mayRelease: boolean,
   ): Promise<OrderResult> {
@@ -246,13 +245,16 @@ export class OrderService {
       acceptedAt: new Date(o.acceptedAtMs).toISOString(),
       epoch: o.epoch,
     };
-    try {
-      await (this.d.durability ?? localOnly).settle();
-    } catch (err) {
-      // Not produced by this attempt: a new order's unit goes back (fenced by orderId); an adopted
-      // one (maybe in the log from an earlier attempt) keeps its unit and its key.
-      if (mayRelease) await this.release(req, o.orderId);
-      return { ok: false, code: 'unavailable', message: `order not accepted (${(err as Error).message}); nothing was reserved, retry` };
+    // Without replica acks there is nothing to wait for, and no await (one microtask per order fewer).
+    if (this.d.durability) {
+      try {
+        await this.d.durability.settle();
+      } catch (err) {
+        // Not produced by this attempt: a new order's unit goes back (fenced by orderId); an adopted
+        // one (maybe in the log from an earlier attempt) keeps its unit and its key.
+        if (mayRelease) await this.release(req, o.orderId);
+        return { ok: false, code: 'unavailable', message: `order not accepted (${(err as Error).message}); nothing was reserved, retry` };
+      }
     }
     try {
       await this.d.producer.send(order);
@@ -269,7 +271,7 @@ export class OrderService {
     // Not awaited: the answer does not depend on it; a duplicate meanwhile waits on the record.
     this.sales.confirm(req.productId, req.idempotencyKey, o.orderId);
     const body: SuccessBody = { status: 'success', orderId: o.orderId, productId: req.productId, remaining: o.remaining };
-    this.remember(localKey(req), req, body);
+    this.remember(local, req, body);
     return { ok: true, body, replayed: false };
   }
 

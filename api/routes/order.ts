@@ -76,17 +76,12 @@ export async function orderRoutes(app: FastifyInstance): Promise<void> {
     },
     // Not an async handler: answers known in memory (sold-out flag, replays) are sent in this turn,
     // without a promise; the others when Redis and Kafka have answered.
-    (request, reply) => {
-      const placed = answer(request, reply);
-      if (placed === undefined) answered(reply);
-      else return placed.then(() => answered(reply));
-      return undefined;
-    },
+    (request, reply) => answer(request, reply),
   );
 
   type OrderRequest = FastifyRequest<{ Body: OrderBody; Headers: { [IDEMPOTENCY_HEADER]: string; [ADMISSION_HEADER]?: string } }>;
 
-  /** Sends the answer now (undefined) or once the order is placed (the promise). */
+  /** Sends and counts the answer now (undefined) or once the order is placed (the promise). */
   function answer(request: OrderRequest, reply: FastifyReply): Promise<void> | undefined {
     const { productId, userId, quantity = 1 } = request.body;
     const idempotencyKey = request.headers[IDEMPOTENCY_HEADER];
@@ -94,16 +89,21 @@ export async function orderRoutes(app: FastifyInstance): Promise<void> {
     let admissionToken = false;
     if (raw !== undefined) {
       const bad = checkToken(app.signer, raw, productId, userId);
-      if (bad) return void reject(reply, bad.code, { message: bad.message, field: `headers.${ADMISSION_HEADER}` });
+      if (bad) return void (reject(reply, bad.code, { message: bad.message, field: `headers.${ADMISSION_HEADER}` }), answered(reply));
       admissionToken = true;
     }
     const order = { productId, userId, quantity, idempotencyKey, admissionToken };
-    const known = service.answerFromMemory(order);
-    if (known) return void send(request, reply, order, known);
-    return service.placeUnknown(order).then((r) => void send(request, reply, order, r));
+    const r = service.answer(order);
+    if (!(r instanceof Promise)) return void send(request, reply, order, r);
+    return r.then((done) => send(request, reply, order, done));
   }
 
   function send(request: OrderRequest, reply: FastifyReply, order: { productId: string; userId: string; quantity: number; idempotencyKey: string }, r: OrderResult): void {
+    sendAnswer(request, reply, order, r);
+    answered(reply);
+  }
+
+  function sendAnswer(request: OrderRequest, reply: FastifyReply, order: { productId: string; userId: string; quantity: number; idempotencyKey: string }, r: OrderResult): void {
     if (r.ok) {
       if (r.replayed) reply.header('idempotent-replayed', 'true');
       return void reply.send(r.body);

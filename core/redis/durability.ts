@@ -20,8 +20,6 @@ export interface Durability {
   settle(): Promise<void>;
 }
 
-/** Single-node Redis (or acks turned off): nothing to wait for. */
-export const localOnly: Durability = { settle: () => Promise.resolve() };
 
 interface Waiter {
   /** Connection generation the caller's reservation was answered on. */
