@@ -1,8 +1,9 @@
 // Process plumbing for the local stack: detached spawning with a log file, pid checks that resist
 // pid reuse, graceful-then-forced stops, TCP probes and file locks. Everything by pid, never by name.
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
+import { dirname } from 'node:path';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -183,6 +184,8 @@ export function readPid(file: string): number | undefined {
 /**
  * A cross-process lock: a file created exclusively that holds the owner's pid. A lock whose owner
  * died is taken over. Waits up to timeoutMs (onWait hears the holder once), reporting the holder in the error.
+ * The lock's folder is created if missing: on a cold cache, the first lock of a folder comes before
+ * anything else in it (the pause image's lock failed with ENOENT on a fresh machine).
  */
 export async function withLock<T>(
   file: string,
@@ -193,6 +196,7 @@ export async function withLock<T>(
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let announced = false;
+  mkdirSync(dirname(file), { recursive: true });
   for (;;) {
     try {
       const fd = openSync(file, 'wx');

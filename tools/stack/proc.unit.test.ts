@@ -1,5 +1,8 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cmdline, isOurProcess } from './proc.js';
+import { cmdline, isOurProcess, withLock } from './proc.js';
 
 describe('isOurProcess', () => {
   const markers = [process.execPath];
@@ -22,5 +25,18 @@ describe('isOurProcess', () => {
     let reads = 0;
     expect(isOurProcess(process.pid, markers, () => (reads++, ''))).toBe(false);
     expect(reads).toBe(21);
+  });
+});
+
+describe('withLock', () => {
+  it('creates the lock\'s folder on a cold cache, and removes the lock afterwards', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'fg-lock-'));
+    try {
+      const file = join(root, 'image', 'pause-abc.lock');
+      expect(await withLock(file, 1_000, 'test', async () => existsSync(file))).toBe(true);
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
