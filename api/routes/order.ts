@@ -89,7 +89,10 @@ export async function orderRoutes(app: FastifyInstance): Promise<void> {
     let admissionToken = false;
     if (raw !== undefined) {
       const bad = checkToken(app.signer, raw, productId, userId);
-      if (bad) return void (reject(reply, bad.code, { message: bad.message, field: `headers.${ADMISSION_HEADER}` }), answered(reply));
+      if (bad) {
+        reject(reply, bad.code, { message: bad.message, field: `headers.${ADMISSION_HEADER}` });
+        return void answered(reply);
+      }
       admissionToken = true;
     }
     const order = { productId, userId, quantity, idempotencyKey, admissionToken };

@@ -20,7 +20,6 @@ export interface Durability {
   settle(): Promise<void>;
 }
 
-
 interface Waiter {
   /** Connection generation the caller's reservation was answered on. */
   gen: number;

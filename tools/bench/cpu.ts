@@ -13,16 +13,19 @@ interface Stat {
   children: number;
 }
 
-function stat(pid: number): Stat | undefined {
+/** A process's /proc/<pid>/stat, or one thread's /proc/<pid>/task/<tid>/stat (same format). */
+function statAt(file: string): (Stat & { name: string }) | undefined {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const text = readFileSync(file, 'utf8');
     const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
     const n = (i: number) => Number(f[i]) / CLOCK_TICKS_PER_SECOND;
-    return { ppid: Number(f[1]), own: n(11) + n(12), children: n(13) + n(14) };
+    return { name: text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')), ppid: Number(f[1]), own: n(11) + n(12), children: n(13) + n(14) };
   } catch {
     return undefined;
   }
 }
+
+const stat = (pid: number) => statAt(`/proc/${pid}/stat`);
 
 /** CPU seconds (all threads) a process has used so far; undefined when it is gone or off Linux. */
 export function cpuSeconds(pid: number | undefined): number | undefined {
@@ -42,14 +45,8 @@ export function threadCpuSeconds(pid: number, name: RegExp): number | undefined 
   }
   let total = 0;
   for (const tid of tids) {
-    try {
-      const text = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      if (!name.test(text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')))) continue;
-      const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-      total += (Number(f[11]) + Number(f[12])) / CLOCK_TICKS_PER_SECOND;
-    } catch {
-      /* the thread ended meanwhile */
-    }
+    const t = statAt(`/proc/${pid}/task/${tid}/stat`); // undefined: the thread ended meanwhile
+    if (t && name.test(t.name)) total += t.own;
   }
   return total;
 }

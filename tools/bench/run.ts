@@ -426,7 +426,7 @@ async function warmUpBroker(): Promise<void> {
   if (pid === undefined || jit !== 'c2' || !['accept', 'replica', 'worker', 'e2e'].some((c) => s.cases.has(c))) return;
   const t0 = Date.now();
   const topic = await createTopic('kafka-warmup');
-  const batched = [kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false }), kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })];
+  const batched = Array.from({ length: 2 }, () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false }));
   const single = kafka.producer({ allowAutoTopicCreation: false });
   const producers = [...batched, single];
   await Promise.all(producers.map((p) => p.connect()));
