@@ -2,7 +2,7 @@
 # npm run bench: builds, brings the local stack up (without Kubernetes), runs every benchmark
 # side by side (tools/bench/run.ts), prints the table, writes tools/bench/results/, and leaves the
 # stack as it found it (stopped again if this script started it).
-# Knobs (env): BENCH_DURATION_S=4 (per round) BENCH_ROUNDS=3 BENCH_WARMUP_S=2 BENCH_CONNECTIONS=64 BENCH_PIN=off|1:0 (server CPUs:wrk CPUs)
+# Knobs (env): BENCH_DURATION_S=2 (per round) BENCH_ROUNDS=6 (turns alternate A B, B A; ratios from paired rounds) BENCH_WARMUP_S=2 BENCH_CONNECTIONS=64 BENCH_PIN=off|1:0 (server CPUs:wrk CPUs)
 #              BENCH_WORKER_ORDERS=100000 BENCH_PER_MESSAGE_MAX_S=10 BENCH_ONLY=ceiling,soldout,accept,replica,worker,redis,e2e,queue
 #              BENCH_REDIS_CALLS=200000 BENCH_E2E_REQUESTS=1000000 BENCH_E2E_BUYERS=200000 BENCH_E2E_UNITS=100000 BENCH_E2E_SALES=4 (README)
 #              FLUXGATE_KAFKA_JIT=c2 (the JIT of a broker this script starts; c1 = the tests' C1-only broker)

@@ -1,6 +1,8 @@
 // HTTP bench cases measured side by side: each server gets a warm-up run (discarded), then the
 // servers of one comparison take turns for several rounds, so a burst of load from elsewhere on
-// a shared machine hits both sides alike. Each case reports its median round.
+// a shared machine hits both sides alike. Each case reports its median round; a comparison uses
+// the rounds in pairs (report.ts pairedRatio). The turn order flips every round (A B, B A, A B…):
+// a machine that speeds up or slows down during the case then favours neither side.
 import { addServiceCpu, cpuSeconds, perUnitUs, serviceCpuSeconds, stackPids } from './cpu.js';
 import { runWrk, requestsPerSecond, type WrkResult } from './wrk.js';
 
@@ -37,6 +39,7 @@ export interface HttpCaseResult {
   socketErrors: number;
   /** Status of one request sent before the run (what every request of the run is expected to get). */
   probeStatus: number;
+  /** Requests per second of each round, in round order: round i of two cases ran next to each other. */
   roundsRequestsPerSecond: number[];
   /** Server CPU time per answered request over all rounds, microseconds (less sensitive to other load than req/s). */
   cpuUsPerRequest?: number;
@@ -79,8 +82,10 @@ export async function measureSideBySide(targets: HttpTarget[], s: HttpSettings, 
   const systemCpu = targets.map(() => 0);
   const serviceCpu = targets.map((): Record<string, number> => ({}));
   const pids = stackPids();
+  const forward = [...targets.entries()];
+  const backward = [...forward].reverse();
   for (let i = 0; i < s.rounds; i++) {
-    for (const [k, t] of targets.entries()) {
+    for (const [k, t] of i % 2 === 0 ? forward : backward) {
       const before = cpuSeconds(t.pid);
       const stackBefore = serviceCpuSeconds(pids);
       const r = await run(t, s.durationS);

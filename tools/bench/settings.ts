@@ -44,8 +44,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
   for (const c of only)
     if (!(CASES as readonly string[]).includes(c)) throw new Error(`BENCH_ONLY: unknown case ${JSON.stringify(c)}; cases are ${CASES.join(', ')}`);
   return {
-    durationS: int(env, 'BENCH_DURATION_S', 4, 1, 600),
-    rounds: int(env, 'BENCH_ROUNDS', 3, 1, 20),
+    durationS: int(env, 'BENCH_DURATION_S', 2, 1, 600),
+    rounds: int(env, 'BENCH_ROUNDS', 6, 1, 20),
     warmupS: int(env, 'BENCH_WARMUP_S', 2, 0, 60),
     connections: int(env, 'BENCH_CONNECTIONS', 64, 1, 10_000),
     threads: int(env, 'BENCH_WRK_THREADS', 1, 1, 64),
