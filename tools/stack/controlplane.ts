@@ -42,7 +42,7 @@ export function binariesKey(): string {
   return h.digest('hex').slice(0, 16);
 }
 
-/** Returns the folder holding all binaries, building them on a cache miss (cold: ~25 min on 2 cores). */
+/** Returns the folder holding all binaries, building them on a cache miss (cold: 6–25 min on 2 cores, measured on two machines). */
 export async function ensureBinaries(cacheDir: string, log: Log): Promise<string> {
   const root = join(cacheDir, 'k8s-bin');
   const binDir = join(root, binariesKey());
@@ -54,7 +54,7 @@ export async function ensureBinaries(cacheDir: string, log: Log): Promise<string
     if (complete()) return binDir; // another process built it while we waited
     const buildLog = `${binDir}.build.log`;
     log(`control plane: building etcd, kube-apiserver, kube-controller-manager, kubectl, helm from Go modules ` +
-      `into ${binDir} (cold machine: about 25 min on 2 cores; warm Go caches: a few min). Build log: ${buildLog}`);
+      `into ${binDir} (cold machine: 6 to 25 min on 2 cores, by the machine; warm Go caches: a few min). Build log: ${buildLog}`);
     const t0 = Date.now();
     const env = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/local/go/bin` };
     const go = spawnSync('go', ['version'], { env, encoding: 'utf8' });
