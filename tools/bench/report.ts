@@ -37,6 +37,16 @@ export interface BenchReport {
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/**
+ * A ratio as shown next to its target: a percentage with one decimal or a factor with two, cut
+ * (not rounded) at that digit, so a figure under its target never shows as the target (39.75 %
+ * as "39.7%", not "40%").
+ */
+export function showRatio(v: number, asPercent: boolean): string {
+  if (Number.isNaN(v)) return 'n/a';
+  return asPercent ? `${(Math.floor(v * 1000 + 1e-9) / 10).toFixed(1)}%` : `${(Math.floor(v * 100 + 1e-9) / 100).toFixed(2)}x`;
+}
 const lat = (c: HttpCaseResult) => `${fmt(c.requestsPerSecond)} req/s (p50 ${c.p50Ms.toFixed(2)} ms, p99 ${c.p99Ms.toFixed(2)} ms)`;
 
 /**
@@ -61,7 +71,7 @@ export function ratio(name: string, ours: HttpCaseResult, base: HttpCaseResult, 
   // Judged on the paired rounds; the ratio of the two median rounds is shown next to it.
   const value = pairedRatio(ours.roundsRequestsPerSecond, base.roundsRequestsPerSecond);
   const medians = base.requestsPerSecond > 0 ? ours.requestsPerSecond / base.requestsPerSecond : NaN;
-  const show = (v: number) => (Number.isNaN(v) ? 'n/a' : asPercent ? `${(v * 100).toFixed(0)}%` : `${v.toFixed(2)}x`);
+  const show = (v: number) => showRatio(v, asPercent);
   return {
     name,
     ours: lat(ours),
@@ -83,7 +93,7 @@ export function cpuRatio(name: string, ours: number | undefined, base: number | 
     ours: `${ours} µs CPU/${unit}`,
     baseline: `${baseName}: ${base} µs CPU/${unit}`,
     value,
-    shown: asPercent ? `${(value * 100).toFixed(0)}%` : `${value.toFixed(2)}x`,
+    shown: showRatio(value, asPercent),
     target: asPercent ? `>= ${(min * 100).toFixed(0)}%` : `>= ${min}x`,
     pass: value >= min,
     basis: 'cpu',

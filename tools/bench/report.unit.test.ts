@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pairedRatio } from './report.js';
+import { pairedRatio, showRatio } from './report.js';
 
 describe('pairedRatio', () => {
   it('divides each round by the round that ran next to it, then takes the median', () => {
@@ -20,5 +20,16 @@ describe('pairedRatio', () => {
     expect(pairedRatio([10, 20], [0, 10])).toBe(2);
     expect(pairedRatio([10], [0])).toBeNaN();
     expect(pairedRatio([], [])).toBeNaN();
+  });
+});
+
+describe('showRatio', () => {
+  it('cuts at the shown digit, so a ratio under its target never shows as the target', () => {
+    expect(showRatio(0.3975, true)).toBe('39.7%');
+    expect(showRatio(2.996, false)).toBe('2.99x');
+    expect(showRatio(0.85, true)).toBe('85.0%');
+    expect(showRatio(3, false)).toBe('3.00x');
+    expect(showRatio(0.57, false)).toBe('0.57x'); // 0.57 * 100 is 56.99999999999999 in floating point
+    expect(showRatio(NaN, true)).toBe('n/a');
   });
 });
