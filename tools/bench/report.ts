@@ -47,6 +47,7 @@ export function showRatio(v: number, asPercent: boolean): string {
   if (Number.isNaN(v)) return 'n/a';
   return asPercent ? `${(Math.floor(v * 1000 + 1e-9) / 10).toFixed(1)}%` : `${(Math.floor(v * 100 + 1e-9) / 100).toFixed(2)}x`;
 }
+
 const lat = (c: HttpCaseResult) => `${fmt(c.requestsPerSecond)} req/s (p50 ${c.p50Ms.toFixed(2)} ms, p99 ${c.p99Ms.toFixed(2)} ms)`;
 
 /**
