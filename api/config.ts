@@ -32,7 +32,7 @@ export const apiOwnVars = {
     default: '300',
     min: 0,
     max: 10000,
-    description: 'After Redis says a sale is sold out, answer 409 from memory for this long without asking Redis (0 = off)',
+    description: 'After Redis says a sale is sold out, answer 409 for this long without the reserve script: one MGET per turn only checks that the keys are not retries of placed orders (0 = off)',
     usedBy: ['api'],
   },
   IDEMPOTENCY_TTL_SECONDS: { type: 'int', default: '86400', min: 60, description: 'How long an accepted order answer is replayed for a repeated x-idempotency-key', usedBy: ['api'] },

@@ -14,8 +14,10 @@ function setup(opts: {
   send?: () => Promise<void>;
   known?: (id: string) => Promise<boolean>;
   get?: () => string | null;
+  /** The idempotency keys Redis holds a record of (the lookups under a sale's sold-out flag). */
+  keysInUse?: string[];
 }) {
-  const calls = { reserve: 0, release: [] as string[], confirm: [] as string[], confirmCalls: [] as string[][], send: [] as string[] };
+  const calls = { reserve: 0, release: [] as string[], confirm: [] as string[], confirmCalls: [] as string[][], send: [] as string[], lookups: [] as string[][] };
   const redis = {
     // A call of reserve.lua (reserve.ts reserveMany): its confirmations are recorded as confirm.lua
     // 'd' calls; each order is handed to opts.reserve as a single call's 8 keys and 8 arguments
@@ -47,6 +49,10 @@ function setup(opts: {
       return n;
     },
     get: async () => (opts.get ? opts.get() : null),
+    mget: async (keys: string[]) => {
+      calls.lookups.push(keys);
+      return keys.map((k) => (opts.keysInUse?.some((used) => k.endsWith(`:idem:${used}`)) ? 'a record' : null));
+    },
   } as unknown as FluxRedis;
   const registry = new Registry();
   const deps: OrderServiceDeps = {
@@ -74,16 +80,39 @@ const req = (p: Partial<{ productId: string; userId: string; quantity: number; i
 });
 
 describe('OrderService', () => {
-  it('answers sold out from memory after Redis said so once', async () => {
+  it('answers sold out without the reserve script after Redis said so once, asking only whether the keys are in use (one MGET per turn)', async () => {
     const { service, calls, registry } = setup({ reserve: () => ['sold_out', 0] });
     expect(await service.place(req())).toEqual({ ok: false, code: 'sold_out' });
     const rest = await Promise.all(Array.from({ length: 100 }, (_, i) => service.place(req({ idempotencyKey: `k${i}` }))));
     expect(rest.every((r) => !r.ok && r.code === 'sold_out')).toBe(true);
     expect(calls.reserve).toBe(1);
+    expect(calls.lookups.map((l) => l.length)).toEqual([100]);
     expect(await registry.getSingleMetricAsString('fluxgate_orders_total')).toContain('fluxgate_orders_total{outcome="sold_out_cached"} 100');
     service.forgetSale('p');
     await service.place(req({ idempotencyKey: 'after-reseed' }));
     expect(calls.reserve).toBe(2);
+  });
+
+  it('under the sold-out flag, sends a key Redis holds a record of to the reserve script (a retry gets its order, not "sold out")', async () => {
+    let replies = 0;
+    const { service, calls } = setup({
+      keysInUse: ['retry'],
+      reserve: () => (replies++ === 0 ? ['sold_out', 0] : ['replay', `d|order-1|0|1|1|0|${Date.now()}`]),
+    });
+    expect(await service.place(req({ idempotencyKey: 'new' }))).toEqual({ ok: false, code: 'sold_out' });
+    const [fresh, retry] = await Promise.all([service.place(req({ idempotencyKey: 'fresh' })), service.place(req({ idempotencyKey: 'retry' }))]);
+    expect(fresh).toEqual({ ok: false, code: 'sold_out' });
+    expect(retry).toMatchObject({ ok: true, replayed: true, body: { orderId: 'order-1' } });
+    expect(calls.reserve).toBe(2);
+  });
+
+  it('under the sold-out flag, answers 503 (not "sold out") when the key cannot be looked up', async () => {
+    const { service } = setup({ reserve: () => ['sold_out', 0] });
+    await service.place(req({ idempotencyKey: 'new' }));
+    (service as unknown as { d: { redis: { mget: () => Promise<never> } } }).d.redis.mget = async () => {
+      throw new Error('connection lost');
+    };
+    expect(await service.place(req({ idempotencyKey: 'maybe-a-retry' }))).toMatchObject({ ok: false, code: 'unavailable' });
   });
 
   it('does not cache "only 2 left" as sold out', async () => {

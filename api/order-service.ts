@@ -1,9 +1,11 @@
 // The order hot path, free of HTTP: one Redis round trip (the reserve script), one Kafka produce,
 // then the answer. Repeated idempotency keys are answered from memory when this process placed the
 // order, by waiting on the first request when it is still running here, else from Redis.
-// Invariant: an idempotency key names one orderId for one user and quantity. A produce that may have
-// written its order never gives the unit back nor frees the key: the key's retries produce that same
-// orderId again until Kafka acks it (the worker stores an orderId once).
+// Invariant: an idempotency key names one orderId for one user and quantity, and every request
+// carrying it gets that order's answer, even from a process that holds the sale as sold out (a
+// retry routed to another pod after its 200 was lost). A produce that may have written its order
+// never gives the unit back nor frees the key: the key's retries produce that same orderId again
+// until Kafka acks it (the worker stores an orderId once).
 import { Unavailable } from '../core/errors.js';
 import type { OrderMessage } from '../core/kafka/order-message.js';
 import { ProduceError } from '../core/kafka/producer.js';
@@ -105,14 +107,14 @@ export class OrderService {
 
   /**
    * The answer to an order: at once when this process knows it without Redis (a replay of an order
-   * it placed, a key reused with other parameters, the sale's sold-out flag), so the route sends the
-   * hot refusals in the same turn without a promise; else a promise of it (Redis, then Kafka).
-   * The order's key in memory is built once here and handed down (hashing a fresh string per lookup
-   * showed in the profile).
+   * it placed, a key reused with other parameters), so the route sends those in the same turn
+   * without a promise; else a promise of it (Redis, then Kafka; or, under the sale's sold-out flag,
+   * one lookup of the key in Redis). The order's key in memory is built once here and handed down
+   * (hashing a fresh string per lookup showed in the profile).
    */
   answer(req: OrderRequest): OrderResult | Promise<OrderResult> {
     const local = localKey(req);
-    return this.fromMemory(req, local) ?? this.placeUnknown(req, local);
+    return this.knownHere(req, local) ?? (this.soldOutFlagged(req.productId) ? this.soldOutUnlessKeyInUse(req, local) : this.placeUnknown(req, local));
   }
 
   /** answer(), always as a promise, for callers that await. */
@@ -120,22 +122,48 @@ export class OrderService {
     return Promise.resolve(this.answer(req));
   }
 
-  private fromMemory(req: OrderRequest, local: string): OrderResult | Promise<OrderResult> | undefined {
+  /** The answer when this process placed the key's order, or is placing it; else undefined. */
+  private knownHere(req: OrderRequest, local: string): OrderResult | Promise<OrderResult> | undefined {
     const known = this.recent.get(local) ?? this.older.get(local) ?? this.inFlight.get(local);
-    if (known && !sameParameters(known.req, req)) return this.outcome(KEY_REUSED);
-    if (known && 'body' in known) return this.outcome({ ok: true, body: known.body, replayed: true });
-    if (known) return known.placing.then((r) => this.outcome(r.ok ? { ...r, replayed: true } : r)); // still being placed here
-    const until = this.soldOutUntil.get(req.productId);
-    if (until === undefined) return undefined;
-    if (until > Date.now()) {
+    if (!known) return undefined;
+    if (!sameParameters(known.req, req)) return this.outcome(KEY_REUSED);
+    if ('body' in known) return this.outcome({ ok: true, body: known.body, replayed: true });
+    return known.placing.then((r) => this.outcome(r.ok ? { ...r, replayed: true } : r)); // still being placed here
+  }
+
+  /** True while Redis's last word on the sale, less than soldOutCacheMs ago, was "sold out". */
+  private soldOutFlagged(productId: string): boolean {
+    const until = this.soldOutUntil.get(productId);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.soldOutUntil.delete(productId);
+    return false;
+  }
+
+  /**
+   * Under the sold-out flag: "sold out" for a key Redis holds no record of, without running the
+   * reserve script; a key in use (placed here or by another pod, maybe long ago) takes the full
+   * path, whose script answers its order, waits for it, or refuses other parameters.
+   * Why ask at all: the flag cannot tell a new buyer from a retry whose 200 was lost, and answering
+   * that retry 409 would say the order failed while it is in Kafka (e2e/api/two-pods.test.ts).
+   */
+  private async soldOutUnlessKeyInUse(req: OrderRequest, local: string): Promise<OrderResult> {
+    let inUse: boolean;
+    try {
+      inUse = await this.sales.keyInUse(req.productId, req.idempotencyKey);
+    } catch (err) {
+      this.d.metrics.redisErrors.inc();
+      // Not "sold out": the request may be a retry of an accepted order. Its retry will tell.
+      return this.outcome({ ok: false, code: 'unavailable', message: new Unavailable('Redis', err).message });
+    }
+    if (!inUse) {
       this.d.metrics.order('sold_out_cached');
       return SOLD_OUT;
     }
-    this.soldOutUntil.delete(req.productId);
-    return undefined;
+    return this.knownHere(req, local) ?? this.placeUnknown(req, local); // a duplicate may have started placing it meanwhile
   }
 
-  /** For an order fromMemory knows nothing of: placed, and tracked in inFlight until settled. */
+  /** For an order knownHere knows nothing of: placed, and tracked in inFlight until settled. */
   private placeUnknown(req: OrderRequest, local: string): Promise<OrderResult> {
     const entry = { req, placing: undefined as unknown as Promise<OrderResult> };
     this.inFlight.set(local, entry);

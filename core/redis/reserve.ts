@@ -249,6 +249,16 @@ export async function readIdempotencyRecord(redis: Pick<FluxRedis, 'get'>, produ
   return raw === null ? null : parseIdempotencyRecord(raw);
 }
 
+/**
+ * Which of a sale's idempotency keys hold a record (an order was placed, or is being placed, under
+ * them): one MGET, since a sale's keys share its hash slot. Side-effect free.
+ */
+export async function idempotencyKeysInUse(redis: Pick<FluxRedis, 'mget'>, productId: string, idempotencyKeys: readonly string[]): Promise<boolean[]> {
+  const k = saleKeys(productId);
+  const raw = await redis.mget(idempotencyKeys.map((key) => k.idem(key)));
+  return raw.map((r) => r !== null);
+}
+
 export interface AcceptedOrderRecord {
   orderId: string;
   productId: string;
