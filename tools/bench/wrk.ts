@@ -33,7 +33,11 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   const wrkArgs = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.durationS}s`, '--timeout', '5s',
     '-s', o.script ? fileURLToPath(new URL(`./${o.script.file}`, import.meta.url)) : SCRIPT, o.url, '--', ...(o.script ? o.script.args : [o.productId, o.nonce])];
   const [cmd, args] = o.cpus === undefined ? ['wrk', wrkArgs] : ['taskset', ['-c', o.cpus, 'wrk', ...wrkArgs]];
-  const { stdout } = await run(cmd, args, { maxBuffer: 1 << 20 });
+  const { stdout } = await run(cmd, args, { maxBuffer: 1 << 20 }).catch((err: NodeJS.ErrnoException) => {
+    // Run without scripts/bench.sh, which installs it: say what is missing and how to get it.
+    if (err.code === 'ENOENT') throw new Error(`${cmd} not found on PATH: run the bench with \`npm run bench\` (it installs wrk), or \`apt-get install wrk\``);
+    throw err;
+  });
   const line = stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '));
   if (!line) throw new Error(`wrk printed no BENCH_JSON line:\n${stdout}`);
   return JSON.parse(line.slice('BENCH_JSON '.length)) as WrkResult;
