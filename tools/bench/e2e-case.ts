@@ -2,7 +2,9 @@
 // our API and our worker (built CLI) on the stack's Redis, Kafka and PostgreSQL. It reports the time to
 // sold out, answers by status, p50/p99, and the time until every accepted order is confirmed in
 // PostgreSQL. Invariant checked: oversell 0 and lost 0, computed from what the clients were answered
-// and the rows PostgreSQL holds, never from the code's own counters.
+// and the rows PostgreSQL holds, never from the code's own counters. Then, with every sale sold out,
+// the earliest accepted orders are retried under their own keys, each next to a new buyer's request
+// (which meets the sale's sold-out flag in the API): every retry must get its first orderId.
 import autocannon from 'autocannon';
 import type pg from 'pg';
 import { addServiceCpu, perUnitUs } from './cpu.js';
@@ -45,6 +47,8 @@ export interface E2eResult {
   confirmedNotAnswered: number;
   /** Buyers holding more than perUserLimit units of one sale in PostgreSQL. */
   overLimitBuyers: number;
+  /** Retries of the earliest accepted orders once sold out: answered their own orderId, or not (by answer). */
+  retriesAfterSoldOut: { sent: number; sameOrder: number; wrong: Record<string, number>; newBuyers: Record<string, number> };
   /** API CPU over the load / requests. */
   apiCpuUsPerRequest?: number;
   /** Worker CPU from the first request until all were confirmed (idle polling included) / accepted orders. */
@@ -84,7 +88,16 @@ function xorshift(seed: number): () => number {
 
 interface Sent {
   sale: number;
+  key: string;
+  userId: string;
 }
+
+interface AcceptedOrder extends Sent {
+  orderId: string;
+}
+
+/** Accepted orders retried after the sell-out: the earliest, beyond the API's in-memory replay window at full size. */
+const RETRIES = 1_000;
 
 export async function runE2e(t: E2eTarget, s: E2eSettings): Promise<E2eResult> {
   const random = xorshift(0x9e3779b9);
@@ -93,6 +106,7 @@ export async function runE2e(t: E2eTarget, s: E2eSettings): Promise<E2eResult> {
   const seen = new Uint8Array(s.buyers);
   let buyers = 0;
   const accepted = new Map<string, number>();
+  const acceptedInOrder: AcceptedOrder[] = [];
   const answers: Record<string, number> = {};
   const soldOutAt: Array<number | null> = t.productIds.map(() => null);
   let lastAnswerAt = 0;
@@ -117,11 +131,12 @@ export async function runE2e(t: E2eTarget, s: E2eSettings): Promise<E2eResult> {
             seen[buyer] = 1;
             buyers++;
           }
-          (context as { sent?: Sent }).sent = { sale };
+          const sent: Sent = { sale, key: `e2e-${t.nonce}-${i}`, userId: `b-${t.nonce}-${buyer}` };
+          (context as { sent?: Sent }).sent = sent;
           return {
             ...req,
-            headers: { 'content-type': 'application/json', 'x-idempotency-key': `e2e-${t.nonce}-${i}` },
-            body: `{"productId":"${t.productIds[sale]}","userId":"b-${t.nonce}-${buyer}","quantity":1}`,
+            headers: { 'content-type': 'application/json', 'x-idempotency-key': sent.key },
+            body: `{"productId":"${t.productIds[sale]}","userId":"${sent.userId}","quantity":1}`,
           };
         },
         onResponse(status: number, body: string, context: Record<string, unknown>) {
@@ -138,6 +153,7 @@ export async function runE2e(t: E2eTarget, s: E2eSettings): Promise<E2eResult> {
           answers[key] = (answers[key] ?? 0) + 1;
           if (status === 200 && a.orderId && sent) {
             accepted.set(a.orderId, sent.sale);
+            acceptedInOrder.push({ ...sent, orderId: a.orderId });
             if (a.remaining === 0) soldOutAt[sent.sale] = (now - t0) / 1000;
           }
         },
@@ -152,6 +168,8 @@ export async function runE2e(t: E2eTarget, s: E2eSettings): Promise<E2eResult> {
   const confirmedAt = confirmed ? performance.now() : null;
   const cpuEnd = t.cpu();
   const check = await verify(t, s, accepted);
+  const soldOutOrders = acceptedInOrder.filter((o) => soldOutAt[o.sale] !== null);
+  const retriesAfterSoldOut = await retryAfterSoldOut(t, soldOutOrders.slice(0, RETRIES), Math.min(s.connections, 32));
 
   const soldOutSeconds = Object.fromEntries(t.productIds.map((p, i) => [p, soldOutAt[i] === null ? null : round(soldOutAt[i]!, 2)]));
   const allSold = soldOutAt.every((x) => x !== null) ? Math.max(...(soldOutAt as number[])) : null;
@@ -171,6 +189,7 @@ export async function runE2e(t: E2eTarget, s: E2eSettings): Promise<E2eResult> {
     confirmedSeconds: confirmedAt === null ? null : round((confirmedAt - t0) / 1000, 2),
     confirmedAfterLoadSeconds: confirmedAt === null ? null : round((confirmedAt - lastAnswerAt) / 1000, 2),
     ...check,
+    retriesAfterSoldOut,
     apiCpuUsPerRequest: perReq(cpu0.api, cpuLoad.api),
     workerCpuUsPerAcceptedOrder: perReq(cpu0.worker, cpuEnd.worker, accepted.size),
     serviceCpuUsPerRequest: servicesPerRequest(cpu0.services, cpuEnd.services, s.requests),
@@ -181,6 +200,47 @@ function servicesPerRequest(before: Record<string, number> | undefined, after: R
   const used: Record<string, number> = {};
   addServiceCpu(used, before, after);
   return perUnitUs(used, requests);
+}
+
+async function postOrder(url: string, productId: string, userId: string, key: string) {
+  const res = await fetch(`${url}/order`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-idempotency-key': key },
+    body: JSON.stringify({ productId, userId, quantity: 1 }),
+  });
+  const a = (await res.json().catch(() => ({}))) as { status?: string; orderId?: string };
+  return { answer: `${res.status} ${a.status ?? '?'}`, orderId: a.orderId };
+}
+
+/**
+ * Retries accepted orders of sold-out sales under their own keys and users, each sent together with a
+ * new buyer's request for the same sale: the new buyers' "sold out" keeps the API's sold-out flag set,
+ * so retries meet it (a retry the flag answered 409 would be told its order failed while it is stored).
+ */
+async function retryAfterSoldOut(t: E2eTarget, orders: AcceptedOrder[], concurrency: number) {
+  const wrong: Record<string, number> = {};
+  const newBuyers: Record<string, number> = {};
+  let sameOrder = 0;
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < orders.length; i = next++) {
+      const o = orders[i]!;
+      const productId = t.productIds[o.sale]!;
+      const [fresh, retry] = await Promise.all([
+        postOrder(t.url, productId, `late-${t.nonce}-${i}`, `late-${t.nonce}-${i}`),
+        postOrder(t.url, productId, o.userId, o.key),
+      ]);
+      newBuyers[fresh.answer] = (newBuyers[fresh.answer] ?? 0) + 1;
+      if (retry.answer === '200 success' && retry.orderId === o.orderId) sameOrder++;
+      else {
+        const k = retry.answer === '200 success' ? '200 another orderId' : retry.answer;
+        wrong[k] = (wrong[k] ?? 0) + 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  t.log(`e2e: ${orders.length} retries after the sell-out: ${sameOrder} answered their first order`);
+  return { sent: orders.length, sameOrder, wrong, newBuyers };
 }
 
 /** Polls PostgreSQL until it holds as many confirmed orders of these sales as were accepted. */

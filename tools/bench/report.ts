@@ -198,8 +198,14 @@ function renderE2e(e: E2eResult): string {
     ['lost (200s not confirmed in PostgreSQL)', String(e.lost)],
     ['buyers over the per-user limit (PostgreSQL)', String(e.overLimitBuyers)],
     ['confirmed orders no client got a 200 for', String(e.confirmedNotAnswered)],
+    ['retries of accepted orders once sold out (each beside a new buyer)', retries(e.retriesAfterSoldOut)],
   ];
   return table(['end to end', ''], rows);
+}
+
+function retries(r: E2eResult['retriesAfterSoldOut']): string {
+  const counts = (c: Record<string, number>) => Object.entries(c).map(([k, n]) => `${k}: ${fmt(n)}`).join(', ') || 'none';
+  return `${fmt(r.sameOrder)} of ${fmt(r.sent)} answered their first orderId; others: ${counts(r.wrong)}; new buyers beside them: ${counts(r.newBuyers)}`;
 }
 
 export function machine(): BenchReport['machine'] {

@@ -390,6 +390,8 @@ async function runEndToEnd(): Promise<void> {
     await worker.stop();
   }
   if (e2e.oversell || e2e.oversellAnswers || e2e.lost || e2e.overLimitBuyers) notes.push(`e2e: INVARIANT BROKEN: oversell ${e2e.oversell} (answers ${e2e.oversellAnswers}), lost ${e2e.lost}, buyers over the limit ${e2e.overLimitBuyers}`);
+  const r = e2e.retriesAfterSoldOut;
+  if (r.sameOrder !== r.sent) notes.push(`e2e: INVARIANT BROKEN: ${r.sent - r.sameOrder} of ${r.sent} retries of accepted orders were not answered their first orderId (${JSON.stringify(r.wrong)})`);
   if (e2e.confirmedSeconds === null) notes.push(`e2e: not every accepted order was confirmed in PostgreSQL within ${e.confirmTimeoutS} s`);
 }
 
