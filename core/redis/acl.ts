@@ -26,8 +26,9 @@ const SCRIPTS = [
 ];
 
 const COMMANDS: Record<AclProcess, string[]> = {
-  // reserve.ts (GET of idempotency/order records), sale.ts readSaleState (MULTI GET HGETALL GET EXEC), durability.ts (WAIT).
-  api: ['multi', 'exec', 'hgetall', 'wait'],
+  // reserve.ts (GET of idempotency/order records; MGET of the keys under a sale's sold-out flag),
+  // sale.ts readSaleState (MULTI GET HGETALL GET EXEC), durability.ts (WAIT).
+  api: ['multi', 'exec', 'hgetall', 'wait', 'mget'],
   // sale.ts configure/raise (WATCH HGET EXISTS MULTI HSET INCRBY EXEC UNWATCH), readSaleState,
   // deleteSaleKeys (SCAN UNLINK), in-flight.ts (TIME SCAN MGET).
   operator: ['watch', 'unwatch', 'multi', 'exec', 'hget', 'hgetall', 'scan', 'unlink', 'mget'],
