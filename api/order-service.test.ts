@@ -16,6 +16,8 @@ function setup(opts: {
   get?: () => string | null;
   /** The idempotency keys Redis holds a record of (the lookups under a sale's sold-out flag). */
   keysInUse?: string[];
+  /** The lookups under the sold-out flag fail (connection lost). */
+  lookupFails?: boolean;
 }) {
   const calls = { reserve: 0, release: [] as string[], confirm: [] as string[], confirmCalls: [] as string[][], send: [] as string[], lookups: [] as string[][] };
   const redis = {
@@ -50,6 +52,7 @@ function setup(opts: {
     },
     get: async () => (opts.get ? opts.get() : null),
     mget: async (keys: string[]) => {
+      if (opts.lookupFails) throw new Error('connection lost');
       calls.lookups.push(keys);
       return keys.map((k) => (opts.keysInUse?.some((used) => k.endsWith(`:idem:${used}`)) ? 'a record' : null));
     },
@@ -107,11 +110,8 @@ describe('OrderService', () => {
   });
 
   it('under the sold-out flag, answers 503 (not "sold out") when the key cannot be looked up', async () => {
-    const { service } = setup({ reserve: () => ['sold_out', 0] });
+    const { service } = setup({ lookupFails: true, reserve: () => ['sold_out', 0] });
     await service.place(req({ idempotencyKey: 'new' }));
-    (service as unknown as { d: { redis: { mget: () => Promise<never> } } }).d.redis.mget = async () => {
-      throw new Error('connection lost');
-    };
     expect(await service.place(req({ idempotencyKey: 'maybe-a-retry' }))).toMatchObject({ ok: false, code: 'unavailable' });
   });
 

@@ -7,6 +7,7 @@
 // (which meets the sale's sold-out flag in the API): every retry must get its first orderId.
 import autocannon from 'autocannon';
 import type pg from 'pg';
+import { order } from '../../e2e/support/api.js';
 import { addServiceCpu, perUnitUs } from './cpu.js';
 
 export interface E2eSettings {
@@ -92,10 +93,6 @@ interface Sent {
   userId: string;
 }
 
-interface AcceptedOrder extends Sent {
-  orderId: string;
-}
-
 /** Accepted orders retried after the sell-out: the earliest, beyond the API's in-memory replay window at full size. */
 const RETRIES = 1_000;
 
@@ -105,8 +102,8 @@ export async function runE2e(t: E2eTarget, s: E2eSettings): Promise<E2eResult> {
   /** Buyers who sent at least one request (R draws from B: about B·(1 - e^(-R/B)) of them). */
   const seen = new Uint8Array(s.buyers);
   let buyers = 0;
-  const accepted = new Map<string, number>();
-  const acceptedInOrder: AcceptedOrder[] = [];
+  /** orderId -> the request answered 200 with it, in the order of the answers. */
+  const accepted = new Map<string, Sent>();
   const answers: Record<string, number> = {};
   const soldOutAt: Array<number | null> = t.productIds.map(() => null);
   let lastAnswerAt = 0;
@@ -152,8 +149,7 @@ export async function runE2e(t: E2eTarget, s: E2eSettings): Promise<E2eResult> {
           const key = `${status} ${a.status ?? '?'}`;
           answers[key] = (answers[key] ?? 0) + 1;
           if (status === 200 && a.orderId && sent) {
-            accepted.set(a.orderId, sent.sale);
-            acceptedInOrder.push({ ...sent, orderId: a.orderId });
+            accepted.set(a.orderId, sent);
             if (a.remaining === 0) soldOutAt[sent.sale] = (now - t0) / 1000;
           }
         },
@@ -168,7 +164,7 @@ export async function runE2e(t: E2eTarget, s: E2eSettings): Promise<E2eResult> {
   const confirmedAt = confirmed ? performance.now() : null;
   const cpuEnd = t.cpu();
   const check = await verify(t, s, accepted);
-  const soldOutOrders = acceptedInOrder.filter((o) => soldOutAt[o.sale] !== null);
+  const soldOutOrders = [...accepted].filter(([, o]) => soldOutAt[o.sale] !== null);
   const retriesAfterSoldOut = await retryAfterSoldOut(t, soldOutOrders.slice(0, RETRIES), Math.min(s.connections, 32));
 
   const soldOutSeconds = Object.fromEntries(t.productIds.map((p, i) => [p, soldOutAt[i] === null ? null : round(soldOutAt[i]!, 2)]));
@@ -202,38 +198,29 @@ function servicesPerRequest(before: Record<string, number> | undefined, after: R
   return perUnitUs(used, requests);
 }
 
-async function postOrder(url: string, productId: string, userId: string, key: string) {
-  const res = await fetch(`${url}/order`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-idempotency-key': key },
-    body: JSON.stringify({ productId, userId, quantity: 1 }),
-  });
-  const a = (await res.json().catch(() => ({}))) as { status?: string; orderId?: string };
-  return { answer: `${res.status} ${a.status ?? '?'}`, orderId: a.orderId };
-}
-
 /**
  * Retries accepted orders of sold-out sales under their own keys and users, each sent together with a
  * new buyer's request for the same sale: the new buyers' "sold out" keeps the API's sold-out flag set,
  * so retries meet it (a retry the flag answered 409 would be told its order failed while it is stored).
  */
-async function retryAfterSoldOut(t: E2eTarget, orders: AcceptedOrder[], concurrency: number) {
+async function retryAfterSoldOut(t: E2eTarget, orders: Array<[orderId: string, sent: Sent]>, concurrency: number) {
   const wrong: Record<string, number> = {};
   const newBuyers: Record<string, number> = {};
   let sameOrder = 0;
   let next = 0;
   const lane = async () => {
     for (let i = next++; i < orders.length; i = next++) {
-      const o = orders[i]!;
+      const [orderId, o] = orders[i]!;
       const productId = t.productIds[o.sale]!;
       const [fresh, retry] = await Promise.all([
-        postOrder(t.url, productId, `late-${t.nonce}-${i}`, `late-${t.nonce}-${i}`),
-        postOrder(t.url, productId, o.userId, o.key),
+        order(t.url, { productId, userId: `late-${t.nonce}-${i}` }, `late-${t.nonce}-${i}`),
+        order(t.url, { productId, userId: o.userId }, o.key),
       ]);
-      newBuyers[fresh.answer] = (newBuyers[fresh.answer] ?? 0) + 1;
-      if (retry.answer === '200 success' && retry.orderId === o.orderId) sameOrder++;
+      const answer = (r: typeof fresh) => `${r.status} ${r.body?.status ?? '?'}`;
+      newBuyers[answer(fresh)] = (newBuyers[answer(fresh)] ?? 0) + 1;
+      if (retry.status === 200 && retry.body.orderId === orderId) sameOrder++;
       else {
-        const k = retry.answer === '200 success' ? '200 another orderId' : retry.answer;
+        const k = retry.status === 200 ? '200 another orderId' : answer(retry);
         wrong[k] = (wrong[k] ?? 0) + 1;
       }
     }
@@ -261,7 +248,7 @@ async function waitConfirmed(t: E2eTarget, expected: number, timeoutS: number): 
 }
 
 /** The invariants, from the client answers and the PostgreSQL rows. */
-async function verify(t: E2eTarget, s: E2eSettings, accepted: Map<string, number>) {
+async function verify(t: E2eTarget, s: E2eSettings, accepted: Map<string, Sent>) {
   const { rows } = await t.db.query<{ id: string; product_id: string; user_id: string; quantity: number }>(
     "SELECT id, product_id, user_id, quantity FROM orders WHERE product_id = ANY($1) AND status = 'confirmed'",
     [t.productIds],
@@ -278,7 +265,7 @@ async function verify(t: E2eTarget, s: E2eSettings, accepted: Map<string, number
     byBuyer.set(k, (byBuyer.get(k) ?? 0) + r.quantity);
   }
   const answeredBySale = t.productIds.map(() => 0);
-  for (const sale of accepted.values()) answeredBySale[sale]!++;
+  for (const { sale } of accepted.values()) answeredBySale[sale]!++;
   let oversell = 0;
   let oversellAnswers = 0;
   t.productIds.forEach((p, i) => {
